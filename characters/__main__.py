@@ -1,0 +1,3 @@
+from characters.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""The application factory: one process serves the API, signed files and (later) media."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+
+from characters import __version__
+from characters.api import errors
+from characters.api.deps import Services, ServicesDep
+from characters.api.middleware import AuthMiddleware
+from characters.api.routes import (
+    avatars,
+    conversations,
+    documents,
+    organization,
+    realtime_sessions,
+    uploads,
+    voices,
+)
+from characters.avatars.images import ImageLimits
+from characters.avatars.processing import Analyse, AvatarProcessor, no_analysis
+from characters.config import Settings
+from characters.errors import NotFound
+from characters.sessions.manager import SessionManager
+from characters.store.blobs import BlobStore
+from characters.store.db import Database
+from characters.store.tables import Blob
+
+logger = logging.getLogger("characters.api")
+
+DESCRIPTION = """Self-hosted realtime conversational avatars, wire-compatible with Runway's
+Characters API (version 2024-11-06). Authenticate with `Authorization: Bearer <key>` and send
+`X-Runway-Version: 2024-11-06` on every `/v1` call except `consume`."""
+
+
+def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI:
+    """Build the app; the lifespan opens the database, applies migrations and starts timers."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_dirs()
+        db = Database(settings.resolved_database_url)
+        await db.migrate()
+        blobs = BlobStore(settings.blob_dir, settings.signing_key())
+        limits = ImageLimits(
+            settings.max_image_bytes,
+            settings.max_image_pixels,
+            settings.min_image_side,
+            settings.max_processed_side,
+        )
+        processor = AvatarProcessor(db, blobs, limits, analyse)
+        sessions = SessionManager(db, settings)
+        app.state.services = Services(settings, db, blobs, processor, sessions)
+        await processor.resume()
+        sessions.start()
+        try:
+            yield
+        finally:
+            await sessions.aclose()
+            await processor.aclose()
+            await db.aclose()
+
+    app = FastAPI(
+        title="Characters API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    errors.install(app)
+    app.add_middleware(AuthMiddleware)
+    for module in (
+        avatars,
+        uploads,
+        documents,
+        voices,
+        realtime_sessions,
+        conversations,
+        organization,
+    ):
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(services: ServicesDep) -> JSONResponse:
+        await services.db.ping()
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get(
+        "/files/{blob_id}",
+        summary="Download a stored file by signed URL",
+        tags=["files"],
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    async def get_file(
+        blob_id: uuid.UUID, expires: int, sig: str, services: ServicesDep
+    ) -> Response:
+        if not services.blobs.verify(str(blob_id), expires, sig):
+            raise NotFound(
+                "File not found or link expired; fetch the resource again for a new link."
+            )
+        async with services.db.transaction() as db:
+            blob = await db.get(Blob, str(blob_id))
+        if blob is None:
+            raise NotFound("File not found.")
+        return Response(
+            services.blobs.read(blob),
+            media_type=blob.content_type,
+            headers={"cache-control": "private, max-age=3600"},
+        )
+
+    @app.post("/v1/realtime_sessions/{id}/webrtc", include_in_schema=False)
+    async def webrtc_offer(id: uuid.UUID) -> JSONResponse:
+        return errors.error_response(
+            501, "The embedded WebRTC media endpoint is not part of this build yet."
+        )
+
+    return app

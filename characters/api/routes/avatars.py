@@ -1,0 +1,385 @@
+"""``/v1/avatars``: create, retrieve, list, update and delete custom avatars."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field, StringConstraints
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from characters.api import wire
+from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
+from characters.api.pagination import keyset, page
+from characters.api.routes.uploads import read_upload
+from characters.api.wire import ok
+from characters.avatars.images import (
+    CheckedImage,
+    ImageLimits,
+    check_image,
+    decode_data_uri,
+    fetch_remote,
+)
+from characters.errors import Conflict, InvalidImage, InvalidInput, NotFound
+from characters.store.keys import Principal
+from characters.store.tables import Avatar, AvatarDocument, Document
+from characters.timeutil import iso, utcnow
+from characters.voices.presets import PRESET_IDS, PRESETS
+
+router = APIRouter(prefix="/v1", tags=["avatars"])
+
+PresetId = Literal[PRESET_IDS]  # type: ignore[valid-type]
+ReferenceImage = Annotated[str, StringConstraints(min_length=13, max_length=5_242_880)]
+
+
+class PresetVoice(wire.Request):
+    type: Literal["runway-live-preset"]
+    presetId: PresetId
+
+
+class CustomVoiceRef(wire.Request):
+    type: Literal["custom"]
+    id: wire.Uuid
+
+
+VoiceRef = Annotated[
+    Annotated[PresetVoice, wire.tag("runway-live-preset")]
+    | Annotated[CustomVoiceRef, wire.tag("custom")],
+    wire.TypeDiscriminator,
+]
+
+
+class AvatarCreate(wire.Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    referenceImage: ReferenceImage
+    personality: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    voice: VoiceRef
+    startScript: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
+    imageProcessing: Literal["optimize", "none"] = "optimize"
+
+
+class AvatarUpdate(wire.Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    referenceImage: ReferenceImage | None = None
+    personality: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+    voice: VoiceRef | None = None
+    startScript: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
+    imageProcessing: Literal["optimize", "none"] | None = None
+
+
+# Responses are built as dicts (the wire shape differs per status); documented here for OpenAPI.
+
+
+class VoiceOut(wire.Response):
+    type: Literal["runway-live-preset", "custom"]
+    presetId: str | None = None
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    deleted: bool | None = None
+
+
+class AvatarOut(wire.Response):
+    id: str
+    name: str
+    personality: str
+    startScript: str | None
+    voice: VoiceOut
+    referenceImageUri: str | None
+    processedImageUri: str | None
+    documentIds: list[str]
+    createdAt: str
+    updatedAt: str
+    status: Literal["PROCESSING", "READY", "FAILED"]
+    failureReason: str | None = None
+
+
+class AvatarPage(wire.Response):
+    data: list[AvatarOut]
+    hasMore: bool
+    nextCursor: str | None
+
+
+def voice_wire(voice: dict[str, Any]) -> dict[str, Any]:
+    if voice["type"] == "runway-live-preset":
+        preset = PRESETS[voice["presetId"]]
+        return {
+            "type": "runway-live-preset",
+            "presetId": preset.id,
+            "name": preset.name,
+            "description": preset.description,
+        }
+    return {"type": "custom", "id": voice["id"], "deleted": True}
+
+
+def avatar_wire(
+    avatar: Avatar, document_ids: list[str], services: Services, base_url: str
+) -> dict[str, Any]:
+    def url(blob_id: str | None) -> str | None:
+        return None if blob_id is None else base_url + services.blobs.signed_path(blob_id)
+
+    out: dict[str, Any] = {
+        "id": avatar.id,
+        "name": avatar.name,
+        "personality": avatar.personality,
+        "startScript": avatar.start_script,
+        "voice": voice_wire(avatar.voice),
+        "referenceImageUri": url(avatar.reference_preview_blob_id),
+        "processedImageUri": url(avatar.processed_preview_blob_id),
+        "documentIds": document_ids,
+        "createdAt": iso(avatar.created_at),
+        "updatedAt": iso(avatar.updated_at),
+        "status": avatar.status,
+    }
+    if avatar.status == "FAILED":
+        out["failureReason"] = avatar.failure_reason or "Processing failed."
+    if avatar.face_keypoints is not None:
+        out["faceKeypoints"] = avatar.face_keypoints
+    return out
+
+
+async def document_ids_of(db: AsyncSession, avatar_ids: list[str]) -> dict[str, list[str]]:
+    rows = await db.execute(
+        select(AvatarDocument.avatar_id, AvatarDocument.document_id)
+        .where(AvatarDocument.avatar_id.in_(avatar_ids))
+        .order_by(AvatarDocument.avatar_id, AvatarDocument.position)
+    )
+    out: dict[str, list[str]] = {a: [] for a in avatar_ids}
+    for avatar_id, doc_id in rows.tuples():
+        out[avatar_id].append(doc_id)
+    return out
+
+
+async def get_owned_avatar(db: AsyncSession, principal: Principal, avatar_id: str) -> Avatar:
+    avatar = await db.get(Avatar, avatar_id)
+    if avatar is None or avatar.organization_id != principal.organization_id:
+        raise NotFound(f"Avatar {avatar_id} not found.")
+    return avatar
+
+
+def limits_of(services: Services) -> ImageLimits:
+    s = services.settings
+    return ImageLimits(
+        s.max_image_bytes, s.max_image_pixels, s.min_image_side, s.max_processed_side
+    )
+
+
+async def load_reference_image(
+    services: Services, principal: Principal, reference: str
+) -> CheckedImage:
+    """Fetch and fully validate a reference image given as data URI, upload URI or URL."""
+    limits = limits_of(services)
+    s = services.settings
+    if reference.startswith("data:"):
+        if not reference.startswith("data:image/"):
+            raise InvalidImage(
+                "referenceImage data URIs must have an image/* media type.", ["referenceImage"]
+            )
+        data = decode_data_uri(reference, limits)
+    elif reference.startswith("runway://"):
+        async with services.db.transaction() as db:
+            data = await read_upload(db, services, principal, reference, "referenceImage")
+    elif reference.startswith(("https://", "http://")):
+        data = await asyncio.to_thread(
+            fetch_remote,
+            reference,
+            limits,
+            timeout_s=s.remote_fetch_timeout_s,
+            allow_private=s.allow_private_urls,
+            allow_http=s.allow_http_urls,
+        )
+    else:
+        raise InvalidImage(
+            "referenceImage must be an https:// URL, a runway:// upload URI or a data:image/ URI.",
+            ["referenceImage"],
+        )
+    return await asyncio.to_thread(check_image, data, limits)
+
+
+def check_voice(voice: PresetVoice | CustomVoiceRef) -> dict[str, Any]:
+    if isinstance(voice, CustomVoiceRef):
+        raise InvalidInput(
+            f"Custom voice {voice.id} not found: this server has no custom voices yet. "
+            "Use {'type': 'runway-live-preset', 'presetId': ...}.",
+            ["voice", "id"],
+        )
+    return {"type": "runway-live-preset", "presetId": voice.presetId}
+
+
+async def check_documents(db: AsyncSession, principal: Principal, ids: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(i.lower() for i in ids))
+    if not unique:
+        return []
+    found = set(
+        (
+            await db.scalars(
+                select(Document.id).where(
+                    Document.id.in_(unique), Document.organization_id == principal.organization_id
+                )
+            )
+        ).all()
+    )
+    missing = [i for i in unique if i not in found]
+    if missing:
+        raise InvalidInput(f"Document(s) not found: {', '.join(missing)}.", ["documentIds"])
+    return unique
+
+
+async def set_documents(db: AsyncSession, avatar_id: str, doc_ids: list[str]) -> None:
+    await db.execute(delete(AvatarDocument).where(AvatarDocument.avatar_id == avatar_id))
+    for position, doc_id in enumerate(doc_ids):
+        db.add(AvatarDocument(avatar_id=avatar_id, document_id=doc_id, position=position))
+
+
+@router.post("/avatars", response_model=AvatarOut, summary="Create an avatar")
+async def create_avatar(
+    body: AvatarCreate, services: ServicesDep, principal: PrincipalDep, base_url: BaseUrlDep
+) -> JSONResponse:
+    voice = check_voice(body.voice)
+    image = await load_reference_image(services, principal, body.referenceImage)
+    now = utcnow()
+    async with services.db.transaction() as db:
+        doc_ids = await check_documents(db, principal, body.documentIds or [])
+        blob = await services.blobs.put(
+            db, image.data, image.content_type, principal.organization_id
+        )
+        avatar = Avatar(
+            id=str(uuid.uuid4()),
+            organization_id=principal.organization_id,
+            name=body.name,
+            personality=body.personality,
+            start_script=body.startScript or None,
+            voice=voice,
+            image_processing=body.imageProcessing,
+            status="PROCESSING",
+            image_version=1,
+            reference_blob_id=blob.id,
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(avatar)
+        await db.flush()
+        await set_documents(db, avatar.id, doc_ids)
+    services.avatars.schedule(avatar.id, avatar.image_version)
+    return ok(avatar_wire(avatar, doc_ids, services, base_url))
+
+
+@router.get("/avatars", response_model=AvatarPage, summary="List avatars")
+async def list_avatars(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    base_url: BaseUrlDep,
+    limit: wire.Limit = 50,
+    cursor: Annotated[wire.Cursor | None, Query()] = None,
+) -> JSONResponse:
+    async with services.db.transaction() as db:
+        query = select(Avatar).where(Avatar.organization_id == principal.organization_id)
+        rows = (
+            await db.scalars(
+                keyset(query, Avatar.created_at, Avatar.id, cursor=cursor, limit=limit)
+            )
+        ).all()
+        docs = await document_ids_of(db, [a.id for a in rows[:limit]])
+    data = [avatar_wire(a, docs[a.id], services, base_url) for a in rows[:limit]]
+    return ok(page(rows, limit, lambda a: (a.created_at, a.id), data))
+
+
+@router.get("/avatars/{id}", response_model=AvatarOut, summary="Retrieve an avatar")
+async def get_avatar(
+    id: uuid.UUID, services: ServicesDep, principal: PrincipalDep, base_url: BaseUrlDep
+) -> JSONResponse:
+    async with services.db.transaction() as db:
+        avatar = await get_owned_avatar(db, principal, str(id))
+        docs = await document_ids_of(db, [avatar.id])
+    return ok(avatar_wire(avatar, docs[avatar.id], services, base_url))
+
+
+@router.patch(
+    "/avatars/{id}",
+    response_model=AvatarOut,
+    summary="Update an avatar",
+    responses={409: {"description": "The reference image cannot change while processing"}},
+)
+async def update_avatar(
+    id: uuid.UUID,
+    body: AvatarUpdate,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    base_url: BaseUrlDep,
+) -> JSONResponse:
+    fields = body.model_fields_set
+    if not fields:
+        raise InvalidInput("Give at least one field to update.")
+    for name in (
+        "name",
+        "personality",
+        "voice",
+        "referenceImage",
+        "documentIds",
+        "imageProcessing",
+    ):
+        if name in fields and getattr(body, name) is None:
+            raise InvalidInput(f"{name} cannot be null.", [name])
+    voice = check_voice(body.voice) if body.voice is not None else None
+    async with services.db.transaction() as db:
+        avatar = await get_owned_avatar(db, principal, str(id))
+        if body.referenceImage is not None and avatar.status == "PROCESSING":
+            raise Conflict("The reference image cannot be updated while the avatar is processing.")
+    image = (
+        await load_reference_image(services, principal, body.referenceImage)
+        if body.referenceImage is not None
+        else None
+    )
+    reprocess = image is not None or "imageProcessing" in fields
+    async with services.db.transaction() as db:
+        avatar = await get_owned_avatar(db, principal, str(id))
+        await db.refresh(avatar, with_for_update=True)
+        if reprocess and avatar.status == "PROCESSING":
+            raise Conflict("The reference image cannot be updated while the avatar is processing.")
+        if body.name is not None:
+            avatar.name = body.name
+        if body.personality is not None:
+            avatar.personality = body.personality
+        if "startScript" in fields:
+            avatar.start_script = body.startScript or None
+        if voice is not None:
+            avatar.voice = voice
+        if body.imageProcessing is not None:
+            avatar.image_processing = body.imageProcessing
+        if body.documentIds is not None:
+            await set_documents(
+                db, avatar.id, await check_documents(db, principal, body.documentIds)
+            )
+        if image is not None:
+            blob = await services.blobs.put(
+                db, image.data, image.content_type, principal.organization_id
+            )
+            avatar.reference_blob_id = blob.id
+        if reprocess:
+            avatar.image_version += 1
+            avatar.status, avatar.failure_reason = "PROCESSING", None
+            avatar.reference_preview_blob_id = None
+            avatar.processed_blob_id = avatar.processed_preview_blob_id = None
+            avatar.face = None
+        avatar.updated_at = utcnow()
+        docs = await document_ids_of(db, [avatar.id])
+    if reprocess:
+        services.avatars.schedule(avatar.id, avatar.image_version)
+    return ok(avatar_wire(avatar, docs[avatar.id], services, base_url))
+
+
+@router.delete(
+    "/avatars/{id}", status_code=204, response_class=Response, summary="Delete an avatar"
+)
+async def delete_avatar(id: uuid.UUID, services: ServicesDep, principal: PrincipalDep) -> Response:
+    async with services.db.transaction() as db:
+        avatar = await get_owned_avatar(db, principal, str(id))
+        await db.execute(delete(AvatarDocument).where(AvatarDocument.avatar_id == avatar.id))
+        await db.delete(avatar)
+    return Response(status_code=204)

@@ -1,0 +1,283 @@
+"""``/v1/realtime_sessions``: create, retrieve, cancel, and consume credentials once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field, StringConstraints, model_validator
+
+from characters.api import wire
+from characters.api.deps import BaseUrlDep, PrincipalDep, ServicesDep
+from characters.api.wire import ok
+from characters.errors import InvalidInput
+from characters.sessions.manager import SessionSpec
+from characters.sessions.states import Status
+from characters.store.tables import RealtimeSession
+from characters.timeutil import iso
+
+router = APIRouter(prefix="/v1", tags=["realtime_sessions"])
+
+PRESET_AVATARS = (
+    "game-character",
+    "music-superstar",
+    "game-character-man",
+    "cat-character",
+    "influencer",
+    "tennis-coach",
+    "human-resource",
+    "fashion-designer",
+    "cooking-teacher",
+)
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class _Param(wire.Request):
+    name: Name
+    description: Description
+    required: bool = True
+
+
+class StringParam(_Param):
+    type: Literal["string"]
+    enum: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=20)]
+        | None
+    ) = None
+
+
+class IntegerParam(_Param):
+    type: Literal["integer"]
+
+
+class NumberParam(_Param):
+    type: Literal["number"]
+
+
+class BooleanParam(_Param):
+    type: Literal["boolean"]
+
+
+class ArrayItems(wire.Request):
+    type: Literal["string", "integer", "number", "boolean"]
+
+
+class ArrayParam(_Param):
+    type: Literal["array"]
+    items: ArrayItems
+
+
+class ObjectParam(_Param):
+    type: Literal["object"]
+    properties: Annotated[list[Parameter], Field(max_length=20)]
+
+
+Parameter = Annotated[
+    Annotated[StringParam, wire.tag("string")]
+    | Annotated[IntegerParam, wire.tag("integer")]
+    | Annotated[NumberParam, wire.tag("number")]
+    | Annotated[BooleanParam, wire.tag("boolean")]
+    | Annotated[ArrayParam, wire.tag("array")]
+    | Annotated[ObjectParam, wire.tag("object")],
+    wire.TypeDiscriminator,
+]
+ObjectParam.model_rebuild()
+
+
+class _Tool(wire.Request):
+    name: Name
+    description: Description
+    parameters: Annotated[list[Parameter], Field(max_length=20)] = []
+
+
+class ClientEventTool(_Tool):
+    type: Literal["client_event"]
+
+
+class BackendRpcTool(_Tool):
+    type: Literal["backend_rpc"]
+    timeoutSeconds: Annotated[float, Field(ge=1, le=8)] = 4
+
+
+Tool = Annotated[
+    Annotated[ClientEventTool, wire.tag("client_event")]
+    | Annotated[BackendRpcTool, wire.tag("backend_rpc")],
+    wire.TypeDiscriminator,
+]
+
+
+class PresetAvatar(wire.Request):
+    type: Literal["runway-preset"]
+    presetId: Literal[PRESET_AVATARS]  # type: ignore[valid-type]
+
+
+class CustomAvatar(wire.Request):
+    type: Literal["custom"]
+    avatarId: wire.Uuid
+
+
+class LiveKitIntegration(wire.Request):
+    type: Literal["livekit"] = "livekit"
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    roomName: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    agentIdentity: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class ElevenLabsIntegration(wire.Request):
+    type: Literal["elevenlabs"]
+    signedUrl: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class SessionCreate(wire.Request):
+    model: Literal["gwm1_avatars"]
+    avatar: Annotated[
+        Annotated[PresetAvatar, wire.tag("runway-preset")]
+        | Annotated[CustomAvatar, wire.tag("custom")],
+        wire.TypeDiscriminator,
+    ]
+    maxDuration: Annotated[int, Field(ge=10, le=1800)] | None = None
+    personality: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+    startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    tools: Annotated[list[Tool], Field(max_length=20)] = []
+    integration: (
+        Annotated[
+            Annotated[LiveKitIntegration, wire.tag("livekit")]
+            | Annotated[ElevenLabsIntegration, wire.tag("elevenlabs")],
+            wire.TypeDiscriminator,
+        ]
+        | None
+    ) = None
+    livekit: LiveKitIntegration | None = None
+
+    @model_validator(mode="after")
+    def _unique_tool_names(self) -> SessionCreate:
+        names = [t.name for t in self.tools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"tool names must be unique within a session: {', '.join(dupes)}")
+        return self
+
+
+class SessionCreated(wire.Response):
+    id: str
+
+
+class SessionOut(wire.Response):
+    id: str
+    createdAt: str
+    status: Literal["NOT_READY", "READY", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+    queued: bool | None = None
+    expiresAt: str | None = None
+    sessionKey: str | None = None
+    duration: int | None = None
+    failure: str | None = None
+    failureCode: str | None = None
+
+
+class ConsumeOut(wire.Response):
+    url: str
+    token: str
+    roomName: str
+
+
+def session_wire(session: RealtimeSession) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": session.id,
+        "createdAt": iso(session.created_at),
+        "status": session.status,
+    }
+    status = Status(session.status)
+    if status == Status.NOT_READY:
+        out["queued"] = session.queued
+    elif status == Status.READY:
+        assert session.expires_at is not None
+        out["expiresAt"] = iso(session.expires_at)
+        out["sessionKey"] = session.session_key
+    elif status == Status.COMPLETED:
+        out["duration"] = session.duration or 0
+    elif status == Status.FAILED:
+        out["failure"] = session.failure or "The session failed."
+        out["failureCode"] = session.failure_code or "INTERNAL"
+    return out
+
+
+@router.post(
+    "/realtime_sessions",
+    response_model=SessionCreated,
+    summary="Create a realtime session",
+    responses={429: {"description": "Concurrency, queue or daily limit reached"}},
+)
+async def create_session(
+    body: SessionCreate, services: ServicesDep, principal: PrincipalDep
+) -> JSONResponse:
+    if isinstance(body.avatar, PresetAvatar):
+        raise InvalidInput(
+            f"Preset avatar '{body.avatar.presetId}' is not installed on this server; create a "
+            "custom avatar (POST /v1/avatars) and use {'type': 'custom', 'avatarId': ...}.",
+            ["avatar", "presetId"],
+        )
+    if body.integration is not None or body.livekit is not None:
+        raise InvalidInput(
+            "External integrations (livekit, elevenlabs) are not supported by this server yet; "
+            "omit 'integration' to use the embedded WebRTC transport.",
+            ["integration" if body.integration is not None else "livekit"],
+        )
+    spec = SessionSpec(
+        avatar_id=body.avatar.avatarId.lower(),
+        max_duration=body.maxDuration,
+        personality=body.personality,
+        start_script=body.startScript,
+        tools=[t.model_dump(exclude_none=True) for t in body.tools],
+    )
+    session = await services.sessions.create(principal, spec)
+    return ok({"id": session.id})
+
+
+@router.get(
+    "/realtime_sessions/{id}",
+    response_model=SessionOut,
+    response_model_exclude_none=True,
+    summary="Retrieve a realtime session",
+)
+async def get_session(
+    id: uuid.UUID, services: ServicesDep, principal: PrincipalDep
+) -> JSONResponse:
+    return ok(session_wire(await services.sessions.get(principal, str(id))))
+
+
+@router.delete(
+    "/realtime_sessions/{id}",
+    status_code=204,
+    response_class=Response,
+    summary="Cancel a realtime session",
+)
+async def cancel_session(id: uuid.UUID, services: ServicesDep, principal: PrincipalDep) -> Response:
+    await services.sessions.cancel(principal, str(id))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/realtime_sessions/{id}/consume",
+    response_model=ConsumeOut,
+    summary="Exchange the session key for one-time media credentials",
+    description="Authenticated with 'Authorization: Bearer <sessionKey>' (not the API key). "
+    "Works once; X-Runway-Version is optional here.",
+    responses={
+        401: {"description": "Wrong or missing session key"},
+        409: {"description": "Already consumed, or the session is not READY"},
+    },
+)
+async def consume_session(
+    id: uuid.UUID,
+    services: ServicesDep,
+    base_url: BaseUrlDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    creds = await services.sessions.consume(str(id), authorization, base_url)
+    return ok({"url": creds.url, "token": creds.token, "roomName": creds.room_name})

@@ -1,0 +1,1 @@
+"""Avatars: reference image intake (decode, validate, normalise) and the processing step."""

@@ -1,0 +1,311 @@
+"""The ``characters`` command: ``serve``, ``keys``, ``orgs`` and ``db``.
+
+Every command reads the same settings as the server: ``--data-dir`` / ``CHARACTERS_DATA_DIR`` and
+``--database-url`` / ``CHARACTERS_DATABASE_URL`` (plus the other ``CHARACTERS_*`` variables).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from characters import __version__
+from characters.config import TIERS, Settings, load_settings
+from characters.errors import CharactersError
+from characters.store.db import Database
+
+T = TypeVar("T")
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the database, files and models [env CHARACTERS_DATA_DIR; default ./data].",
+)
+database_option = click.option(
+    "--database-url",
+    default=None,
+    help="SQLAlchemy URL, e.g. postgresql://user:pass@host/db [env CHARACTERS_DATABASE_URL; "
+    "default: SQLite in the data dir].",
+)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def settings_from(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as e:
+        err = e.errors()[0]
+        fail(f"invalid setting {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+        raise AssertionError from e  # unreachable: fail() exits
+
+
+def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database (migrating it), run ``work``, close; errors become one line."""
+
+    async def main() -> T:
+        settings.ensure_dirs()
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+            return await work(db)
+        finally:
+            await db.aclose()
+
+    try:
+        return asyncio.run(main())
+    except CharactersError as e:
+        fail(e.message)
+    except (SQLAlchemyError, OSError) as e:
+        fail(f"database error: {str(e).splitlines()[0]}")
+    raise AssertionError("unreachable")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="characters")
+def main() -> None:
+    """Characters: self-hosted realtime conversational video avatars.
+
+    Start the server with `characters serve`, then create an API key with
+    `characters keys create --name NAME`.
+    """
+
+
+@main.command()
+@click.option(
+    "--host", default=None, help="Address to listen on [env CHARACTERS_HOST; default 127.0.0.1]."
+)
+@click.option(
+    "--port", type=int, default=None, help="Port to listen on [env CHARACTERS_PORT; default 8000]."
+)
+@data_dir_option
+@database_option
+@click.option(
+    "--public-url",
+    default=None,
+    help="Base URL clients use to reach this server, for upload and media links "
+    "[env CHARACTERS_PUBLIC_URL; default: from each request's Host header].",
+)
+@click.option(
+    "--log-level",
+    default=None,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log verbosity [env CHARACTERS_LOG_LEVEL; default info].",
+)
+def serve(**options: Any) -> None:
+    """Run the API server (migrations are applied on start)."""
+    import uvicorn
+
+    from characters.api.app import create_app
+
+    settings = settings_from(**options)
+    settings.ensure_dirs()
+    click.echo(
+        f"characters {__version__}: data in {settings.data_dir.resolve()}, "
+        f"listening on http://{settings.host}:{settings.port}",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="A label for the key (and its new organisation).")
+@click.option(
+    "--tier",
+    type=click.IntRange(min(TIERS), max(TIERS)),
+    default=None,
+    help="Tier of the new organisation [default CHARACTERS_DEFAULT_TIER or 1].",
+)
+@click.option(
+    "--credits",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Starting credit balance [default CHARACTERS_DEFAULT_CREDITS or 10000].",
+)
+@click.option(
+    "--org",
+    "organization_id",
+    default=None,
+    help="Add the key to this existing organisation instead of creating one.",
+)
+@data_dir_option
+@database_option
+def keys_create(
+    name: str,
+    tier: int | None,
+    credits: int | None,
+    organization_id: str | None,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Create an API key. The key is printed once, alone on the last line of stdout."""
+    from characters.store.keys import create_key
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> Any:
+        async with db.transaction() as session:
+            return await create_key(
+                session,
+                name=name,
+                tier=tier or settings.default_tier,
+                credits=settings.default_credits if credits is None else credits,
+                organization_id=organization_id,
+            )
+
+    created = run_db(settings, work)
+    org = created.organization
+    click.echo(f"key id:        {created.row.id}")
+    click.echo(
+        f"organisation:  {org.id} ({org.name}, tier {org.tier}, {org.credit_balance} credits)"
+    )
+    click.echo("This key is shown only once. Store it now:")
+    click.echo(created.key)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@data_dir_option
+@database_option
+def keys_list(as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
+    """List API keys (their prefixes only; keys themselves are not stored)."""
+    from characters.store.keys import list_keys
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> Any:
+        async with db.transaction() as session:
+            return await list_keys(session)
+
+    rows = run_db(settings, work)
+    items = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.key_prefix,
+            "organizationId": o.id,
+            "tier": o.tier,
+            "credits": o.credit_balance,
+            "createdAt": k.created_at.isoformat(),
+            "revoked": k.revoked_at is not None,
+        }
+        for k, o in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("No API keys. Create one with `characters keys create --name NAME`.")
+        return
+    click.echo(f"{'ID':36}  {'PREFIX':12}  {'NAME':20}  {'ORGANISATION':36}  STATE")
+    for i in items:
+        state = "revoked" if i["revoked"] else "active"
+        click.echo(
+            f"{i['id']:36}  {i['prefix']:12}  {i['name'][:20]:20}  {i['organizationId']:36}  {state}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@data_dir_option
+@database_option
+def keys_revoke(key_id: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Revoke the key with id KEY_ID (or a unique key prefix such as key_1a2b3c4d)."""
+    from characters.store.keys import revoke_key
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> Any:
+        async with db.transaction() as session:
+            return (await revoke_key(session, key_id)).id
+
+    click.echo(f"revoked {run_db(settings, work)}")
+
+
+@main.group()
+def orgs() -> None:
+    """Show organisations and change their tier or credits."""
+
+
+@orgs.command("set")
+@click.argument("organization_id")
+@click.option("--tier", type=click.IntRange(min(TIERS), max(TIERS)), default=None, help="New tier.")
+@click.option("--credits", type=click.IntRange(min=0), default=None, help="Set the credit balance.")
+@click.option(
+    "--add-credits", type=int, default=None, help="Add (or, if negative, remove) credits."
+)
+@data_dir_option
+@database_option
+def orgs_set(
+    organization_id: str,
+    tier: int | None,
+    credits: int | None,
+    add_credits: int | None,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Change an organisation's tier or credit balance."""
+    from characters.errors import NotFound
+    from characters.store.tables import Organization
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    if tier is None and credits is None and add_credits is None:
+        fail("give --tier, --credits or --add-credits")
+
+    async def work(db: Database) -> Any:
+        async with db.transaction() as session:
+            org = await session.get(Organization, organization_id, with_for_update=True)
+            if org is None:
+                raise NotFound(f"no organisation with id {organization_id}")
+            if tier is not None:
+                org.tier = tier
+            if credits is not None:
+                org.credit_balance = credits
+            if add_credits is not None:
+                org.credit_balance = max(0, org.credit_balance + add_credits)
+            return org.tier, org.credit_balance
+
+    new_tier, balance = run_db(settings, work)
+    click.echo(f"{organization_id}: tier {new_tier}, {balance} credits")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@data_dir_option
+@database_option
+def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
+    """Apply pending schema migrations (serve does this on start)."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(_db: Database) -> None:
+        return None
+
+    run_db(settings, work)
+    click.echo("database is up to date")

@@ -1,0 +1,157 @@
+"""Settings, read once from ``CHARACTERS_*`` environment variables (and CLI flags).
+
+This is the only module that reads the environment. Everything else receives a ``Settings``
+instance, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_VERSION = "2024-11-06"
+"""The single ``X-Runway-Version`` value the API accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Limits of one organisation tier (what ``GET /v1/organization`` reports)."""
+
+    max_concurrent_sessions: int
+    max_queued_sessions: int
+    max_daily_sessions: int
+    max_monthly_credit_spend: int
+
+
+TIERS: dict[int, Tier] = {
+    1: Tier(1, 2, 50, 20_000),
+    2: Tier(2, 4, 200, 100_000),
+    3: Tier(4, 8, 1_000, 500_000),
+    4: Tier(8, 16, 5_000, 2_000_000),
+    5: Tier(16, 32, 20_000, 10_000_000),
+}
+"""Tier number → limits. Sessions above the concurrency limit wait (``queued``); above the
+concurrency plus queue limit, or the daily limit, session creation answers 429."""
+
+
+def default_data_dir() -> Path:
+    """Where data lives when neither ``--data-dir`` nor ``CHARACTERS_DATA_DIR`` is given."""
+    return Path.cwd() / "data"
+
+
+class Settings(BaseSettings):
+    """All server settings. Each field can be set with ``CHARACTERS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHARACTERS_", env_ignore_empty=True, extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    """SQLAlchemy URL. Default: ``sqlite`` file ``characters.db`` in the data dir. PostgreSQL:
+    ``postgresql://user:pass@host/db`` (the psycopg driver is used)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    """Base URL clients use to reach this server (for upload and media URLs). Default: taken from
+    each request's Host header."""
+
+    secret: str | None = None
+    """Key used to sign blob and upload URLs. Default: generated once into ``<data dir>/secret``."""
+
+    log_level: str = "info"
+
+    # Sessions
+    session_ready_ttl_s: float = Field(60.0, gt=0)
+    """How long a READY session waits for its media peer before it fails with SESSION_EXPIRED."""
+    session_default_max_duration_s: int = Field(300, ge=10, le=1800)
+    session_max_duration_cap_s: int = Field(1800, ge=10, le=1800)
+    session_peer_grace_s: float = Field(10.0, ge=0)
+    sweep_interval_s: float = Field(0.5, gt=0)
+
+    # Organisations and credits
+    default_tier: int = 1
+    default_credits: int = Field(10_000, ge=0)
+    credits_per_unit: int = 2
+    """Credits charged per started ``credit_unit_s`` of session time (Runway: 2 per 6 s)."""
+    credit_unit_s: int = 6
+
+    # Images
+    max_image_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(40_000_000, gt=0)
+    min_image_side: int = Field(64, gt=0)
+    max_processed_side: int = Field(2048, ge=256)
+    remote_fetch_timeout_s: float = Field(10.0, gt=0)
+    allow_private_urls: bool = False
+    """Allow reference images from private, loopback or link-local addresses (off by default)."""
+    allow_http_urls: bool = False
+    """Allow ``http://`` reference image URLs (off by default; for local testing only)."""
+
+    # Uploads
+    upload_ttl_s: int = Field(24 * 3600, gt=0)
+    max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    max_pending_uploads: int = Field(1000, gt=0)
+
+    @field_validator("default_tier")
+    @classmethod
+    def _known_tier(cls, v: int) -> int:
+        if v not in TIERS:
+            raise ValueError(f"unknown tier {v}; choose one of {sorted(TIERS)}")
+        return v
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with the default filled in and the async driver chosen."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'characters.db'}"
+        return async_url(url)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def ensure_dirs(self) -> None:
+        """Create the data dir and its sub-folders on first run."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    def signing_key(self) -> bytes:
+        """Secret for signed URLs; created once in the data dir when not configured."""
+        if self.secret:
+            return self.secret.encode()
+        self.ensure_dirs()
+        path = self.data_dir / "secret"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        return path.read_text().strip().encode()
+
+
+def async_url(url: str) -> str:
+    """Map a plain SQLAlchemy URL to the async driver this project uses."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def sync_url(url: str) -> str:
+    """The sync-driver twin of :func:`async_url` (used by Alembic)."""
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url.removeprefix("sqlite+aiosqlite:///")
+    return url  # psycopg 3 serves both sync and async under one dialect name
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with CLI flags (non-None values) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,223 @@
+"""Database tables (SQLAlchemy 2 declarative). Changing one needs an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UUID = String(36)
+TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[int] = mapped_column(Integer)
+    credit_balance: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class Blob(Base):
+    """Bytes stored on disk under the data dir; the row says what and whose they are."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    completed_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class Avatar(Base):
+    __tablename__ = "avatars"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    personality: Mapped[str] = mapped_column(Text)
+    start_script: Mapped[str | None] = mapped_column(Text)
+    voice: Mapped[dict[str, Any]] = mapped_column(JSON)
+    image_processing: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    image_version: Mapped[int] = mapped_column(Integer, default=1)
+    reference_blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    reference_preview_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    processed_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    processed_preview_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    face: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the face engine stored for this avatar (landmarks, regions, framing)."""
+    face_keypoints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Manual face keypoints given through the API for stylized faces (extension)."""
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_avatars_org_created", "organization_id", "created_at", "id"),)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_documents_org_created", "organization_id", "created_at", "id"),)
+
+
+class AvatarDocument(Base):
+    __tablename__ = "avatar_documents"
+
+    avatar_id: Mapped[str] = mapped_column(
+        ForeignKey("avatars.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class RealtimeSession(Base):
+    """One realtime session; also the conversation of the same id."""
+
+    __tablename__ = "realtime_sessions"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    avatar_id: Mapped[str | None] = mapped_column(UUID)
+    """The custom avatar's id (kept after the avatar is deleted, no foreign key)."""
+    avatar_preset_id: Mapped[str | None] = mapped_column(String(64))
+    avatar_name: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(16))
+    queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_duration: Mapped[int] = mapped_column(Integer)
+    personality: Mapped[str | None] = mapped_column(Text)
+    start_script: Mapped[str | None] = mapped_column(Text)
+    tools: Mapped[list[Any]] = mapped_column(JSON)
+    integration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    session_key: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None] = mapped_column(TS)
+    consumed_at: Mapped[datetime | None] = mapped_column(TS)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the one-time media token handed out by consume."""
+    token_used_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    ready_at: Mapped[datetime | None] = mapped_column(TS)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    ended_at: Mapped[datetime | None] = mapped_column(TS)
+    last_seen_at: Mapped[datetime | None] = mapped_column(TS)
+    """Last heartbeat of the media peer while RUNNING."""
+    duration: Mapped[int | None] = mapped_column(Integer)
+    failure: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    credits_charged: Mapped[int] = mapped_column(Integer, default=0)
+    recording_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    conversation_name: Mapped[str | None] = mapped_column(String(200))
+    conversation_deleted_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_realtime_sessions_org_created", "organization_id", "created_at", "id"),
+        Index("ix_realtime_sessions_status", "status"),
+    )
+
+
+class SessionTransition(Base):
+    __tablename__ = "session_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("realtime_sessions.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(TS)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class TranscriptEntry(Base):
+    __tablename__ = "transcript_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("realtime_sessions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
+    tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)
+    tool_results: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class CreditCharge(Base):
+    """One debit of credits (a finished session's time), for usage reports."""
+
+    __tablename__ = "credit_charges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    session_id: Mapped[str | None] = mapped_column(UUID)
+    model: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(TS)
