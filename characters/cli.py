@@ -247,7 +247,7 @@ def keys_revoke(key_id: str, data_dir: Path | None, database_url: str | None) ->
 
 @main.group()
 def orgs() -> None:
-    """Show organisations and change their tier or credits."""
+    """Change an organisation's tier or credits (`keys list` shows organisation ids)."""
 
 
 @orgs.command("set")

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     session_ready_ttl_s: float = Field(60.0, gt=0)
     """How long a READY session waits for its media peer before it fails with SESSION_EXPIRED."""
     session_default_max_duration_s: int = Field(300, ge=10, le=1800)
-    session_max_duration_cap_s: int = Field(1800, ge=10, le=1800)
+    session_max_duration_cap_s: int = Field(300, ge=10, le=1800)
+    """Largest maxDuration a session may ask for (Runway allows up to 1800; we default to 300)."""
     session_peer_grace_s: float = Field(10.0, ge=0)
     sweep_interval_s: float = Field(0.5, gt=0)
 

@@ -130,6 +130,7 @@ def start_server(
         pg.create()
         env["CHARACTERS_DATABASE_URL"] = pg.url
     env.update(env_overrides or {})
+    tmp.mkdir(parents=True, exist_ok=True)
     log_path = tmp / "server.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "characters", "serve"],

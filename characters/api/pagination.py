@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,8 +28,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key, row_id = json.loads(raw)
-        return as_utc(datetime.fromisoformat(key)), str(row_id)
-    except (binascii.Error, ValueError, TypeError, json.JSONDecodeError) as e:
+        # Row ids are UUIDs; anything else (NUL bytes, lone surrogates) would reach the database.
+        if not isinstance(row_id, str) or str(uuid.UUID(row_id)) != row_id:
+            raise ValueError("cursor row id is not a UUID")
+        return as_utc(datetime.fromisoformat(key)), row_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, json.JSONDecodeError) as e:
         raise InvalidInput(
             "Invalid cursor: pass the nextCursor value of a previous page unchanged.", ["cursor"]
         ) from e

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import ipaddress
 import socket
+import threading
 import warnings
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -203,15 +206,38 @@ def fetch_remote(
         raise InvalidImage(f"referenceImage URL host {host!r} could not be resolved.", PATH) from e
     for info in infos:
         _check_address(str(info[4][0]), allow_private)
+
+    # httpx's timeout bounds each read, not the whole download: a server sending a byte now and
+    # then would hold this thread for hours. A watchdog shuts the socket down at the deadline.
+    sockets: list[socket.socket] = []
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # the base method: an SSLSocket's would unwrap
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info["return_value"]
+            sockets.append(stream.get_extra_info("socket"))
+            if event == "connection.connect_tcp.complete":
+                # The address actually connected to, before anything is sent (DNS rebinding).
+                _check_address(str(stream.get_extra_info("server_addr")[0]), allow_private)
+            if expired.is_set():
+                expire()
+
+    watchdog = threading.Timer(timeout_s, expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         with (
             httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
-            client.stream("GET", url, headers={"Accept": "image/*"}) as resp,
+            client.stream(
+                "GET", url, headers={"Accept": "image/*"}, extensions={"trace": trace}
+            ) as resp,
         ):
-            stream = resp.extensions.get("network_stream")
-            peer = stream.get_extra_info("server_addr") if stream is not None else None
-            if peer:  # the address actually connected to (guards against DNS rebinding)
-                _check_address(str(peer[0]), allow_private)
             if resp.is_redirect:
                 raise InvalidImage("referenceImage URL redirects; give the final URL.", PATH)
             if resp.status_code != 200:
@@ -229,12 +255,20 @@ def fetch_remote(
                 if total > limits.max_bytes:
                     raise InvalidImage(_too_big(limits), PATH)
                 chunks.append(chunk)
-    except httpx.TimeoutException as e:
-        raise InvalidImage(
-            f"referenceImage URL did not deliver the image within {timeout_s:g} s.", PATH
-        ) from e
     except httpx.HTTPError as e:
+        if isinstance(e, httpx.TimeoutException) or expired.is_set():
+            raise InvalidImage(
+                f"referenceImage URL did not deliver the image within {timeout_s:g} s.", PATH
+            ) from e
         raise InvalidImage(
             f"referenceImage URL could not be fetched ({type(e).__name__}).", PATH
         ) from e
+    finally:
+        watchdog.cancel()
+        for sock in sockets:
+            sock.close()
+    if expired.is_set():  # the deadline passed as the last bytes arrived
+        raise InvalidImage(
+            f"referenceImage URL did not deliver the image within {timeout_s:g} s.", PATH
+        )
     return b"".join(chunks)

@@ -57,7 +57,6 @@ class AvatarProcessor:
                         select(Avatar.id, Avatar.image_version).where(Avatar.status == "PROCESSING")
                     )
                 )
-                .tuples()
                 .all()
             )
         for avatar_id, version in rows:

@@ -81,12 +81,11 @@ class SessionManager:
 
     async def create(self, principal: Principal, spec: SessionSpec) -> RealtimeSession:
         s = self._settings
-        max_duration = spec.max_duration or s.session_default_max_duration_s
-        if max_duration > s.session_max_duration_cap_s:
-            raise InvalidInput(
-                f"maxDuration may be at most {s.session_max_duration_cap_s} seconds on this server.",
-                ["maxDuration"],
-            )
+        # Runway accepts up to 1800 s; this server caps sessions at session_max_duration_cap_s
+        # (300 s unless configured) and shortens longer requests rather than refusing them, so
+        # clients written for Runway keep working. The conversation shows the effective value.
+        requested = spec.max_duration or s.session_default_max_duration_s
+        max_duration = min(requested, s.session_max_duration_cap_s)
         now = utcnow()
         async with self._db.transaction() as db:
             avatar = await db.get(Avatar, spec.avatar_id)
@@ -100,6 +99,9 @@ class SessionManager:
                 )
                 raise InvalidInput(f"Avatar {avatar.id} {detail}.", ["avatar", "avatarId"])
             org = await self._lock_org(db, principal.organization_id)
+            # Hand slots freed elsewhere (lazy expiry, another process) to the waiting sessions
+            # first, so a new session never overtakes an older queued one.
+            await self._promote_org(db, org, now)
             tier = TIERS[org.tier]
             if org.credit_balance < s.credits_per_unit:
                 raise InvalidInput(
@@ -175,11 +177,15 @@ class SessionManager:
         return session
 
     async def get(self, principal: Principal, session_id: str) -> RealtimeSession:
+        ended = False
         async with self._db.transaction() as db:
             session = await self._owned(db, principal, session_id)
             if Status(session.status) in ACTIVE:
                 await self._apply_timers(db, session, utcnow())
-            return session
+                ended = Status(session.status) not in ACTIVE
+        if ended:  # a timer ended it just now: its slot goes to the next queued session
+            await self.promote_queued()
+        return session
 
     async def cancel(self, principal: Principal, session_id: str) -> None:
         async with self._db.transaction() as db:
@@ -203,8 +209,12 @@ class SessionManager:
                 raise Unauthorized(
                     "Missing session key: send 'Authorization: Bearer <sessionKey>'."
                 )
-            if session.session_key is not None and not hmac.compare_digest(
-                key, session.session_key
+            # The key outlives READY (the wire shows it only then), so a finished session still
+            # tells a right key (409 below) from a wrong one (401). A queued session has none yet.
+            if session.session_key is None:
+                raise Conflict("Session is NOT_READY; wait until it is READY to consume it.")
+            if not hmac.compare_digest(
+                key.encode(), session.session_key.encode()  # bytes: the header may be non-ASCII
             ):
                 raise Unauthorized("Invalid session key for this session.")
             if session.consumed_at is not None:
@@ -272,15 +282,32 @@ class SessionManager:
         """Apply every due timer once, then admit queued sessions where slots are free."""
         now = utcnow()
         async with self._db.transaction() as db:
-            due = (
-                await db.scalars(
-                    select(RealtimeSession)
-                    .where(RealtimeSession.status.in_([Status.READY, Status.RUNNING]))
-                    .with_for_update()
+            live = (
+                await db.execute(
+                    select(
+                        RealtimeSession.id,
+                        RealtimeSession.status,
+                        RealtimeSession.expires_at,
+                        RealtimeSession.started_at,
+                        RealtimeSession.max_duration,
+                        RealtimeSession.last_seen_at,
+                    ).where(RealtimeSession.status.in_([Status.READY, Status.RUNNING]))
                 )
             ).all()
-            for session in due:
-                await self._apply_timers(db, session, now)
+            due = sorted(row[0] for row in live if self._is_due(*row[1:], now=now))
+            if due:
+                # Lock only the due rows, in id order, skipping rows another process holds:
+                # sweepers of several servers never wait on (or deadlock with) each other.
+                sessions = (
+                    await db.scalars(
+                        select(RealtimeSession)
+                        .where(RealtimeSession.id.in_(due))
+                        .order_by(RealtimeSession.id)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                for session in sessions:
+                    await self._apply_timers(db, session, now)
         await self.promote_queued()
 
     async def promote_queued(self) -> None:
@@ -296,26 +323,30 @@ class SessionManager:
                 )
             ).all()
             for org_id in org_ids:
-                org = await self._lock_org(db, org_id)
-                running, _ = await self._occupancy(db, org_id)
-                free = TIERS[org.tier].max_concurrent_sessions - running
-                if free <= 0:
-                    continue
-                waiting = (
-                    await db.scalars(
-                        select(RealtimeSession)
-                        .where(
-                            RealtimeSession.organization_id == org_id,
-                            RealtimeSession.status == Status.NOT_READY,
-                            RealtimeSession.queued.is_(True),
-                        )
-                        .order_by(RealtimeSession.created_at, RealtimeSession.id)
-                        .limit(free)
-                        .with_for_update()
-                    )
-                ).all()
-                for session in waiting:
-                    self._make_ready(db, session, now)
+                await self._promote_org(db, await self._lock_org(db, org_id), now)
+
+    async def _promote_org(self, db: AsyncSession, org: Organization, now: datetime) -> None:
+        """Make the oldest queued sessions of ``org`` (locked by the caller) READY while slots
+        are free. Lock order: organisation row, then session rows."""
+        running, _ = await self._occupancy(db, org.id)
+        free = TIERS[org.tier].max_concurrent_sessions - running
+        if free <= 0:
+            return
+        waiting = (
+            await db.scalars(
+                select(RealtimeSession)
+                .where(
+                    RealtimeSession.organization_id == org.id,
+                    RealtimeSession.status == Status.NOT_READY,
+                    RealtimeSession.queued.is_(True),
+                )
+                .order_by(RealtimeSession.created_at, RealtimeSession.id)
+                .limit(free)
+                .with_for_update()
+            )
+        ).all()
+        for session in waiting:
+            self._make_ready(db, session, now)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -334,20 +365,38 @@ class SessionManager:
         if status == Status.READY and session.expires_at and as_utc(session.expires_at) <= now:
             session.failure = "No client connected before the session credentials expired."
             session.failure_code = FailureCode.SESSION_EXPIRED
-            await self._end(db, session, Status.FAILED, now, reason="expired while READY")
+            expired_at = as_utc(session.expires_at)
+            await self._end(db, session, Status.FAILED, expired_at, reason="expired while READY")
         elif status == Status.RUNNING and session.started_at is not None:
             ends = as_utc(session.started_at) + timedelta(seconds=session.max_duration)
             grace = timedelta(seconds=self._settings.session_peer_grace_s)
-            if ends <= now:
+            seen = as_utc(session.last_seen_at) if session.last_seen_at is not None else None
+            # A peer already gone before the cap ends the session where it was last seen, even
+            # when the timer runs late (e.g. after downtime): no billing up to maxDuration.
+            if seen is not None and seen + grace <= now and seen + grace < ends:
+                await self._end(db, session, Status.COMPLETED, seen, reason="media peer vanished")
+            elif ends <= now:
                 await self._end(db, session, Status.COMPLETED, ends, reason="maxDuration reached")
-            elif session.last_seen_at is not None and as_utc(session.last_seen_at) + grace <= now:
-                await self._end(
-                    db,
-                    session,
-                    Status.COMPLETED,
-                    as_utc(session.last_seen_at),
-                    reason="media peer vanished",
-                )
+
+    def _is_due(
+        self,
+        status: str,
+        expires_at: datetime | None,
+        started_at: datetime | None,
+        max_duration: int,
+        last_seen_at: datetime | None,
+        *,
+        now: datetime,
+    ) -> bool:
+        """Whether a timer of this READY/RUNNING session has fired (see ``_apply_timers``)."""
+        if status == Status.READY:
+            return expires_at is not None and as_utc(expires_at) <= now
+        if started_at is None:
+            return False
+        if as_utc(started_at) + timedelta(seconds=max_duration) <= now:
+            return True
+        grace = timedelta(seconds=self._settings.session_peer_grace_s)
+        return last_seen_at is not None and as_utc(last_seen_at) + grace <= now
 
     def _make_ready(self, db: AsyncSession, session: RealtimeSession, now: datetime) -> None:
         transition(db, session, Status.READY, at=now, reason="admitted")
@@ -358,12 +407,14 @@ class SessionManager:
         self, db: AsyncSession, session: RealtimeSession, to: Status, at: datetime, *, reason: str
     ) -> None:
         transition(db, session, to, at=at, reason=reason)
-        if session.duration:
+        if session.started_at is not None:
             await self._charge(db, session)
 
     async def _charge(self, db: AsyncSession, session: RealtimeSession) -> None:
         s = self._settings
-        amount = math.ceil((session.duration or 0) / s.credit_unit_s) * s.credits_per_unit
+        assert session.started_at is not None and session.ended_at is not None
+        seconds = (as_utc(session.ended_at) - as_utc(session.started_at)).total_seconds()
+        amount = math.ceil(seconds / s.credit_unit_s) * s.credits_per_unit  # per started unit
         org = await self._lock_org(db, session.organization_id)
         amount = min(amount, max(org.credit_balance, 0))
         if amount <= 0:
@@ -403,7 +454,6 @@ class SessionManager:
                     .group_by(RealtimeSession.queued)
                 )
             )
-            .tuples()
             .all()
         )
         counts = {bool(q): n for q, n in rows}

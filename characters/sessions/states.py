@@ -73,7 +73,6 @@ def transition(
     elif to in TERMINAL:
         session.ended_at = at
         session.queued = False
-        session.session_key = None
         if session.started_at is not None:
             session.duration = max(0, round((at - as_utc(session.started_at)).total_seconds()))
     db.add(

@@ -151,7 +151,7 @@ async def document_ids_of(db: AsyncSession, avatar_ids: list[str]) -> dict[str, 
         .order_by(AvatarDocument.avatar_id, AvatarDocument.position)
     )
     out: dict[str, list[str]] = {a: [] for a in avatar_ids}
-    for avatar_id, doc_id in rows.tuples():
+    for avatar_id, doc_id in rows:
         out[avatar_id].append(doc_id)
     return out
 

@@ -253,7 +253,10 @@ async def avatar_usage(
     startDate: AwareDatetime,
     endDate: AwareDatetime,
 ) -> JSONResponse:
-    start, end = as_utc(startDate), as_utc(endDate)
+    try:
+        start, end = as_utc(startDate), as_utc(endDate)
+    except OverflowError as e:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise InvalidInput("startDate and endDate must lie within years 1-9999 in UTC.") from e
     if end <= start:
         raise InvalidInput("endDate must be after startDate.", ["endDate"])
     if end - start > timedelta(days=90):
@@ -269,13 +272,14 @@ async def avatar_usage(
                     )
                 )
             )
-            .tuples()
             .all()
         )
     by_day: dict[date, list[int]] = {}
     day = start.date()
     while datetime.combine(day, datetime.min.time(), start.tzinfo) < end:
         by_day[day] = [0, 0]
+        if day == date.max:
+            break
         day += timedelta(days=1)
     durations = []
     for created, duration in rows:

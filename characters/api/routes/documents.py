@@ -80,7 +80,7 @@ async def used_by(db: AsyncSession, doc_ids: list[str]) -> dict[str, list[dict[s
         .order_by(Avatar.created_at, Avatar.id)
     )
     out: dict[str, list[dict[str, Any]]] = {d: [] for d in doc_ids}
-    for doc_id, avatar_id, avatar_name in rows.tuples():
+    for doc_id, avatar_id, avatar_name in rows:
         out[doc_id].append({"id": avatar_id, "name": avatar_name, "imageUrl": None})
     return out
 
@@ -128,7 +128,7 @@ async def text_of_upload(
             raise InvalidInput("file: text files must be UTF-8.", ["file"]) from e
     else:
         raise InvalidInput("file: documents can be made from .txt, .md or .pdf uploads.", ["file"])
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL; PDFs emit some
     if not text:
         raise InvalidInput("file: no text could be extracted from the upload.", ["file"])
     if len(text) > MAX_CONTENT:

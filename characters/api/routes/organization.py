@@ -114,6 +114,10 @@ async def organization_usage(
 ) -> JSONResponse:
     body = body or UsageQuery()
     start = body.startDate or (utcnow().date() - timedelta(days=30))
+    if body.beforeDate is None and start > date.max - timedelta(days=30):
+        raise InvalidInput(
+            "startDate is too late for the default range; give beforeDate.", ["startDate"]
+        )
     before = body.beforeDate or (start + timedelta(days=30))
     if before <= start:
         raise InvalidInput("beforeDate must be after startDate.", ["beforeDate"])
@@ -137,7 +141,6 @@ async def organization_usage(
                     )
                 )
             )
-            .tuples()
             .all()
         )
     by_model: dict[str, dict[str, int]] = {}
