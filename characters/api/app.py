@@ -30,6 +30,7 @@ from characters.errors import NotFound
 from characters.sessions.manager import SessionManager
 from characters.store.blobs import BlobStore
 from characters.store.db import Database
+from characters.store.janitor import Janitor
 from characters.store.tables import Blob
 
 logger = logging.getLogger("characters.api")
@@ -56,12 +57,15 @@ def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI
         )
         processor = AvatarProcessor(db, blobs, limits, analyse)
         sessions = SessionManager(db, settings)
+        janitor = Janitor(db, blobs)
         app.state.services = Services(settings, db, blobs, processor, sessions)
         await processor.resume()
         sessions.start()
+        janitor.start()
         try:
             yield
         finally:
+            await janitor.aclose()
             await sessions.aclose()
             await processor.aclose()
             await db.aclose()

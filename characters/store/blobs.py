@@ -19,7 +19,7 @@ class BlobStore:
     """Files under ``<data dir>/blobs/ab/abcdef…``, named by SHA-256 (so rewrites are idempotent).
 
     Write the file first, then the row in the caller's transaction: a failed transaction leaves at
-    most an unreferenced file (``sweep_orphans`` removes those), never a row without bytes.
+    most an unreferenced file (the janitor removes those), never a row without bytes.
     """
 
     def __init__(self, root: Path, signing_key: bytes) -> None:
@@ -32,7 +32,11 @@ class BlobStore:
     def write_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
-        if not path.exists():
+        if path.exists():
+            # Freshen it: cleanup only unlinks files untouched for a while, so a file that an
+            # open transaction is about to reference again is never removed under it.
+            os.utime(path)
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{digest}.{uuid.uuid4().hex}.tmp")
             tmp.write_bytes(data)
@@ -55,6 +59,17 @@ class BlobStore:
         await db.flush()
         return blob
 
+    def unlink_stale(self, shas: list[str], min_age_s: float = 60) -> None:
+        """Remove these files unless written or reused within ``min_age_s`` (janitor's job then)."""
+        cutoff = time.time() - min_age_s
+        for sha in shas:
+            path = self.path_for(sha)
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+
     def read(self, blob: Blob) -> bytes:
         return self.path_for(blob.sha256).read_bytes()
 
@@ -71,4 +86,5 @@ class BlobStore:
     def verify(self, blob_id: str, expires: int, sig: str) -> bool:
         if expires < time.time():
             return False
-        return hmac.compare_digest(self.sign(blob_id, expires), sig)
+        # As bytes: compare_digest rejects str with non-ASCII characters (a TypeError, a 500).
+        return hmac.compare_digest(self.sign(blob_id, expires).encode(), sig.encode())

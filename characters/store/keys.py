@@ -89,7 +89,7 @@ async def list_keys(db: AsyncSession) -> list[tuple[ApiKey, Organization]]:
         .join(Organization, Organization.id == ApiKey.organization_id)
         .order_by(ApiKey.created_at, ApiKey.id)
     )
-    return [(k, o) for k, o in rows.tuples()]
+    return [(k, o) for k, o in rows]
 
 
 async def revoke_key(db: AsyncSession, key_id: str) -> ApiKey:

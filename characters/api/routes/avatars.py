@@ -25,6 +25,7 @@ from characters.avatars.images import (
     fetch_remote,
 )
 from characters.errors import Conflict, InvalidImage, InvalidInput, NotFound
+from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
 from characters.store.tables import Avatar, AvatarDocument, Document
 from characters.timeutil import iso, utcnow
@@ -381,5 +382,14 @@ async def delete_avatar(id: uuid.UUID, services: ServicesDep, principal: Princip
     async with services.db.transaction() as db:
         avatar = await get_owned_avatar(db, principal, str(id))
         await db.execute(delete(AvatarDocument).where(AvatarDocument.avatar_id == avatar.id))
+        blob_ids = [
+            avatar.reference_blob_id,
+            avatar.reference_preview_blob_id,
+            avatar.processed_blob_id,
+            avatar.processed_preview_blob_id,
+        ]
         await db.delete(avatar)
+        await db.flush()
+        unused = await forget_blobs(db, blob_ids)
+    await asyncio.to_thread(services.blobs.unlink_stale, unused)
     return Response(status_code=204)

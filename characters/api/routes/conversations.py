@@ -263,17 +263,14 @@ async def avatar_usage(
         raise InvalidInput("The date range may span at most 90 days.", ["endDate"])
     async with services.db.transaction() as db:
         rows = (
-            (
-                await db.execute(
-                    select(RealtimeSession.created_at, RealtimeSession.duration).where(
-                        RealtimeSession.organization_id == principal.organization_id,
-                        RealtimeSession.created_at >= start,
-                        RealtimeSession.created_at < end,
-                    )
+            await db.execute(
+                select(RealtimeSession.created_at, RealtimeSession.duration).where(
+                    RealtimeSession.organization_id == principal.organization_id,
+                    RealtimeSession.created_at >= start,
+                    RealtimeSession.created_at < end,
                 )
             )
-            .all()
-        )
+        ).all()
     by_day: dict[date, list[int]] = {}
     day = start.date()
     while datetime.combine(day, datetime.min.time(), start.tzinfo) < end:

@@ -127,22 +127,19 @@ async def organization_usage(
     hi = datetime.combine(before, datetime.min.time(), UTC)
     async with services.db.transaction() as db:
         rows = (
-            (
-                await db.execute(
-                    select(
-                        CreditCharge.at,
-                        CreditCharge.model,
-                        CreditCharge.api_key_id,
-                        CreditCharge.amount,
-                    ).where(
-                        CreditCharge.organization_id == principal.organization_id,
-                        CreditCharge.at >= lo,
-                        CreditCharge.at < hi,
-                    )
+            await db.execute(
+                select(
+                    CreditCharge.at,
+                    CreditCharge.model,
+                    CreditCharge.api_key_id,
+                    CreditCharge.amount,
+                ).where(
+                    CreditCharge.organization_id == principal.organization_id,
+                    CreditCharge.at >= lo,
+                    CreditCharge.at < hi,
                 )
             )
-            .all()
-        )
+        ).all()
     by_model: dict[str, dict[str, int]] = {}
     by_key: dict[str, dict[str, int]] = {}
     for at, model, key_id, amount in rows:
