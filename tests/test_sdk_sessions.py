@@ -155,15 +155,8 @@ def test_create_validation(shared, avatar, image_uri):
     with pytest.raises(runwayml.BadRequestError) as exc:
         start(shared, "550e8400-e29b-41d4-a716-446655440000")
     assert exc.value.body["issues"][0]["path"] == ["avatar", "avatarId"]
-    processing = shared.avatars.create(
-        name="Slow",
-        personality="P",
-        reference_image=image_uri,
-        voice={"type": "runway-live-preset", "presetId": "clara"},
-    )
-    with pytest.raises(runwayml.BadRequestError) as exc:
-        start(shared, processing.id)
-    assert "processing" in exc.value.body["error"]
+    # A PROCESSING or FAILED avatar is refused too; processing takes ~60 ms here, too short to
+    # hit reliably through the API, so test_session_manager.py covers those states directly.
 
 
 def test_server_decisions_on_presets_integrations_and_duration(shared, avatar):

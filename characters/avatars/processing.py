@@ -52,13 +52,10 @@ class AvatarProcessor:
         """Re-run processing of avatars left PROCESSING by a previous server run."""
         async with self._db.transaction() as db:
             rows = (
-                (
-                    await db.execute(
-                        select(Avatar.id, Avatar.image_version).where(Avatar.status == "PROCESSING")
-                    )
+                await db.execute(
+                    select(Avatar.id, Avatar.image_version).where(Avatar.status == "PROCESSING")
                 )
-                .all()
-            )
+            ).all()
         for avatar_id, version in rows:
             self.schedule(avatar_id, version)
 

@@ -214,7 +214,8 @@ class SessionManager:
             if session.session_key is None:
                 raise Conflict("Session is NOT_READY; wait until it is READY to consume it.")
             if not hmac.compare_digest(
-                key.encode(), session.session_key.encode()  # bytes: the header may be non-ASCII
+                key.encode(),
+                session.session_key.encode(),  # bytes: the header may be non-ASCII
             ):
                 raise Unauthorized("Invalid session key for this session.")
             if session.consumed_at is not None:
@@ -442,20 +443,15 @@ class SessionManager:
 
     async def _occupancy(self, db: AsyncSession, org_id: str) -> tuple[int, int]:
         rows = (
-            (
-                await db.execute(
-                    select(RealtimeSession.queued, func.count())
-                    .where(
-                        RealtimeSession.organization_id == org_id,
-                        RealtimeSession.status.in_(
-                            [Status.NOT_READY, Status.READY, Status.RUNNING]
-                        ),
-                    )
-                    .group_by(RealtimeSession.queued)
+            await db.execute(
+                select(RealtimeSession.queued, func.count())
+                .where(
+                    RealtimeSession.organization_id == org_id,
+                    RealtimeSession.status.in_([Status.NOT_READY, Status.READY, Status.RUNNING]),
                 )
+                .group_by(RealtimeSession.queued)
             )
-            .all()
-        )
+        ).all()
         counts = {bool(q): n for q, n in rows}
         return counts.get(False, 0), counts.get(True, 0)
 
