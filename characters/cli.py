@@ -1,7 +1,8 @@
-"""The ``characters`` command: ``serve``, ``keys``, ``orgs`` and ``db``.
+"""The ``characters`` command: ``serve``, ``keys``, ``orgs``, ``db`` and ``render``.
 
-Every command reads the same settings as the server: ``--data-dir`` / ``CHARACTERS_DATA_DIR`` and
-``--database-url`` / ``CHARACTERS_DATABASE_URL`` (plus the other ``CHARACTERS_*`` variables).
+Every command but ``render`` reads the same settings as the server: ``--data-dir`` /
+``CHARACTERS_DATA_DIR`` and ``--database-url`` / ``CHARACTERS_DATABASE_URL`` (plus the other
+``CHARACTERS_*`` variables).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from characters import __version__
 from characters.config import TIERS, Settings, load_settings
 from characters.errors import CharactersError
 from characters.store.db import Database
+from characters.voices.presets import PRESET_IDS
 
 T = TypeVar("T")
 
@@ -309,3 +311,82 @@ def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
 
     run_db(settings, work)
     click.echo("database is up to date")
+
+
+@main.command()
+@click.option(
+    "--image",
+    "-i",
+    "image_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Reference image (JPEG, PNG or WebP) showing one face.",
+)
+@click.option("--text", "-t", help="What the face says, spoken by --voice.")
+@click.option(
+    "--audio",
+    "-a",
+    "audio_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Recorded speech to lip-sync instead of --text: WAV (any sample rate or channels), "
+    "MP3, M4A/AAC, OGG, FLAC or WebM.",
+)
+@click.option(
+    "--voice",
+    "-v",
+    default=None,
+    metavar="PRESET",
+    help="Preset voice for --text [default vincent]: one of " + ", ".join(PRESET_IDS) + ".",
+)
+@click.option(
+    "--keypoints",
+    "-k",
+    "keypoints_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file of manual face keypoints (eyes, mouth corners, lips, chin, face outline) "
+    "for drawn or stylised faces the detector misses, in pixels of the image; the format is "
+    "described in docs/face-keypoints.md.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(1, 60),
+    default=25.0,
+    show_default=True,
+    help="Frames per second.",
+)
+@click.option(
+    "--orientation",
+    type=click.Choice(["auto", "landscape", "portrait"]),
+    default="auto",
+    show_default=True,
+    help="Frame size: landscape 1088x704, portrait 704x1088, or auto (landscape for images at "
+    "least 1.2 times wider than tall).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the blinks and head motion."
+)
+@click.option(
+    "--output",
+    "-o",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The MP4 file to write (replaced if it exists).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
+def render(**options: Any) -> None:
+    """Render a video of the face in an image saying a text or an audio recording.
+
+    \b
+    Examples:
+      characters render --image face.png --text "Hello there" --voice vincent -o out.mp4
+      characters render --image face.png --audio speech.wav -o out.mp4
+      characters render -i cartoon.png -k points.json -t "Hi!" -o cartoon.mp4
+
+    The MP4 holds H.264 video (yuv420p) and AAC audio in sync, with 0.3 s of idle face before
+    and after the speech. Text is spoken offline with Piper. Progress goes to stderr; the path
+    of the finished video is printed on stdout.
+    """
+    from characters.render.command import render_command
+
+    render_command(**options)

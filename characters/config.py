@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     allow_http_urls: bool = False
     """Allow ``http://`` reference image URLs (off by default; for local testing only)."""
 
+    # Avatar videos (POST /v1/avatar_videos, run as tasks one at a time per server process)
+    max_audio_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    """Largest speech audio accepted for an avatar video (data URI, upload or URL)."""
+    max_speech_s: float = Field(600.0, gt=0)
+    """Longest speech an avatar video may have (recorded, or the text once spoken)."""
+    max_active_tasks: int = Field(50, gt=0)
+    """Tasks (PENDING or RUNNING) one organisation may have at once; more answer 429."""
+
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)

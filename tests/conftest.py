@@ -8,6 +8,7 @@ started here gets a fresh database there instead, dropped afterwards.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import socket
@@ -41,6 +42,27 @@ def png_bytes(
 
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@functools.cache
+def face_png(
+    size: tuple[int, int] = (640, 480), color: tuple[int, int, int] = (180, 140, 110)
+) -> bytes:
+    """A portrait that face analysis accepts: Grace Hopper's photo (matplotlib sample data),
+    scaled to the height of ``size`` and centred on a plain ``color`` background (so different
+    colours give different images; the corners show the colour)."""
+    from PIL import Image
+
+    from tests.face_assets import hopper_bytes
+
+    face = Image.open(io.BytesIO(hopper_bytes())).convert("RGB")
+    scale = min(size[0] / face.width, size[1] / face.height)
+    face = face.resize((round(face.width * scale), round(face.height * scale)))
+    img = Image.new("RGB", size, color)
+    img.paste(face, ((size[0] - face.width) // 2, (size[1] - face.height) // 2))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -204,7 +226,8 @@ def client(server: Server, api_key: str) -> Any:
 
 @pytest.fixture
 def image_uri() -> str:
-    return data_uri(png_bytes())
+    """A reference image that processes to READY (a face; flat images now fail: no face)."""
+    return data_uri(face_png())
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:

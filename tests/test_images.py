@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import random
 import socket
 import struct
@@ -36,7 +37,7 @@ from characters.avatars.images import (
 )
 from characters.config import async_url, sync_url
 from characters.errors import InvalidImage
-from tests.conftest import Server, data_uri, png_bytes, ready_avatar
+from tests.conftest import Server, data_uri, face_png, png_bytes, ready_avatar
 
 LIMITS = ImageLimits(
     max_bytes=5 * 1024 * 1024, max_pixels=40_000_000, min_side=64, max_processed_side=2048
@@ -66,10 +67,14 @@ def halves(size: tuple[int, int] = (640, 480)) -> Image.Image:
     return img
 
 
-def jpeg_with_orientation(orientation: int, size: tuple[int, int] = (640, 480)) -> bytes:
+def _exif(orientation: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return encode(halves(size), "JPEG", quality=95, exif=exif)
+    return exif
+
+
+def jpeg_with_orientation(orientation: int, size: tuple[int, int] = (640, 480)) -> bytes:
+    return encode(halves(size), "JPEG", quality=95, exif=_exif(orientation))
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -245,15 +250,32 @@ def test_optimize_applies_exif_orientation(
 
 
 def test_none_keeps_the_image_as_given() -> None:
-    data = jpeg_with_orientation(6)
+    data = jpeg_with_orientation(1)
     processed = _process(data, "none")
     assert processed.data == data
     assert (processed.content_type, processed.width, processed.height) == ("image/jpeg", 640, 480)
-    # The previews show the image the way viewers display it (EXIF applied).
-    assert _open(processed.preview).size == (288, 384)
     png = encode(halves((100, 80)).convert("RGBA"), "PNG")
     kept = _process(png, "none")
     assert kept.data == png and kept.content_type == "image/png"
+    assert (kept.source_width, kept.source_height) == (100, 80)
+
+
+def test_none_stores_an_image_with_exif_orientation_upright() -> None:
+    """The processed image is what analysis and rendering read: its pixels are upright, with no
+    orientation tag left for one decoder to apply and another to ignore."""
+    processed = _process(jpeg_with_orientation(6), "none")
+    img = _open(processed.data)
+    assert img.size == (480, 640) == (processed.width, processed.height)
+    assert (processed.source_width, processed.source_height) == (480, 640)
+    assert processed.content_type == "image/jpeg" and img.getexif().get(0x0112) in (None, 1)
+    assert _is(img.getpixel((240, 5)), RED) and _is(img.getpixel((240, 634)), BLUE)
+    # The previews show the image the way viewers display it (EXIF applied).
+    assert _open(processed.preview).size == (288, 384)
+    png = encode(halves((100, 80)), "PNG", exif=_exif(8))
+    turned = _process(png, "none")
+    assert turned.content_type == "image/png" and _open(turned.data).size == (80, 100)
+    assert images.upright_size(png) == (80, 100)
+    assert images.upright_size(jpeg_with_orientation(3)) == (640, 480)
 
 
 def test_optimize_downsizes_to_the_processed_limit() -> None:
@@ -377,7 +399,7 @@ def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch, no_connections: None
 # fetch_remote against a local HTTP server
 
 
-FACE = png_bytes((320, 240), (150, 120, 100))
+FACE = face_png((320, 240), (150, 120, 100))
 BIG = 6 * 1024 * 1024
 
 
@@ -651,7 +673,7 @@ def test_api_refuses_a_6_mb_upload(server: Server, refused_client: Any) -> None:
 @pytest.mark.slow
 def test_api_refuses_another_organisations_upload(server: Server, client: Any) -> None:
     other = server.sdk(server.create_key("other", "--tier", "2"), max_retries=0)
-    uri = other.uploads.create_ephemeral(file=("face.png", png_bytes(), "image/png")).uri
+    uri = other.uploads.create_ephemeral(file=("face.png", face_png(), "image/png")).uri
     assert_refused(server, client, uri, "not found")
     # ... while it works for its owner.
     assert ready_avatar(other, uri).status == "READY"
@@ -662,7 +684,7 @@ def test_api_refuses_another_organisations_upload(server: Server, client: Any) -
 def test_api_refuses_a_bad_image_on_update_and_keeps_the_old_one(
     server: Server, client: Any
 ) -> None:
-    avatar = ready_avatar(client, data_uri(png_bytes()))
+    avatar = ready_avatar(client, data_uri(face_png()))
     before = _stored(server)
     with pytest.raises(runwayml.BadRequestError) as err:
         client.avatars.update(avatar.id, reference_image=data_uri(_truncated("PNG")))
@@ -679,47 +701,75 @@ def _fetch_image(uri: str) -> Image.Image:
     return _open(resp.content)
 
 
+def jpeg_face_with_orientation(orientation: int) -> bytes:
+    """A portrait 480x640 as viewers show it, stored turned a quarter with EXIF orientation 6
+    (or as given with 1)."""
+    upright = Image.open(io.BytesIO(face_png((480, 640)))).convert("RGB")
+    raw = upright.transpose(Image.Transpose.ROTATE_90) if orientation == 6 else upright
+    return encode(raw, "JPEG", quality=95, exif=_exif(orientation))
+
+
+def _face(server: Server, avatar_id: str) -> dict[str, Any]:
+    value = _scalar(server, "SELECT face FROM avatars WHERE id = :id", id=avatar_id)
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def _assert_upright_face(server: Server, avatar_id: str) -> None:
+    """The face was analysed on the upright portrait: 480x640, eyes above the mouth."""
+    face = _face(server, avatar_id)
+    assert face["image"] == {"width": 480, "height": 640}
+    v = face["mesh"]["vertices"]
+    assert v[468][1] < v[13][1] < v[152][1]
+
+
 @pytest.mark.store
 @pytest.mark.slow
 def test_api_applies_exif_orientation(server: Server, client: Any) -> None:
-    avatar = ready_avatar(client, data_uri(jpeg_with_orientation(6), "image/jpeg"))
-    assert avatar.status == "READY"
+    avatar = ready_avatar(client, data_uri(jpeg_face_with_orientation(6), "image/jpeg"))
+    assert avatar.status == "READY", avatar.failure_reason
     for uri in (avatar.processed_image_uri, avatar.reference_image_uri):
-        img = _fetch_image(uri)
-        assert img.size == (288, 384)  # 640x480 turned upright, previewed at 384
-        assert _is(img.getpixel((144, 5)), RED) and _is(img.getpixel((144, 378)), BLUE)
+        assert _fetch_image(uri).size == (288, 384)  # 640x480 turned upright, previewed at 384
+    _assert_upright_face(server, avatar.id)
+
+
+def _processed_sha(server: Server, avatar_id: str) -> str:
+    return str(
+        _scalar(
+            server,
+            "SELECT b.sha256 FROM avatars a JOIN blobs b ON b.id = a.processed_blob_id "
+            "WHERE a.id = :id",
+            id=avatar_id,
+        )
+    )
 
 
 @pytest.mark.store
 @pytest.mark.slow
 def test_api_image_processing_none_keeps_the_image(server: Server, client: Any) -> None:
-    data = jpeg_with_orientation(6)
+    data = jpeg_face_with_orientation(1)
     avatar = ready_avatar(client, data_uri(data, "image/jpeg"), image_processing="none")
-    assert avatar.status == "READY"
-    processed = _scalar(
-        server,
-        "SELECT b.sha256 FROM avatars a JOIN blobs b ON b.id = a.processed_blob_id "
-        "WHERE a.id = :id",
-        id=avatar.id,
-    )
-    assert processed == hashlib.sha256(data).hexdigest()  # the very bytes given
+    assert avatar.status == "READY", avatar.failure_reason
+    assert _processed_sha(server, avatar.id) == hashlib.sha256(data).hexdigest()  # as given
     reference = _scalar(
         server,
         "SELECT reference_blob_id = processed_blob_id FROM avatars WHERE id = :id",
         id=avatar.id,
     )
     assert reference
-    # The preview is still shown upright, as any viewer would show the JPEG.
+    # With an EXIF orientation to apply, the image is stored upright (once, for every reader).
+    turned = jpeg_face_with_orientation(6)
+    avatar = ready_avatar(client, data_uri(turned, "image/jpeg"), image_processing="none")
+    assert avatar.status == "READY", avatar.failure_reason
+    sha = _processed_sha(server, avatar.id)
+    assert sha != hashlib.sha256(turned).hexdigest()
+    stored = _open((server.data_dir / "blobs" / sha[:2] / sha).read_bytes())
+    assert stored.size == (480, 640) and stored.getexif().get(0x0112) in (None, 1)
+    _assert_upright_face(server, avatar.id)
+    # The preview is shown upright, as any viewer would show the JPEG.
     assert _fetch_image(avatar.processed_image_uri).size == (288, 384)
     # optimize stores a re-encoded image instead.
     optimized = ready_avatar(client, data_uri(data, "image/jpeg"))
-    sha = _scalar(
-        server,
-        "SELECT b.sha256 FROM avatars a JOIN blobs b ON b.id = a.processed_blob_id "
-        "WHERE a.id = :id",
-        id=optimized.id,
-    )
-    assert sha != hashlib.sha256(data).hexdigest()
+    assert _processed_sha(server, optimized.id) != hashlib.sha256(data).hexdigest()
 
 
 # Through the API: remote reference images (loopback and http allowed for the test).

@@ -13,7 +13,7 @@ from characters.config import async_url, sync_url
 from characters.store.blobs import BlobStore
 from characters.store.db import Database
 from characters.store.janitor import Janitor
-from tests.conftest import Server, data_uri, png_bytes, ready_avatar
+from tests.conftest import Server, data_uri, face_png, png_bytes, ready_avatar, wait_for
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -49,10 +49,13 @@ def run_janitor(server: Server) -> tuple[int, int]:
 
 
 def test_deleted_and_replaced_images_are_cleaned_up(server: Server, client) -> None:
-    keep = ready_avatar(client, data_uri(png_bytes(color=(10, 20, 30))), name="Keep")
-    gone = ready_avatar(client, data_uri(png_bytes(color=(40, 50, 60))), name="Gone")
-    changed = ready_avatar(client, data_uri(png_bytes(color=(70, 80, 90))), name="Changed")
-    client.avatars.update(changed.id, reference_image=data_uri(png_bytes(color=(1, 2, 3))))
+    keep = ready_avatar(client, data_uri(face_png(color=(10, 20, 30))), name="Keep")
+    gone = ready_avatar(client, data_uri(face_png(color=(40, 50, 60))), name="Gone")
+    changed = ready_avatar(client, data_uri(face_png(color=(70, 80, 90))), name="Changed")
+    client.avatars.update(changed.id, reference_image=data_uri(face_png(color=(1, 2, 3))))
+    # Let processing finish first: a janitor pass with no grace period would take the files it
+    # is writing (their rows not committed yet) for orphans.
+    wait_for(lambda: client.avatars.retrieve(changed.id).status != "PROCESSING")
 
     client.avatars.delete(gone.id)
     # Rows of the deleted avatar are gone at once; its files go now or at the next janitor pass.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import png_bytes
+from tests.conftest import face_png
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def node_sdk() -> Path:
 @pytest.fixture(scope="module")
 def result(node_sdk: Path, server, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("node")
-    (tmp / "face.png").write_bytes(png_bytes())
+    (tmp / "face.png").write_bytes(face_png())
     big = Image.linear_gradient("L").resize((6000, 6000)).convert("RGB")
     buf = io.BytesIO()
     big.save(buf, "PNG")

@@ -29,7 +29,7 @@ from tests.conftest import (  # noqa: E402
     API_VERSION,
     Server,
     data_uri,
-    png_bytes,
+    face_png,
     start_server,
     stop_server,
     wait_for,
@@ -77,7 +77,7 @@ class Seed:
 
 @pytest.fixture(scope="module")
 def seed(fuzz_server: Server, fuzz_key: str) -> Seed:
-    image = data_uri(png_bytes((320, 240)))
+    image = data_uri(face_png((320, 240)))
     voice = {"type": "runway-live-preset", "presetId": "clara"}
     with fuzz_server.http(fuzz_key) as http:
 

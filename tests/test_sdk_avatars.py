@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from characters.config import async_url, sync_url
-from tests.conftest import data_uri, png_bytes, ready_avatar, wait_for
+from tests.conftest import data_uri, face_png, png_bytes, ready_avatar, wait_for
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -142,14 +142,14 @@ def test_create_from_data_uri_is_processing_then_ready(shared, image_uri):
 
 
 def test_create_from_uploaded_file(shared, tmp_path: Path):
-    up = shared.uploads.create_ephemeral(file=("face.png", png_bytes(color=(20, 120, 200))))
+    up = shared.uploads.create_ephemeral(file=("face.png", face_png(color=(20, 120, 200))))
     assert up.uri.startswith("runway://")
     avatar = ready_avatar(shared, up.uri)
     assert avatar.status == "READY"
 
     # The SDK infers the filename from a path, too.
     path = tmp_path / "portrait.jpg"
-    Image.new("RGB", (512, 512), (90, 60, 30)).save(path, "JPEG")
+    Image.open(io.BytesIO(face_png((512, 512), (90, 60, 30)))).save(path, "JPEG")
     up2 = shared.uploads.create_ephemeral(file=path)
     avatar2 = ready_avatar(shared, up2.uri, name="Bea", image_processing="none")
     assert avatar2.status == "READY"
@@ -294,7 +294,7 @@ def test_update_each_field(shared, image_uri):
 
     # A new reference image re-processes and yields new previews.
     before = raw_avatar(shared, avatar.id)
-    other = data_uri(png_bytes(color=(10, 200, 90)))
+    other = data_uri(face_png(color=(10, 200, 90)))
     updated = shared.avatars.update(avatar.id, reference_image=other)
     assert updated.status == "PROCESSING"
     assert updated.reference_image_uri is None
@@ -343,9 +343,9 @@ def test_reference_image_change_while_processing_is_a_final_409(server, shared, 
     # Other fields may change while processing.
     assert client.avatars.update(avatar.id, name="Still processing").name == "Still processing"
 
-    # Once processed, the image can change.
-    wait_for(lambda: client.avatars.retrieve(avatar.id).status == "READY", timeout=30)
-    assert client.avatars.update(avatar.id, reference_image=data_uri(png_bytes())).status == (
+    # Once processed (here FAILED: the big image shows no face), the image can change.
+    wait_for(lambda: client.avatars.retrieve(avatar.id).status != "PROCESSING", timeout=30)
+    assert client.avatars.update(avatar.id, reference_image=data_uri(face_png())).status == (
         "PROCESSING"
     )
     http_client.close()
@@ -385,7 +385,7 @@ def test_failed_avatar_carries_failure_reason(server_factory):
     first = server_factory()
     key = first.create_key("failing")
     client = first.sdk(key, max_retries=0)
-    image = png_bytes(color=(123, 45, 67))
+    image = face_png(color=(123, 45, 67))
     avatar = ready_avatar(client, data_uri(image))
     assert avatar.status == "READY"
     first.process.terminate()
@@ -424,7 +424,7 @@ def test_failed_avatar_carries_failure_reason(server_factory):
         )
     assert "failed" in exc.value.body["error"]
     # ... until a new reference image is processed.
-    client.avatars.update(avatar.id, reference_image=data_uri(png_bytes()))
+    client.avatars.update(avatar.id, reference_image=data_uri(face_png()))
     recovered = wait_ready(client, avatar.id)
     assert recovered.status == "READY"
     assert "failureReason" not in raw_avatar(client, avatar.id)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import runwayml
 
-from tests.conftest import API_VERSION, data_uri, png_bytes, ready_avatar
+from tests.conftest import API_VERSION, data_uri, face_png, ready_avatar
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -295,7 +295,7 @@ def test_sdk_exposes_the_parsed_body(shared):
 
 def test_concurrency_and_queue_exhausted_is_429(server):
     client = server.sdk(server.create_key("tier1", "--tier", "1"), max_retries=0)
-    avatar = ready_avatar(client, data_uri(png_bytes()))
+    avatar = ready_avatar(client, data_uri(face_png()))
     sessions = [
         client.realtime_sessions.create(
             model="gwm1_avatars", avatar={"type": "custom", "avatarId": avatar.id}

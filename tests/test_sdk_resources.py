@@ -11,7 +11,7 @@ import httpx
 import pytest
 import runwayml
 
-from tests.conftest import png_bytes, ready_avatar
+from tests.conftest import face_png, png_bytes, ready_avatar
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -40,7 +40,7 @@ def test_upload_returns_a_runway_uri_usable_for_avatars(server, shared):
     assert all(isinstance(v, str) for v in started["fields"].values())
 
     # The storage POST is what the SDK does: the form fields, then the file; no API key.
-    data = png_bytes()
+    data = face_png()
     resp = httpx.post(
         started["uploadUrl"], data=started["fields"], files={"file": ("face.png", data)}
     )
@@ -62,7 +62,7 @@ def test_upload_returns_a_runway_uri_usable_for_avatars(server, shared):
 
 def test_sdk_upload_with_metadata(shared):
     up = shared.uploads.create_ephemeral(
-        file=("face.webp", png_bytes(), "image/png"), file_metadata='{"source": "test"}'
+        file=("face.webp", face_png(), "image/png"), file_metadata='{"source": "test"}'
     )
     assert re.match(r"^runway://\S{8,}$", up.uri)
     # A .webp name on PNG bytes is fine: the image itself is checked when it is used.

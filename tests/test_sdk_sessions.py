@@ -14,7 +14,7 @@ import httpx
 import pytest
 import runwayml
 
-from tests.conftest import API_VERSION, data_uri, png_bytes, ready_avatar, wait_for
+from tests.conftest import API_VERSION, data_uri, face_png, ready_avatar, wait_for
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def shared(server):
 
 @pytest.fixture(scope="module")
 def avatar(shared):
-    return ready_avatar(shared, data_uri(png_bytes()))
+    return ready_avatar(shared, data_uri(face_png()))
 
 
 # Create and retrieve
@@ -287,7 +287,7 @@ def test_consume_answers_cors_preflight(server):
 
 def test_queued_sessions_are_not_ready_and_get_promoted(server):
     client = server.sdk(server.create_key("tier1", "--tier", "1"), max_retries=0)
-    avatar = ready_avatar(client, data_uri(png_bytes()))
+    avatar = ready_avatar(client, data_uri(face_png()))
     first, second, third = (start(client, avatar.id) for _ in range(3))
     assert raw_session(client, first.id)["status"] == "READY"
     for s in (second, third):
@@ -314,7 +314,7 @@ def test_queued_sessions_are_not_ready_and_get_promoted(server):
 
 def test_not_enough_credits(server):
     client = server.sdk(server.create_key("poor", "--credits", "0"), max_retries=0)
-    avatar = ready_avatar(client, data_uri(png_bytes()))
+    avatar = ready_avatar(client, data_uri(face_png()))
     with pytest.raises(runwayml.BadRequestError) as exc:
         start(client, avatar.id)
     assert "credits" in exc.value.body["error"]
@@ -326,7 +326,7 @@ def test_not_enough_credits(server):
 def test_unconnected_ready_session_expires_as_failed(server_factory):
     server = server_factory(SESSION_READY_TTL_S="1")
     client = server.sdk(server.create_key("expiry"), max_retries=0)
-    avatar = ready_avatar(client, data_uri(png_bytes()))
+    avatar = ready_avatar(client, data_uri(face_png()))
     session = start(client, avatar.id)
     key = client.realtime_sessions.retrieve(session.id).session_key
     failed = wait_for(

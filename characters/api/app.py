@@ -15,16 +15,18 @@ from characters.api import errors
 from characters.api.deps import Services, ServicesDep
 from characters.api.middleware import AuthMiddleware
 from characters.api.routes import (
+    avatar_videos,
     avatars,
     conversations,
     documents,
     organization,
     realtime_sessions,
+    tasks,
     uploads,
     voices,
 )
 from characters.avatars.images import ImageLimits
-from characters.avatars.processing import Analyse, AvatarProcessor, no_analysis
+from characters.avatars.processing import Analyse, AvatarProcessor
 from characters.config import Settings
 from characters.errors import NotFound
 from characters.sessions.manager import SessionManager
@@ -32,6 +34,7 @@ from characters.store.blobs import BlobStore
 from characters.store.db import Database
 from characters.store.janitor import Janitor
 from characters.store.tables import Blob
+from characters.tasks.runner import TaskRunner
 
 logger = logging.getLogger("characters.api")
 
@@ -40,8 +43,20 @@ Characters API (version 2024-11-06). Authenticate with `Authorization: Bearer <k
 `X-Runway-Version: 2024-11-06` on every `/v1` call except `consume`."""
 
 
-def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI:
-    """Build the app; the lifespan opens the database, applies migrations and starts timers."""
+def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI:
+    """Build the app; the lifespan opens the database, applies migrations and starts timers.
+
+    ``analyse`` is the avatar face-analysis hook; by default the face engine's
+    (:func:`characters.face.analysis.analyse_for_avatar`), whose models load in the background
+    at start. Pass ``characters.avatars.processing.no_analysis`` to skip analysis.
+    """
+    warm_up = None
+    if analyse is None:
+        from characters.face.analysis import analyse_for_avatar
+        from characters.face.analysis import warm_up as warm_up_face
+
+        analyse, warm_up = analyse_for_avatar, warm_up_face
+    analyse_hook: Analyse = analyse
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,16 +70,20 @@ def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI
             settings.min_image_side,
             settings.max_processed_side,
         )
-        processor = AvatarProcessor(db, blobs, limits, analyse)
+        processor = AvatarProcessor(db, blobs, limits, analyse_hook, warm_up)
         sessions = SessionManager(db, settings)
         janitor = Janitor(db, blobs)
-        app.state.services = Services(settings, db, blobs, processor, sessions)
+        runner = TaskRunner(db, blobs, settings)
+        app.state.services = Services(settings, db, blobs, processor, sessions, runner)
+        processor.start()
         await processor.resume()
         sessions.start()
         janitor.start()
+        await runner.start()  # resumes the tasks left PENDING
         try:
             yield
         finally:
+            await runner.aclose()  # a running task goes back to PENDING
             await janitor.aclose()
             await sessions.aclose()
             await processor.aclose()
@@ -87,6 +106,8 @@ def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI
         realtime_sessions,
         conversations,
         organization,
+        avatar_videos,
+        tasks,
     ):
         app.include_router(module.router)
 
@@ -99,7 +120,7 @@ def create_app(settings: Settings, *, analyse: Analyse = no_analysis) -> FastAPI
         "/files/{blob_id}",
         summary="Download a stored file by signed URL",
         tags=["files"],
-        responses={200: {"content": {"image/jpeg": {}}}},
+        responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}}}},
     )
     async def get_file(
         blob_id: uuid.UUID, expires: int, sig: str, services: ServicesDep

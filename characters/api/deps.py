@@ -15,6 +15,7 @@ from characters.store.keys import Principal
 if TYPE_CHECKING:
     from characters.avatars.processing import AvatarProcessor
     from characters.sessions.manager import SessionManager
+    from characters.tasks.runner import TaskRunner
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Services:
     blobs: BlobStore
     avatars: AvatarProcessor
     sessions: SessionManager
+    tasks: TaskRunner
 
 
 def get_services(request: Request) -> Services:

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import io
-import ipaddress
-import socket
-import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from characters.errors import InvalidImage
+from characters.fetch import fetch_url
 
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 PREVIEW_SIDE = 384
@@ -48,12 +42,18 @@ class CheckedImage:
 
 @dataclass(frozen=True, slots=True)
 class ProcessedImage:
+    """The image the face engine analyses and animates: always upright (no EXIF orientation
+    left to apply), so every reader sees the same pixels whatever library decodes it."""
+
     data: bytes
     content_type: str
     width: int
     height: int
     preview: bytes
     reference_preview: bytes
+    source_width: int
+    """Width of the reference image as given, turned upright (the frame of ``faceKeypoints``)."""
+    source_height: int
 
 
 def decode_data_uri(uri: str, limits: ImageLimits) -> bytes:
@@ -134,16 +134,24 @@ def process_image(image: CheckedImage, mode: str, limits: ImageLimits) -> Proces
     """Normalise for animation (``optimize``) or keep as given (``none``), and make previews.
 
     ``optimize`` applies the EXIF orientation, flattens transparency onto white, converts to
-    RGB and downsizes so the longer side is at most ``max_processed_side``.
+    RGB and downsizes so the longer side is at most ``max_processed_side``. ``none`` keeps the
+    bytes as given, except that an image with an EXIF orientation to apply is stored turned
+    upright (JPEG at quality 95 for JPEG, else lossless PNG), so that analysis, rendering and
+    any decoder see the same upright pixels.
     """
     with Image.open(io.BytesIO(image.data)) as src:
         src.load()
-        reference_preview = _preview(ImageOps.exif_transpose(src))
+        upright = ImageOps.exif_transpose(src)
+        reference_preview = _preview(upright)
         if mode == "none":
-            data, ctype, (w, h) = image.data, image.content_type, src.size
+            if _orientation(src) in (None, 1):
+                data, ctype = image.data, image.content_type
+            else:
+                data, ctype = _encode_upright(upright, image.content_type)
             preview = reference_preview
+            w, h = upright.size
         else:
-            img = _to_rgb(ImageOps.exif_transpose(src))
+            img = _to_rgb(upright)
             scale = limits.max_processed_side / max(img.size)
             if scale < 1:
                 size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
@@ -152,7 +160,33 @@ def process_image(image: CheckedImage, mode: str, limits: ImageLimits) -> Proces
             img.save(buf, "JPEG", quality=94, optimize=True)
             data, ctype, (w, h) = buf.getvalue(), "image/jpeg", img.size
             preview = _preview(img)
-    return ProcessedImage(data, ctype, w, h, preview, reference_preview)
+    return ProcessedImage(data, ctype, w, h, preview, reference_preview, *upright.size)
+
+
+def _orientation(img: Image.Image) -> int | None:
+    value = img.getexif().get(0x0112)
+    return value if isinstance(value, int) else None
+
+
+def upright_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of an image as viewers show it: EXIF orientations 5–8 swap the sides.
+
+    Reads the header only; ``data`` must already have passed :func:`check_image`.
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        w, h = img.size
+        return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)
+
+
+def _encode_upright(img: Image.Image, content_type: str) -> tuple[bytes, str]:
+    buf = io.BytesIO()
+    if content_type == "image/jpeg":
+        img.convert("RGB").save(buf, "JPEG", quality=95, subsampling=0)
+        return buf.getvalue(), "image/jpeg"
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "RGB")
+    img.save(buf, "PNG")
+    return buf.getvalue(), "image/png"
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -175,100 +209,19 @@ def _preview(img: Image.Image) -> bytes:
 # Remote images
 
 
-def _check_address(ip: str, allow_private: bool) -> None:
-    addr = ipaddress.ip_address(ip.split("%")[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    if allow_private:
-        return
-    if not addr.is_global or addr.is_multicast:
-        raise InvalidImage(
-            "referenceImage URL points to a private, loopback or reserved address, which this "
-            "server does not fetch (set CHARACTERS_ALLOW_PRIVATE_URLS=true to allow it).",
-            PATH,
-        )
-
-
 def fetch_remote(
     url: str, limits: ImageLimits, *, timeout_s: float, allow_private: bool, allow_http: bool
 ) -> bytes:
     """Download an image from an ``https://`` URL with size, time and address limits."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
-        raise InvalidImage("referenceImage URLs must use https://.", PATH)
-    host = parts.hostname
-    if not host:
-        raise InvalidImage("referenceImage URL has no host.", PATH)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise InvalidImage(f"referenceImage URL host {host!r} could not be resolved.", PATH) from e
-    for info in infos:
-        _check_address(str(info[4][0]), allow_private)
-
-    # httpx's timeout bounds each read, not the whole download: a server sending a byte now and
-    # then would hold this thread for hours. A watchdog shuts the socket down at the deadline.
-    sockets: list[socket.socket] = []
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        for sock in sockets:
-            with contextlib.suppress(OSError):  # the base method: an SSLSocket's would unwrap
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def trace(event: str, info: dict[str, Any]) -> None:
-        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            stream = info["return_value"]
-            sockets.append(stream.get_extra_info("socket"))
-            if event == "connection.connect_tcp.complete":
-                # The address actually connected to, before anything is sent (DNS rebinding).
-                _check_address(str(stream.get_extra_info("server_addr")[0]), allow_private)
-            if expired.is_set():
-                expire()
-
-    watchdog = threading.Timer(timeout_s, expire)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        with (
-            httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "GET", url, headers={"Accept": "image/*"}, extensions={"trace": trace}
-            ) as resp,
-        ):
-            if resp.is_redirect:
-                raise InvalidImage("referenceImage URL redirects; give the final URL.", PATH)
-            if resp.status_code != 200:
-                raise InvalidImage(
-                    f"referenceImage URL answered HTTP {resp.status_code}; it must return the "
-                    "image with status 200.",
-                    PATH,
-                )
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-                raise InvalidImage(_too_big(limits), PATH)
-            chunks, total = [], 0
-            for chunk in resp.iter_bytes():
-                total += len(chunk)
-                if total > limits.max_bytes:
-                    raise InvalidImage(_too_big(limits), PATH)
-                chunks.append(chunk)
-    except httpx.HTTPError as e:
-        if isinstance(e, httpx.TimeoutException) or expired.is_set():
-            raise InvalidImage(
-                f"referenceImage URL did not deliver the image within {timeout_s:g} s.", PATH
-            ) from e
-        raise InvalidImage(
-            f"referenceImage URL could not be fetched ({type(e).__name__}).", PATH
-        ) from e
-    finally:
-        watchdog.cancel()
-        for sock in sockets:
-            sock.close()
-    if expired.is_set():  # the deadline passed as the last bytes arrived
-        raise InvalidImage(
-            f"referenceImage URL did not deliver the image within {timeout_s:g} s.", PATH
-        )
-    return b"".join(chunks)
+    return fetch_url(
+        url,
+        field="referenceImage",
+        noun="image",
+        accept="image/*",
+        max_bytes=limits.max_bytes,
+        too_big=_too_big(limits),
+        timeout_s=timeout_s,
+        allow_private=allow_private,
+        allow_http=allow_http,
+        error=InvalidImage,
+    )

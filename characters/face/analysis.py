@@ -54,8 +54,26 @@ NO_FACE = (
     "character, give faceKeypoints (eye, mouth, chin and face-outline points) instead."
 )
 
+AVATAR_NO_FACE = (
+    "No face found in the reference image. Use a clear, front-facing photo in which the face is "
+    f"well lit and at least {MIN_FACE_PX} pixels tall; for a drawn or stylised character (or a "
+    "face the detector misses), PATCH the avatar with faceKeypoints (see docs/face-keypoints.md)."
+)
+AVATAR_KEYPOINTS_HINT = (
+    " Or PATCH the avatar with faceKeypoints on the face that should speak "
+    "(see docs/face-keypoints.md)."
+)
+
 RGB = npt.NDArray[np.uint8]
 FArray = npt.NDArray[np.float64]
+
+
+class NoFaceFound(InvalidImage):
+    """Detection found no face to fit."""
+
+
+class SeveralFaces(InvalidImage):
+    """More than one face of similar size: which one should speak is unclear."""
 
 
 class HasImageData(Protocol):
@@ -154,7 +172,7 @@ def _detect(rgb: RGB) -> FArray:
         boxes = _detect_tiles(small)
     if len(boxes) > 1 and boxes[1].width >= SECOND_FACE_RATIO * boxes[0].width:
         count = sum(1 for b in boxes if b.width >= SECOND_FACE_RATIO * boxes[0].width)
-        raise InvalidImage(
+        raise SeveralFaces(
             f"The reference image shows {count} faces; it must show exactly one. Crop it to "
             "the person (or character) who should speak.",
             PATH,
@@ -166,7 +184,7 @@ def _detect(rgb: RGB) -> FArray:
         )
     pts = fit_mesh(rgb, box)
     if pts is None:
-        raise InvalidImage(NO_FACE, PATH)
+        raise NoFaceFound(NO_FACE, PATH)
     return pts
 
 
@@ -369,6 +387,21 @@ def analyse_for_avatar(image: HasImageData, keypoints: dict[str, Any] | None) ->
     """The avatar-processing hook: ``(ProcessedImage, keypoints | None) -> analysis``.
 
     Keypoints are in pixels of the processed image, unless they carry ``imageSize``
-    ([width, height] of the image they were placed on), in which case they are rescaled.
+    ([width, height] of the image they were placed on), in which case they are rescaled; when
+    given they replace detection. Rejections name what to do through the avatar API.
     """
-    return analyse(image.data, keypoints)
+    try:
+        return analyse(image.data, keypoints)
+    except NoFaceFound as e:
+        raise InvalidImage(AVATAR_NO_FACE, PATH) from e
+    except SeveralFaces as e:
+        raise InvalidImage(e.message + AVATAR_KEYPOINTS_HINT, PATH) from e
+
+
+def warm_up() -> None:
+    """Import mediapipe and build its graphs now (about 0.7 s, once per process), so the first
+    avatar is analysed as quickly as any other; the models are then shared by every thread."""
+    blank = np.zeros((MIN_IMAGE_SIDE, MIN_IMAGE_SIDE, 3), np.uint8)
+    detect_faces(blank)
+    fit_mesh(blank, None)
+    tp.face_triangles()

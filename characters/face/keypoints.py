@@ -5,47 +5,21 @@ visibly wrong (the mouth on the chin, eyes too small). The caller then gives a f
 hand (``faceKeypoints`` on the avatar), and the animator bends a neutral 478-point face onto
 them, so everything downstream works exactly as for a photo.
 
-Format (JSON), all coordinates in pixels of the reference image as uploaded, origin at its
-top-left corner, x to the right, y down. A point is ``[x, y]`` or ``{"x": x, "y": y}``. Keys
-are camelCase as on the wire; snake_case spellings are accepted too.
-
-``leftEye`` / ``rightEye`` (required)
-    The eye on the LEFT of the image and the eye on the RIGHT of the image (for a character
-    facing the viewer, ``leftEye`` is the character's own right eye). Each is an object:
-    ``center`` (the middle of the pupil or eye), ``left`` and ``right`` (the left and right
-    corners of the eye opening, as seen in the image), and optionally ``top`` and ``bottom``
-    (the middle of the upper and lower lid edges; give them for big or round eyes so blinks
-    close the whole eye). For a drawn eye with an outline, put the points on the outer edge of
-    the outline stroke, so the stroke closes with the eye.
-``mouthLeft`` / ``mouthRight`` (required)
-    The left and right corners of the mouth, as seen in the image.
-``upperLip`` / ``lowerLip`` (required)
-    The middle of the upper lip's top edge and of the lower lip's bottom edge. For a mouth
-    drawn as a single line, put them one or two pixels above and below the line.
-``innerUpperLip`` / ``innerLowerLip`` (optional)
-    The middle of the upper and lower edge of the mouth *opening*, for a mouth drawn open at
-    rest (teeth or a dark mouth showing). Leave them out for a closed mouth.
-``chin`` (required)
-    The bottom of the chin (on or just inside the face outline).
-``faceOutline`` (required)
-    The outline of the face as a polygon of at least 5 points (up to 200), in order around
-    the face, either direction. Trace the face shape (forehead, cheeks, jaw), not the hair.
-
-Example::
-
-    {"leftEye": {"center": [210, 300], "left": [180, 300], "right": [240, 300]},
-     "rightEye": {"center": [390, 300], "left": [360, 300], "right": [420, 300]},
-     "mouthLeft": [250, 470], "mouthRight": [350, 470],
-     "upperLip": [300, 458], "lowerLip": [300, 484], "chin": [300, 560],
-     "faceOutline": [[300, 120], [460, 200], [500, 360], [420, 540], [300, 590],
-                     [180, 540], [100, 360], [140, 200]]}
+The format, with an example, is documented for API users in ``docs/face-keypoints.md``. In
+short: JSON, coordinates in pixels of the image they were placed on (origin top-left, x right,
+y down); a point is ``[x, y]`` or ``{"x": x, "y": y}``; camelCase keys (snake_case accepted):
+``leftEye`` / ``rightEye`` (the eyes on the left and right of the image, each ``center``,
+``left``, ``right`` and optional ``top``, ``bottom``), ``mouthLeft``, ``mouthRight``,
+``upperLip``, ``lowerLip``, optional ``innerUpperLip`` + ``innerLowerLip`` (a mouth open at
+rest), ``chin`` and ``faceOutline`` (5 to 200 points around the face).
 
 Checks, each failing with :class:`InvalidKeypoints` (an :class:`InvalidImage`) that names the
 offending key: every point inside the image; the face roughly upright (eyes within 35 degrees of
 level); each eye's corners on either side of its centre; ``leftEye`` left of ``rightEye``; the
 mouth below the eyes and the chin below the mouth; lip points between the mouth corners; eyes,
 mouth and chin inside the outline; the outline a simple polygon at least 64 pixels tall; and the
-resulting face free of folds.
+resulting face free of folds. :func:`check_keypoints` adds the API's checks (no unknown keys,
+no folds) and returns the canonical form that avatars store.
 """
 
 from __future__ import annotations
@@ -223,6 +197,76 @@ def parse_keypoints(raw: Any, image_size: tuple[int, int]) -> FaceKeypoints:
     )
     _check_geometry(kp)
     return kp
+
+
+_EYE_KEYS = ("center", "left", "right", "top", "bottom")
+_KEYS = (
+    "leftEye",
+    "rightEye",
+    "mouthLeft",
+    "mouthRight",
+    "upperLip",
+    "lowerLip",
+    "innerUpperLip",
+    "innerLowerLip",
+    "chin",
+    "faceOutline",
+)
+
+
+def _check_keys(obj: Mapping[str, Any], known: Sequence[str], *path: str) -> None:
+    allowed = set(known) | {_snake(k) for k in known}
+    for key in obj:
+        if key not in allowed:
+            where = ".".join(("faceKeypoints", *path, str(key)))
+            raise _err(f"{where} is not a known key; use {', '.join(known)}.", *path, str(key))
+
+
+def check_keypoints(raw: Any, image_size: tuple[int, int]) -> dict[str, Any]:
+    """Validate keypoints as given through the API, in canonical form for storing and echoing.
+
+    On top of :func:`parse_keypoints`, unknown keys are refused (a typo would otherwise be
+    silently ignored) and the template is fitted once, so that keypoints that would fold the
+    face are refused up front rather than failing the avatar later. The canonical form has
+    camelCase keys and ``[x, y]`` points (whole numbers as integers).
+
+    Raises:
+        InvalidKeypoints: as :func:`parse_keypoints`, or for an unknown key.
+    """
+    if isinstance(raw, Mapping):
+        _check_keys(raw, _KEYS)
+        for key in ("leftEye", "rightEye"):
+            given = _get(raw, key)
+            if isinstance(given, Mapping):
+                _check_keys(given, _EYE_KEYS, key)
+    kp = parse_keypoints(raw, image_size)
+    fit_template(kp)
+
+    def pt(p: Point) -> list[float | int]:
+        return [int(v) if v.is_integer() else round(v, 2) for v in p]
+
+    def eye(e: Eye) -> dict[str, Any]:
+        out = {"center": pt(e.center), "left": pt(e.left), "right": pt(e.right)}
+        if e.top is not None:
+            out["top"] = pt(e.top)
+        if e.bottom is not None:
+            out["bottom"] = pt(e.bottom)
+        return out
+
+    canonical: dict[str, Any] = {
+        "leftEye": eye(kp.left_eye),
+        "rightEye": eye(kp.right_eye),
+        "mouthLeft": pt(kp.mouth_left),
+        "mouthRight": pt(kp.mouth_right),
+        "upperLip": pt(kp.upper_lip),
+        "lowerLip": pt(kp.lower_lip),
+    }
+    if kp.inner_upper_lip is not None and kp.inner_lower_lip is not None:
+        canonical["innerUpperLip"] = pt(kp.inner_upper_lip)
+        canonical["innerLowerLip"] = pt(kp.inner_lower_lip)
+    canonical["chin"] = pt(kp.chin)
+    canonical["faceOutline"] = [pt(p) for p in kp.face_outline]
+    return canonical
 
 
 def _frame(kp: FaceKeypoints) -> tuple[FArray, FArray, FArray, float]:

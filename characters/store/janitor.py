@@ -1,7 +1,7 @@
 """Removes what nothing needs any more: expired uploads, unreferenced blobs, orphan files.
 
 Blob rows are always committed together with the row that references them, so a blob row that
-no avatar, upload or session points at is garbage (a replaced or deleted image, an expired
+no avatar, upload, session or task points at is garbage (a replaced or deleted image, an expired
 upload). Files are written before their transaction commits, so a file without a row is either a
 failed write or one whose transaction is still open: only files older than ``grace_s`` go.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from characters.store.blobs import BlobStore
 from characters.store.db import Database
-from characters.store.tables import Avatar, Blob, RealtimeSession, Upload
+from characters.store.tables import Avatar, Blob, RealtimeSession, Task, Upload
 from characters.timeutil import utcnow
 
 logger = logging.getLogger("characters.store")
@@ -87,6 +87,8 @@ def referenced_blob_ids() -> CompoundSelect[tuple[str]]:
         Avatar.reference_preview_blob_id,
         Avatar.processed_blob_id,
         Avatar.processed_preview_blob_id,
+        Task.input_blob_id,
+        Task.output_blob_id,
     ]
     parts = [select(c).where(c.is_not(None)) for c in cols]
     parts.append(select(Upload.blob_id).where(Upload.blob_id.is_not(None)))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -210,7 +211,7 @@ class TranscriptEntry(Base):
 
 
 class CreditCharge(Base):
-    """One debit of credits (a finished session's time), for usage reports."""
+    """One debit of credits (a finished session's time, a task's output), for usage reports."""
 
     __tablename__ = "credit_charges"
 
@@ -218,6 +219,46 @@ class CreditCharge(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
     session_id: Mapped[str | None] = mapped_column(UUID)
+    task_id: Mapped[str | None] = mapped_column(UUID)
+    """The task (e.g. an avatar video) this charge paid for, if not a session."""
     model: Mapped[str] = mapped_column(String(64))
     amount: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(TS)
+
+
+class Task(Base):
+    """An asynchronous generation (``POST /v1/avatar_videos``), polled at ``/v1/tasks/{id}``."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    """What to run: ``avatar_video``."""
+    model: Mapped[str] = mapped_column(String(64))
+    """The model credits are charged to, e.g. ``gwm1_avatar_async_text_to_video``."""
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The validated request (avatar id, speech text and voice, or audio duration)."""
+    input_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    """Speech audio as received."""
+    output_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"))
+    estimated_credits: Mapped[int] = mapped_column(Integer, default=0)
+    credits_charged: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    ended_at: Mapped[datetime | None] = mapped_column(TS)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
+    """Last sign of life of the process running it (a RUNNING task whose process died is
+    taken over when this is old)."""
+    deleted_at: Mapped[datetime | None] = mapped_column(TS)
+    """Set by DELETE on a finished task: it is gone from the API, and its output with it."""
+
+    __table_args__ = (
+        Index("ix_tasks_org_created", "organization_id", "created_at", "id"),
+        Index("ix_tasks_status", "status"),
+    )

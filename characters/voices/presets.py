@@ -1,7 +1,7 @@
 """The 30 preset voice ids Runway accepts, with the display name and description we give each.
 
-The engine voice behind each preset is chosen by the conversation engine (``voices`` engines);
-this catalogue is what the API shows.
+The engine voice behind each preset is in :data:`characters.voices.tts.ENGINE_VOICES`; this
+catalogue is what the API shows.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
@@ -23,18 +24,33 @@ from characters.avatars.images import (
     check_image,
     decode_data_uri,
     fetch_remote,
+    upright_size,
 )
 from characters.errors import Conflict, InvalidImage, InvalidInput, NotFound
+from characters.face.keypoints import check_keypoints
 from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
-from characters.store.tables import Avatar, AvatarDocument, Document
+from characters.store.tables import Avatar, AvatarDocument, Blob, Document
 from characters.timeutil import iso, utcnow
 from characters.voices.presets import PRESET_IDS, PRESETS
 
 router = APIRouter(prefix="/v1", tags=["avatars"])
 
+KEYPOINTS_WHILE_PROCESSING = (
+    "faceKeypoints cannot be updated while the avatar is processing; wait until it is READY "
+    "or FAILED."
+)
+
 PresetId = Literal[PRESET_IDS]  # type: ignore[valid-type]
 ReferenceImage = Annotated[str, StringConstraints(min_length=13, max_length=5_242_880)]
+FaceKeypoints = Annotated[
+    dict[str, Any],
+    Field(
+        description="Extension: manual face keypoints for drawn or stylised faces, in pixels of "
+        "the reference image as given (shown upright); see docs/face-keypoints.md. When given, "
+        "they are used instead of face detection. On PATCH, null removes them.",
+    ),
+]
 
 
 class PresetVoice(wire.Request):
@@ -62,6 +78,7 @@ class AvatarCreate(wire.Request):
     startScript: Annotated[str, StringConstraints(max_length=2000)] | None = None
     documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
     imageProcessing: Literal["optimize", "none"] = "optimize"
+    faceKeypoints: FaceKeypoints | None = None
 
 
 class AvatarUpdate(wire.Request):
@@ -72,6 +89,7 @@ class AvatarUpdate(wire.Request):
     startScript: Annotated[str, StringConstraints(max_length=2000)] | None = None
     documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
     imageProcessing: Literal["optimize", "none"] | None = None
+    faceKeypoints: FaceKeypoints | None = None
 
 
 # Responses are built as dicts (the wire shape differs per status); documented here for OpenAPI.
@@ -99,6 +117,7 @@ class AvatarOut(wire.Response):
     updatedAt: str
     status: Literal["PROCESSING", "READY", "FAILED"]
     failureReason: str | None = None
+    faceKeypoints: dict[str, Any] | None = None
 
 
 class AvatarPage(wire.Response):
@@ -157,8 +176,13 @@ async def document_ids_of(db: AsyncSession, avatar_ids: list[str]) -> dict[str, 
     return out
 
 
+# The stored face analysis (~40 KB of JSON each) is for the engine, never for the wire: routes
+# leave it unloaded, which keeps GET and list as fast as before analysis existed.
+WITHOUT_FACE = defer(Avatar.face)
+
+
 async def get_owned_avatar(db: AsyncSession, principal: Principal, avatar_id: str) -> Avatar:
-    avatar = await db.get(Avatar, avatar_id)
+    avatar = await db.get(Avatar, avatar_id, options=[WITHOUT_FACE])
     if avatar is None or avatar.organization_id != principal.organization_id:
         raise NotFound(f"Avatar {avatar_id} not found.")
     return avatar
@@ -203,6 +227,15 @@ async def load_reference_image(
     return await asyncio.to_thread(check_image, data, limits)
 
 
+async def check_face_keypoints(raw: dict[str, Any], image: bytes) -> dict[str, Any]:
+    """Validate keypoints against the reference image they were placed on (400 if unusable)."""
+
+    def check() -> dict[str, Any]:
+        return check_keypoints(raw, upright_size(image))
+
+    return await asyncio.to_thread(check)
+
+
 def check_voice(voice: PresetVoice | CustomVoiceRef) -> dict[str, Any]:
     if isinstance(voice, CustomVoiceRef):
         raise InvalidInput(
@@ -244,6 +277,9 @@ async def create_avatar(
 ) -> JSONResponse:
     voice = check_voice(body.voice)
     image = await load_reference_image(services, principal, body.referenceImage)
+    keypoints = None
+    if body.faceKeypoints is not None:
+        keypoints = await check_face_keypoints(body.faceKeypoints, image.data)
     now = utcnow()
     async with services.db.transaction() as db:
         doc_ids = await check_documents(db, principal, body.documentIds or [])
@@ -261,6 +297,7 @@ async def create_avatar(
             status="PROCESSING",
             image_version=1,
             reference_blob_id=blob.id,
+            face_keypoints=keypoints,
             created_at=now,
             updated_at=now,
         )
@@ -280,7 +317,11 @@ async def list_avatars(
     cursor: Annotated[wire.Cursor | None, Query()] = None,
 ) -> JSONResponse:
     async with services.db.transaction() as db:
-        query = select(Avatar).where(Avatar.organization_id == principal.organization_id)
+        query = (
+            select(Avatar)
+            .options(WITHOUT_FACE)
+            .where(Avatar.organization_id == principal.organization_id)
+        )
         rows = (
             await db.scalars(
                 keyset(query, Avatar.created_at, Avatar.id, cursor=cursor, limit=limit)
@@ -328,21 +369,51 @@ async def update_avatar(
         if name in fields and getattr(body, name) is None:
             raise InvalidInput(f"{name} cannot be null.", [name])
     voice = check_voice(body.voice) if body.voice is not None else None
+    new_keypoints = "faceKeypoints" in fields
     async with services.db.transaction() as db:
         avatar = await get_owned_avatar(db, principal, str(id))
         if body.referenceImage is not None and avatar.status == "PROCESSING":
             raise Conflict("The reference image cannot be updated while the avatar is processing.")
+        if new_keypoints and avatar.status == "PROCESSING":
+            raise Conflict(KEYPOINTS_WHILE_PROCESSING)
+        stored = None
+        if body.faceKeypoints is not None:
+            stored = await db.get(Blob, avatar.reference_blob_id)
     image = (
         await load_reference_image(services, principal, body.referenceImage)
         if body.referenceImage is not None
         else None
     )
-    reprocess = image is not None or "imageProcessing" in fields
+    keypoints = None
+    if body.faceKeypoints is not None:  # placed on the new image, or on the stored one
+        if image is not None:
+            data = image.data
+        else:
+            assert stored is not None
+            try:
+                data = await asyncio.to_thread(services.blobs.read, stored)
+            except OSError as e:
+                raise InvalidInput(
+                    "The avatar's reference image is no longer stored; send referenceImage "
+                    "together with faceKeypoints.",
+                    ["referenceImage"],
+                ) from e
+        keypoints = await check_face_keypoints(body.faceKeypoints, data)
+    reprocess = image is not None or "imageProcessing" in fields or new_keypoints
     async with services.db.transaction() as db:
         avatar = await get_owned_avatar(db, principal, str(id))
         await db.refresh(avatar, with_for_update=True)
         if reprocess and avatar.status == "PROCESSING":
-            raise Conflict("The reference image cannot be updated while the avatar is processing.")
+            raise Conflict(
+                KEYPOINTS_WHILE_PROCESSING
+                if new_keypoints and image is None
+                else "The reference image cannot be updated while the avatar is processing."
+            )
+        if image is None and stored is not None and avatar.reference_blob_id != stored.id:
+            raise Conflict(
+                "The reference image changed while faceKeypoints were checked; send them "
+                "again for the new image."
+            )
         if body.name is not None:
             avatar.name = body.name
         if body.personality is not None:
@@ -362,6 +433,10 @@ async def update_avatar(
                 db, image.data, image.content_type, principal.organization_id
             )
             avatar.reference_blob_id = blob.id
+            if not new_keypoints:  # keypoints placed on the old image do not fit the new one
+                avatar.face_keypoints = None
+        if new_keypoints:
+            avatar.face_keypoints = keypoints
         if reprocess:
             avatar.image_version += 1
             avatar.status, avatar.failure_reason = "PROCESSING", None

@@ -1,0 +1,1 @@
+"""Asynchronous tasks (``/v1/tasks``): avatar videos, run one at a time per server process."""
