@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from characters import __version__
 from characters.config import TIERS, Settings, load_settings
@@ -54,15 +55,17 @@ def settings_from(**overrides: Any) -> Settings:
         raise AssertionError from e  # unreachable: fail() exits
 
 
-def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the database (migrating it), run ``work``, close; errors become one line."""
+def run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Open the database (migrating it), run ``work`` in one transaction, close; errors become
+    one line on stderr and exit code 1."""
 
     async def main() -> T:
         settings.ensure_dirs()
         db = Database(settings.resolved_database_url)
         try:
             await db.migrate()
-            return await work(db)
+            async with db.transaction() as session:
+                return await work(session)
         finally:
             await db.aclose()
 
@@ -168,15 +171,14 @@ def keys_create(
 
     settings = settings_from(data_dir=data_dir, database_url=database_url)
 
-    async def work(db: Database) -> Any:
-        async with db.transaction() as session:
-            return await create_key(
-                session,
-                name=name,
-                tier=tier or settings.default_tier,
-                credits=settings.default_credits if credits is None else credits,
-                organization_id=organization_id,
-            )
+    async def work(session: AsyncSession) -> Any:
+        return await create_key(
+            session,
+            name=name,
+            tier=tier or settings.default_tier,
+            credits=settings.default_credits if credits is None else credits,
+            organization_id=organization_id,
+        )
 
     created = run_db(settings, work)
     org = created.organization
@@ -198,9 +200,8 @@ def keys_list(as_json: bool, data_dir: Path | None, database_url: str | None) ->
 
     settings = settings_from(data_dir=data_dir, database_url=database_url)
 
-    async def work(db: Database) -> Any:
-        async with db.transaction() as session:
-            return await list_keys(session)
+    async def work(session: AsyncSession) -> Any:
+        return await list_keys(session)
 
     rows = run_db(settings, work)
     items = [
@@ -240,9 +241,8 @@ def keys_revoke(key_id: str, data_dir: Path | None, database_url: str | None) ->
 
     settings = settings_from(data_dir=data_dir, database_url=database_url)
 
-    async def work(db: Database) -> Any:
-        async with db.transaction() as session:
-            return (await revoke_key(session, key_id)).id
+    async def work(session: AsyncSession) -> Any:
+        return (await revoke_key(session, key_id)).id
 
     click.echo(f"revoked {run_db(settings, work)}")
 
@@ -277,18 +277,17 @@ def orgs_set(
     if tier is None and credits is None and add_credits is None:
         fail("give --tier, --credits or --add-credits")
 
-    async def work(db: Database) -> Any:
-        async with db.transaction() as session:
-            org = await session.get(Organization, organization_id, with_for_update=True)
-            if org is None:
-                raise NotFound(f"no organisation with id {organization_id}")
-            if tier is not None:
-                org.tier = tier
-            if credits is not None:
-                org.credit_balance = credits
-            if add_credits is not None:
-                org.credit_balance = max(0, org.credit_balance + add_credits)
-            return org.tier, org.credit_balance
+    async def work(session: AsyncSession) -> Any:
+        org = await session.get(Organization, organization_id, with_for_update=True)
+        if org is None:
+            raise NotFound(f"no organisation with id {organization_id}")
+        if tier is not None:
+            org.tier = tier
+        if credits is not None:
+            org.credit_balance = credits
+        if add_credits is not None:
+            org.credit_balance = max(0, org.credit_balance + add_credits)
+        return org.tier, org.credit_balance
 
     new_tier, balance = run_db(settings, work)
     click.echo(f"{organization_id}: tier {new_tier}, {balance} credits")
@@ -306,7 +305,7 @@ def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
     """Apply pending schema migrations (serve does this on start)."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
 
-    async def work(_db: Database) -> None:
+    async def work(_session: AsyncSession) -> None:
         return None
 
     run_db(settings, work)

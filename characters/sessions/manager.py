@@ -22,13 +22,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from characters.avatars.usable import ready_avatar
 from characters.config import TIERS, Settings
 from characters.errors import Conflict, InvalidInput, LimitExceeded, NotFound, Unauthorized
 from characters.sessions.states import ACTIVE, FailureCode, Status, transition
 from characters.store.db import Database
 from characters.store.keys import Principal, hash_secret
+from characters.store.owned import get_owned
 from characters.store.tables import (
-    Avatar,
     CreditCharge,
     Organization,
     RealtimeSession,
@@ -88,16 +89,7 @@ class SessionManager:
         max_duration = min(requested, s.session_max_duration_cap_s)
         now = utcnow()
         async with self._db.transaction() as db:
-            avatar = await db.get(Avatar, spec.avatar_id)
-            if avatar is None or avatar.organization_id != principal.organization_id:
-                raise InvalidInput(f"Avatar {spec.avatar_id} not found.", ["avatar", "avatarId"])
-            if avatar.status != "READY":
-                detail = (
-                    "is still processing; wait until its status is READY"
-                    if avatar.status == "PROCESSING"
-                    else f"failed processing ({avatar.failure_reason}); fix it with PATCH /v1/avatars"
-                )
-                raise InvalidInput(f"Avatar {avatar.id} {detail}.", ["avatar", "avatarId"])
+            avatar = await ready_avatar(db, principal.organization_id, spec.avatar_id)
             org = await self._lock_org(db, principal.organization_id)
             # Hand slots freed elsewhere (lazy expiry, another process) to the waiting sessions
             # first, so a new session never overtakes an older queued one.
@@ -464,8 +456,10 @@ class SessionManager:
     async def _owned(
         self, db: AsyncSession, principal: Principal, session_id: str, *, lock: bool = False
     ) -> RealtimeSession:
-        session = await db.get(RealtimeSession, session_id, with_for_update=lock)
-        if session is None or session.organization_id != principal.organization_id:
+        session = await get_owned(
+            db, RealtimeSession, principal.organization_id, session_id, with_for_update=lock
+        )
+        if session is None:
             raise NotFound(f"Realtime session {session_id} not found.")
         return session
 

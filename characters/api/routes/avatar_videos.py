@@ -21,6 +21,7 @@ from characters.api.deps import PrincipalDep, Services, ServicesDep
 from characters.api.routes.realtime_sessions import CustomAvatar, PresetAvatar
 from characters.api.routes.uploads import read_upload
 from characters.api.wire import ok
+from characters.avatars.usable import preset_not_installed, ready_avatar
 from characters.errors import InvalidInput
 from characters.fetch import fetch_url
 from characters.render.audio import UnreadableAudio, decode_audio, sniff_format
@@ -159,23 +160,10 @@ async def create_avatar_video(
     body: AvatarVideoCreate, services: ServicesDep, principal: PrincipalDep
 ) -> JSONResponse:
     if isinstance(body.avatar, PresetAvatar):
-        raise InvalidInput(
-            f"Preset avatar '{body.avatar.presetId}' is not installed on this server; create a "
-            "custom avatar (POST /v1/avatars) and use {'type': 'custom', 'avatarId': ...}.",
-            ["avatar", "presetId"],
-        )
+        raise preset_not_installed(body.avatar.presetId)
     avatar_id = body.avatar.avatarId.lower()
     async with services.db.transaction() as db:
-        avatar = await db.get(Avatar, avatar_id)
-    if avatar is None or avatar.organization_id != principal.organization_id:
-        raise InvalidInput(f"Avatar {avatar_id} not found.", ["avatar", "avatarId"])
-    if avatar.status != "READY":
-        detail = (
-            "is still processing; wait until its status is READY"
-            if avatar.status == "PROCESSING"
-            else f"failed processing ({avatar.failure_reason}); fix it with PATCH /v1/avatars"
-        )
-        raise InvalidInput(f"Avatar {avatar.id} {detail}.", ["avatar", "avatarId"])
+        avatar = await ready_avatar(db, principal.organization_id, avatar_id)
     s = services.settings
     avatar_ref = {"type": "custom", "avatarId": avatar_id}
     audio: tuple[bytes, str] | None = None

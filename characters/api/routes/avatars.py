@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
@@ -26,10 +25,12 @@ from characters.avatars.images import (
     fetch_remote,
     upright_size,
 )
+from characters.avatars.usable import WITHOUT_FACE
 from characters.errors import Conflict, InvalidImage, InvalidInput, NotFound
 from characters.face.keypoints import check_keypoints
 from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
+from characters.store.owned import get_owned
 from characters.store.tables import Avatar, AvatarDocument, Blob, Document
 from characters.timeutil import iso, utcnow
 from characters.voices.presets import PRESET_IDS, PRESETS
@@ -178,12 +179,13 @@ async def document_ids_of(db: AsyncSession, avatar_ids: list[str]) -> dict[str, 
 
 # The stored face analysis (~40 KB of JSON each) is for the engine, never for the wire: routes
 # leave it unloaded, which keeps GET and list as fast as before analysis existed.
-WITHOUT_FACE = defer(Avatar.face)
 
 
 async def get_owned_avatar(db: AsyncSession, principal: Principal, avatar_id: str) -> Avatar:
-    avatar = await db.get(Avatar, avatar_id, options=[WITHOUT_FACE])
-    if avatar is None or avatar.organization_id != principal.organization_id:
+    avatar = await get_owned(
+        db, Avatar, principal.organization_id, avatar_id, options=[WITHOUT_FACE]
+    )
+    if avatar is None:
         raise NotFound(f"Avatar {avatar_id} not found.")
     return avatar
 

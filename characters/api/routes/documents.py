@@ -23,6 +23,7 @@ from characters.api.routes.uploads import URI_PREFIX, read_upload
 from characters.api.wire import ok
 from characters.errors import InvalidInput, NotFound
 from characters.store.keys import Principal
+from characters.store.owned import get_owned
 from characters.store.tables import Avatar, AvatarDocument, Document, Upload
 from characters.timeutil import iso, utcnow
 
@@ -100,8 +101,8 @@ def document_wire(doc: Document, users: list[dict[str, Any]], *, content: bool) 
 
 
 async def get_owned_document(db: AsyncSession, principal: Principal, doc_id: str) -> Document:
-    doc = await db.get(Document, doc_id)
-    if doc is None or doc.organization_id != principal.organization_id:
+    doc = await get_owned(db, Document, principal.organization_id, doc_id)
+    if doc is None:
         raise NotFound(f"Document {doc_id} not found.")
     return doc
 

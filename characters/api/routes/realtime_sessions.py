@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints, model_validator
 from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, ServicesDep
 from characters.api.wire import ok
+from characters.avatars.usable import preset_not_installed
 from characters.errors import InvalidInput
 from characters.sessions.manager import SessionSpec
 from characters.sessions.states import Status
@@ -217,11 +218,7 @@ async def create_session(
     body: SessionCreate, services: ServicesDep, principal: PrincipalDep
 ) -> JSONResponse:
     if isinstance(body.avatar, PresetAvatar):
-        raise InvalidInput(
-            f"Preset avatar '{body.avatar.presetId}' is not installed on this server; create a "
-            "custom avatar (POST /v1/avatars) and use {'type': 'custom', 'avatarId': ...}.",
-            ["avatar", "presetId"],
-        )
+        raise preset_not_installed(body.avatar.presetId)
     if body.integration is not None or body.livekit is not None:
         raise InvalidInput(
             "External integrations (livekit, elevenlabs) are not supported by this server yet; "

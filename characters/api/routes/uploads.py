@@ -23,6 +23,7 @@ from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
 from characters.api.wire import ok
 from characters.errors import InvalidInput, LimitExceeded, Unauthorized
 from characters.store.keys import Principal, hash_secret
+from characters.store.owned import get_owned
 from characters.store.tables import Blob, Upload
 from characters.timeutil import as_utc, utcnow
 
@@ -163,8 +164,8 @@ async def read_upload(
     upload_id = uri.removeprefix(URI_PREFIX)
     if not uri.startswith(URI_PREFIX) or not _is_uuid(upload_id):
         raise InvalidInput(f"{field} is not an upload URI returned by POST /v1/uploads.", [field])
-    upload = await db.get(Upload, upload_id)
-    if upload is None or upload.organization_id != principal.organization_id:
+    upload = await get_owned(db, Upload, principal.organization_id, upload_id)
+    if upload is None:
         raise InvalidInput(f"{field}: upload {upload_id} not found.", [field])
     if upload.blob_id is None:
         raise InvalidInput(f"{field}: upload {upload_id} has not received its file yet.", [field])
