@@ -10,7 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     """Longest speech an avatar video may have (recorded, or the text once spoken)."""
     max_active_tasks: int = Field(50, gt=0)
     """Tasks (PENDING or RUNNING) one organisation may have at once; more answer 429."""
+
+    # Face
+    face_orientation: Literal["auto", "landscape", "portrait"] = "auto"
+    """Video framing of avatars: 1088×704 landscape, 704×1088 portrait, or ``auto`` (landscape
+    for images at least 1.2× wider than tall, else portrait)."""
 
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)

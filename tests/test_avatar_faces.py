@@ -385,3 +385,16 @@ def test_keypoints_cannot_change_while_processing(server: Server, client: Any) -
     assert "while the avatar is processing" in exc.value.body["error"]
     assert exc.value.response.headers["x-should-retry"] == "false"
     assert settled(client, avatar.id).status == "FAILED"  # a gradient: no face
+
+
+def test_output_framing_follows_the_image_unless_configured(server_factory) -> None:
+    """auto: a portrait photo frames 704×1088; CHARACTERS_FACE_ORIENTATION=landscape forces
+    1088×704 for the same photo."""
+    uri = data_uri(face_png(size=(480, 640)))  # a portrait photo
+    for setting, expected in (("auto", (704, 1088)), ("landscape", (1088, 704))):
+        srv = server_factory(FACE_ORIENTATION=setting)
+        client = srv.sdk(srv.create_key("framing"), max_retries=0)
+        avatar = settled(client, create(client, uri).id)
+        assert avatar.status == "READY", avatar
+        framing = stored_face(srv, avatar.id)["framing"]  # type: ignore[index]
+        assert (framing["width"], framing["height"]) == expected, setting

@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -25,7 +26,7 @@ from characters.api.routes import (
     uploads,
     voices,
 )
-from characters.avatars.images import ImageLimits
+from characters.avatars.images import ImageLimits, ProcessedImage
 from characters.avatars.processing import Analyse, AvatarProcessor
 from characters.config import Settings
 from characters.errors import NotFound
@@ -55,7 +56,12 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         from characters.face.analysis import analyse_for_avatar
         from characters.face.analysis import warm_up as warm_up_face
 
-        analyse, warm_up = analyse_for_avatar, warm_up_face
+        orientation = settings.face_orientation
+
+        def analyse_framed(image: ProcessedImage, keypoints: dict[str, Any] | None) -> Any:
+            return analyse_for_avatar(image, keypoints, orientation)
+
+        analyse, warm_up = analyse_framed, warm_up_face
     analyse_hook: Analyse = analyse
 
     @asynccontextmanager

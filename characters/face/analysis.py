@@ -383,15 +383,18 @@ def analyse(
     }
 
 
-def analyse_for_avatar(image: HasImageData, keypoints: dict[str, Any] | None) -> dict[str, Any]:
+def analyse_for_avatar(
+    image: HasImageData, keypoints: dict[str, Any] | None, orientation: Orientation = "auto"
+) -> dict[str, Any]:
     """The avatar-processing hook: ``(ProcessedImage, keypoints | None) -> analysis``.
 
     Keypoints are in pixels of the processed image, unless they carry ``imageSize``
     ([width, height] of the image they were placed on), in which case they are rescaled; when
-    given they replace detection. Rejections name what to do through the avatar API.
+    given they replace detection. ``orientation`` picks the output framing (the server's
+    ``CHARACTERS_FACE_ORIENTATION``). Rejections name what to do through the avatar API.
     """
     try:
-        return analyse(image.data, keypoints)
+        return analyse(image.data, keypoints, orientation=orientation)
     except NoFaceFound as e:
         raise InvalidImage(AVATAR_NO_FACE, PATH) from e
     except SeveralFaces as e:
