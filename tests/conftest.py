@@ -26,6 +26,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "2024-11-06"
+AVATAR_KEYS = {
+    "id",
+    "name",
+    "personality",
+    "startScript",
+    "voice",
+    "referenceImageUri",
+    "processedImageUri",
+    "documentIds",
+    "createdAt",
+    "updatedAt",
+    "status",
+}
+"""Keys of every avatar on the wire (``failureReason`` is added only when FAILED)."""
 PG_URL = os.environ.get("CHARACTERS_TEST_DATABASE_URL", "")
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from characters.config import async_url, sync_url
 from characters.face import analyse
 from characters.face.topology import FACE_OVAL
-from tests.conftest import Server, data_uri, face_png, png_bytes, wait_for
+from tests.conftest import AVATAR_KEYS, Server, data_uri, face_png, png_bytes, wait_for
 from tests.face_assets import (
     CARTOON_SIZE,
     astronaut_rgb,
@@ -37,19 +37,6 @@ from tests.face_assets import (
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
 VOICE = {"type": "runway-live-preset", "presetId": "clara"}
-AVATAR_KEYS = {
-    "id",
-    "name",
-    "personality",
-    "startScript",
-    "voice",
-    "referenceImageUri",
-    "processedImageUri",
-    "documentIds",
-    "createdAt",
-    "updatedAt",
-    "status",
-}
 
 
 def create(client: Any, uri: str, keypoints: dict[str, Any] | None = None, **kwargs: Any) -> Any:

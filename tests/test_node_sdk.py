@@ -14,25 +14,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import face_png
+from tests.conftest import AVATAR_KEYS, face_png
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
 NODE_DIR = Path(__file__).parent / "node"
 SDK_VERSION = "4.20.1"
-AVATAR_KEYS = {
-    "id",
-    "name",
-    "personality",
-    "startScript",
-    "voice",
-    "referenceImageUri",
-    "processedImageUri",
-    "documentIds",
-    "createdAt",
-    "updatedAt",
-    "status",
-}
 
 
 @pytest.fixture(scope="module")

@@ -19,25 +19,12 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from characters.config import async_url, sync_url
-from tests.conftest import data_uri, face_png, png_bytes, ready_avatar, wait_for
+from tests.conftest import AVATAR_KEYS, data_uri, face_png, png_bytes, ready_avatar, wait_for
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-AVATAR_KEYS = {
-    "id",
-    "name",
-    "personality",
-    "startScript",
-    "voice",
-    "referenceImageUri",
-    "processedImageUri",
-    "documentIds",
-    "createdAt",
-    "updatedAt",
-    "status",
-}
 CLARA = {
     "type": "runway-live-preset",
     "presetId": "clara",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from characters.avatars.usable import ready_avatar
 from characters.config import TIERS, Settings
 from characters.errors import Conflict, InvalidInput, LimitExceeded, NotFound, Unauthorized
 from characters.sessions.states import ACTIVE, FailureCode, Status, transition
+from characters.store.credits import credits_for, debit
 from characters.store.db import Database
 from characters.store.keys import Principal, hash_secret
 from characters.store.owned import get_owned
@@ -407,22 +407,14 @@ class SessionManager:
         s = self._settings
         assert session.started_at is not None and session.ended_at is not None
         seconds = (as_utc(session.ended_at) - as_utc(session.started_at)).total_seconds()
-        amount = math.ceil(seconds / s.credit_unit_s) * s.credits_per_unit  # per started unit
-        org = await self._lock_org(db, session.organization_id)
-        amount = min(amount, max(org.credit_balance, 0))
-        if amount <= 0:
-            return
-        org.credit_balance -= amount
-        session.credits_charged = amount
-        db.add(
-            CreditCharge(
-                organization_id=org.id,
-                api_key_id=session.api_key_id,
-                session_id=session.id,
-                model=MODEL,
-                amount=amount,
-                at=utcnow(),
-            )
+        session.credits_charged = await debit(
+            db,
+            organization_id=session.organization_id,
+            amount=credits_for(seconds, s.credit_unit_s, s.credits_per_unit),
+            at=utcnow(),
+            model=MODEL,
+            api_key_id=session.api_key_id,
+            session_id=session.id,
         )
 
     async def _charge_cap(self, db: AsyncSession, session: RealtimeSession) -> None:

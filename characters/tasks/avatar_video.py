@@ -7,7 +7,6 @@ text, decoding for audio), then :func:`characters.render.render_video` into MP4 
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from characters.face.analysis import VERSION as ANALYSIS_VERSION
 from characters.face.analysis import decode_image
 from characters.render.audio import decode_audio
 from characters.render.video import RenderResult, render_video
+from characters.store import credits
 from characters.voices.tts import SpeechChunk, estimate_duration_s, synthesize
 
 KIND = "avatar_video"
@@ -47,8 +47,8 @@ class AvatarVideoJob:
 
 
 def credits_for(seconds: float, unit_s: int, per_unit: int) -> int:
-    """Credits for ``seconds`` of speech: ``per_unit`` per started ``unit_s`` (as sessions)."""
-    return max(1, math.ceil(seconds / unit_s - 1e-9)) * per_unit
+    """Credits for ``seconds`` of speech: as sessions, but never less than one unit."""
+    return credits.credits_for(seconds, unit_s, per_unit, at_least_one=True)
 
 
 def estimated_speech_s(params: dict[str, Any]) -> float:

@@ -31,10 +31,11 @@ from characters.avatars.images import upright_size
 from characters.config import Settings
 from characters.errors import CharactersError, InvalidInput, LimitExceeded, NotFound
 from characters.store.blobs import BlobStore
+from characters.store.credits import debit
 from characters.store.db import Database
 from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
-from characters.store.tables import Avatar, Blob, CreditCharge, Organization, Task
+from characters.store.tables import Avatar, Blob, Organization, Task
 from characters.tasks import avatar_video
 from characters.tasks.avatar_video import AvatarVideoJob, JobCancelled
 from characters.timeutil import as_utc, utcnow
@@ -402,24 +403,14 @@ class TaskRunner:
         self._blobs.unlink_stale(unlink)
 
     async def _charge(self, db: AsyncSession, task: Task, amount: int) -> None:
-        org = await db.get(
-            Organization, task.organization_id, with_for_update=True, populate_existing=True
-        )
-        assert org is not None
-        amount = min(amount, max(org.credit_balance, 0))
-        if amount <= 0:
-            return
-        org.credit_balance -= amount
-        task.credits_charged = amount
-        db.add(
-            CreditCharge(
-                organization_id=org.id,
-                api_key_id=task.api_key_id,
-                task_id=task.id,
-                model=task.model,
-                amount=amount,
-                at=utcnow(),
-            )
+        task.credits_charged = await debit(
+            db,
+            organization_id=task.organization_id,
+            amount=amount,
+            at=utcnow(),
+            model=task.model,
+            api_key_id=task.api_key_id,
+            task_id=task.id,
         )
 
     async def _release(self, db: AsyncSession, task: Task, *, output: bool) -> list[str]:
