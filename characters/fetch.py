@@ -1,13 +1,15 @@
 """Downloading user-given URLs safely: https only, no redirects, public addresses, hard limits.
 
-Used for reference images (``characters.avatars.images.fetch_remote``) and speech audio
-(``POST /v1/avatar_videos``). Synchronous; callers run it in a worker thread. Every rejection
+Also decodes the ``data:`` URIs those fields accept. Used for reference images
+(``characters.avatars.images``) and speech audio (``POST /v1/avatar_videos``). Synchronous; callers run it in a worker thread. Every rejection
 is an :class:`~characters.errors.InvalidInput` (or the subclass the caller names) whose message
 names the request field and says what to fix.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import ipaddress
 import socket
@@ -142,3 +144,31 @@ def fetch_url(
     if expired.is_set():  # the deadline passed as the last bytes arrived
         raise error(late, path)
     return b"".join(chunks)
+
+
+def decode_data_uri(
+    uri: str,
+    *,
+    field: str,
+    media: str,
+    max_bytes: int,
+    too_big: str,
+    error: type[InvalidInput] = InvalidInput,
+    path: Sequence[str | int] | None = None,
+) -> bytes:
+    """``data:<media>/...;base64,...`` → bytes, refusing more than ``max_bytes`` (``too_big`` is
+    the message) before decoding. The media type itself is the caller's to check."""
+    path = list(path) if path is not None else [field]
+    header, sep, payload = uri.partition(",")
+    if not sep or not header.startswith("data:"):
+        raise error(
+            f"{field} is not a valid data URI (expected 'data:{media}/...;base64,...').", path
+        )
+    if not header.endswith(";base64"):
+        raise error(f"{field} data URIs must be base64-encoded (';base64,').", path)
+    if len(payload) > (max_bytes * 4) // 3 + 8:
+        raise error(too_big, path)
+    try:
+        return base64.b64decode(payload.strip(), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise error(f"{field} data URI holds invalid base64.", path) from e

@@ -6,14 +6,13 @@ event loop. Every rejection is an :class:`InvalidImage` whose message says what 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from characters import fetch
 from characters.errors import InvalidImage
 from characters.fetch import fetch_url
 
@@ -58,20 +57,14 @@ class ProcessedImage:
 
 def decode_data_uri(uri: str, limits: ImageLimits) -> bytes:
     """``data:image/png;base64,...`` → bytes."""
-    header, sep, payload = uri.partition(",")
-    if not sep or not header.startswith("data:"):
-        raise InvalidImage(
-            "referenceImage is not a valid data URI (expected 'data:image/...;base64,...').", PATH
-        )
-    if not header.endswith(";base64"):
-        raise InvalidImage("referenceImage data URIs must be base64-encoded (';base64,').", PATH)
-    if len(payload) > (limits.max_bytes * 4) // 3 + 8:
-        raise InvalidImage(_too_big(limits), PATH)
-    try:
-        data = base64.b64decode(payload.strip(), validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise InvalidImage("referenceImage data URI holds invalid base64.", PATH) from e
-    return data
+    return fetch.decode_data_uri(
+        uri,
+        field="referenceImage",
+        media="image",
+        max_bytes=limits.max_bytes,
+        too_big=_too_big(limits),
+        error=InvalidImage,
+    )
 
 
 def _too_big(limits: ImageLimits) -> str:

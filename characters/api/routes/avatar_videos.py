@@ -8,8 +8,6 @@ is queued and its id returned. Poll it at ``GET /v1/tasks/{id}``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -19,11 +17,11 @@ from pydantic import StringConstraints
 from characters.api import wire
 from characters.api.deps import PrincipalDep, Services, ServicesDep
 from characters.api.routes.realtime_sessions import CustomAvatar, PresetAvatar
-from characters.api.routes.uploads import read_upload
+from characters.api.routes.uploads import read_media_uri
 from characters.api.wire import ok
 from characters.avatars.usable import preset_not_installed, ready_avatar
 from characters.errors import InvalidInput
-from characters.fetch import fetch_url
+from characters.fetch import decode_data_uri, fetch_url
 from characters.render.audio import UnreadableAudio, decode_audio, sniff_format
 from characters.store.keys import Principal
 from characters.store.tables import Avatar
@@ -93,22 +91,14 @@ class TaskCreated(wire.Response):
 
 
 def decode_audio_data_uri(uri: str, max_bytes: int) -> bytes:
-    header, sep, payload = uri.partition(",")
-    if not sep or not header.startswith("data:audio/"):
-        raise InvalidInput(
-            "speech.audio is not a valid audio data URI (expected 'data:audio/...;base64,...').",
-            AUDIO_PATH,
-        )
-    if not header.endswith(";base64"):
-        raise InvalidInput(
-            "speech.audio data URIs must be base64-encoded (';base64,').", AUDIO_PATH
-        )
-    if len(payload) > (max_bytes * 4) // 3 + 8:
-        raise InvalidInput(_too_big(max_bytes), AUDIO_PATH)
-    try:
-        return base64.b64decode(payload.strip(), validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise InvalidInput("speech.audio data URI holds invalid base64.", AUDIO_PATH) from e
+    return decode_data_uri(
+        uri,
+        field="speech.audio",
+        media="audio",
+        max_bytes=max_bytes,
+        too_big=_too_big(max_bytes),
+        path=AUDIO_PATH,
+    )
 
 
 def _too_big(max_bytes: int) -> str:
@@ -118,15 +108,15 @@ def _too_big(max_bytes: int) -> str:
 async def load_audio(services: Services, principal: Principal, uri: str) -> bytes:
     """The audio bytes behind a data URI, upload URI or URL (not yet decoded)."""
     s = services.settings
-    if uri.startswith("data:"):
-        data = decode_audio_data_uri(uri, s.max_audio_bytes)
-    elif uri.startswith("runway://"):
-        async with services.db.transaction() as db:
-            data = await read_upload(db, services, principal, uri, "speech.audio")
-    elif uri.startswith(("https://", "http://")):
-        data = await asyncio.to_thread(
-            fetch_url,
-            uri,
+    data = await read_media_uri(
+        services,
+        principal,
+        uri,
+        field="speech.audio",
+        media="audio",
+        decode=lambda data_uri: decode_audio_data_uri(data_uri, s.max_audio_bytes),
+        fetch=lambda url: fetch_url(
+            url,
             field="speech.audio",
             noun="audio",
             accept="audio/*",
@@ -136,12 +126,9 @@ async def load_audio(services: Services, principal: Principal, uri: str) -> byte
             allow_private=s.allow_private_urls,
             allow_http=s.allow_http_urls,
             path=AUDIO_PATH,
-        )
-    else:
-        raise InvalidInput(
-            "speech.audio must be an https:// URL, a runway:// upload URI or a data:audio/ URI.",
-            AUDIO_PATH,
-        )
+        ),
+        path=AUDIO_PATH,
+    )
     if len(data) > s.max_audio_bytes:
         raise InvalidInput(_too_big(s.max_audio_bytes), AUDIO_PATH)
     return data

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
 from characters.api.pagination import keyset, page
-from characters.api.routes.uploads import read_upload
+from characters.api.routes.uploads import read_media_uri
 from characters.api.wire import ok
 from characters.avatars.images import (
     CheckedImage,
@@ -203,29 +203,22 @@ async def load_reference_image(
     """Fetch and fully validate a reference image given as data URI, upload URI or URL."""
     limits = limits_of(services)
     s = services.settings
-    if reference.startswith("data:"):
-        if not reference.startswith("data:image/"):
-            raise InvalidImage(
-                "referenceImage data URIs must have an image/* media type.", ["referenceImage"]
-            )
-        data = decode_data_uri(reference, limits)
-    elif reference.startswith("runway://"):
-        async with services.db.transaction() as db:
-            data = await read_upload(db, services, principal, reference, "referenceImage")
-    elif reference.startswith(("https://", "http://")):
-        data = await asyncio.to_thread(
-            fetch_remote,
-            reference,
+    data = await read_media_uri(
+        services,
+        principal,
+        reference,
+        field="referenceImage",
+        media="image",
+        decode=lambda uri: decode_data_uri(uri, limits),
+        fetch=lambda url: fetch_remote(
+            url,
             limits,
             timeout_s=s.remote_fetch_timeout_s,
             allow_private=s.allow_private_urls,
             allow_http=s.allow_http_urls,
-        )
-    else:
-        raise InvalidImage(
-            "referenceImage must be an https:// URL, a runway:// upload URI or a data:image/ URI.",
-            ["referenceImage"],
-        )
+        ),
+        error=InvalidImage,
+    )
     return await asyncio.to_thread(check_image, data, limits)
 
 

@@ -4,9 +4,11 @@ returned ``runway://`` URI can be used as ``referenceImage`` or a document ``fil
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
@@ -184,3 +186,33 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def read_media_uri(
+    services: Services,
+    principal: Principal,
+    uri: str,
+    *,
+    field: str,
+    media: str,
+    decode: Callable[[str], bytes],
+    fetch: Callable[[str], bytes],
+    error: type[InvalidInput] = InvalidInput,
+    path: Sequence[str | int] | None = None,
+) -> bytes:
+    """The bytes a media field points at: a ``data:<media>/`` URI (``decode``), an upload's
+    ``runway://`` URI, or an ``https://`` URL (``fetch``, run in a worker thread). Not checked
+    beyond what ``decode`` and ``fetch`` check: callers validate the content."""
+    path = list(path) if path is not None else [field]
+    if uri.startswith("data:"):
+        if not uri.startswith(f"data:{media}/"):
+            raise error(f"{field} data URIs must have an {media}/* media type.", path)
+        return decode(uri)
+    if uri.startswith("runway://"):
+        async with services.db.transaction() as db:
+            return await read_upload(db, services, principal, uri, field)
+    if uri.startswith(("https://", "http://")):
+        return await asyncio.to_thread(fetch, uri)
+    raise error(
+        f"{field} must be an https:// URL, a runway:// upload URI or a data:{media}/ URI.", path
+    )
