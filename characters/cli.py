@@ -1,4 +1,5 @@
-"""The ``characters`` command: ``serve``, ``keys``, ``orgs``, ``db`` and ``render``.
+"""The ``characters`` command: ``serve``, ``keys``, ``orgs``, ``db``, ``render``, ``chat``,
+``voices`` and ``models``.
 
 Every command but ``render`` reads the same settings as the server: ``--data-dir`` /
 ``CHARACTERS_DATA_DIR`` and ``--database-url`` / ``CHARACTERS_DATABASE_URL`` (plus the other
@@ -21,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from characters import __version__
 from characters.config import TIERS, Settings, load_settings
+from characters.conversation.commands import chat
+from characters.models.commands import models
+from characters.voices.commands import voices
 from characters.errors import CharactersError
 from characters.store.db import Database
 from characters.voices.presets import PRESET_IDS
@@ -389,3 +393,8 @@ def render(**options: Any) -> None:
     from characters.render.command import render_command
 
     render_command(**options)
+
+
+main.add_command(chat)
+main.add_command(voices)
+main.add_command(models)

@@ -108,6 +108,35 @@ class Settings(BaseSettings):
     """Video framing of avatars: 1088×704 landscape, 704×1088 portrait, or ``auto`` (landscape
     for images at least 1.2× wider than tall, else portrait)."""
 
+    # Conversation engine (characters/conversation): models are installed from packages and
+    # assembled into <data dir>/models on first use (see docs/models.md).
+    models_dir: Path | None = None
+    """Folder where models split across several packages are assembled on first use (about
+    650 MB). Default: ``models`` in the data dir; several data dirs may share one."""
+    stt_model: Literal["whisper-tiny.en", "whisper-base"] = "whisper-tiny.en"
+    """Speech recognition model: ``whisper-tiny.en`` (fast) or ``whisper-base`` (more accurate)."""
+    llm_model: str = "qwen2.5-coder-0.5b-instruct"
+    """With no ``llm_url``: the id of an embedded GGUF model (``characters models check`` lists
+    them). With ``llm_url``: the model name sent to that endpoint."""
+    llm_url: str | None = None
+    """Base URL of an OpenAI-compatible chat completions endpoint (Ollama, vLLM, llama.cpp
+    server, a cloud), e.g. ``http://localhost:11434/v1``. Default: the embedded llama.cpp."""
+    llm_api_key: str | None = None
+    """Bearer key sent to ``llm_url``."""
+    llm_threads: int = Field(2, ge=1, le=64)
+    """CPU threads of the embedded llama.cpp model."""
+    llm_max_tokens: int = Field(160, ge=16, le=4096)
+    """Longest answer, in tokens."""
+    llm_temperature: float = Field(0.4, ge=0.0, le=2.0)
+    llm_timeout_s: float = Field(20.0, gt=0)
+    """Connect and first-token timeout for ``llm_url``."""
+    turn_silence_ms: int = Field(700, ge=100, le=5000)
+    """Silence after speech that ends the user's turn whatever the end-of-turn model says."""
+    turn_min_silence_ms: int = Field(200, ge=50, le=2000)
+    """Silence after which the end-of-turn model is asked whether the user has finished."""
+    turn_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    """Smart Turn probability above which a pause ends the turn early."""
+
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
@@ -125,6 +154,10 @@ class Settings(BaseSettings):
         """The database URL with the default filled in and the async driver chosen."""
         url = self.database_url or f"sqlite:///{self.data_dir / 'characters.db'}"
         return async_url(url)
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def blob_dir(self) -> Path:

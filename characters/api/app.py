@@ -36,6 +36,7 @@ from characters.store.db import Database
 from characters.store.janitor import Janitor
 from characters.store.tables import Blob
 from characters.tasks.runner import TaskRunner
+from characters.voices.models import configure as configure_voice_models
 
 logger = logging.getLogger("characters.api")
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_dirs()
+        configure_voice_models(settings.resolved_models_dir)
         db = Database(settings.resolved_database_url)
         await db.migrate()
         blobs = BlobStore(settings.blob_dir, settings.signing_key())

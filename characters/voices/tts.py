@@ -1,14 +1,16 @@
 """Text to speech: text in, mono 16-bit PCM chunks with phoneme timings out.
 
 An engine (:class:`TTSEngine`) synthesizes one :class:`EngineVoice` at its native rate
-(22 050 Hz for Piper, 24 000 Hz for Kokoro) and yields :class:`SpeechChunk` s, about one per
-sentence, each with the phonemes it holds on the same sample clock when the engine can align
-them (Piper can). The face engine takes those chunks unchanged
-(:class:`characters.face.AudioChunk`), so the mouth follows the phonemes actually spoken.
+(22 050 Hz for Piper, 24 000 Hz for Kokoro, 16 000 Hz for flite, 32 000 Hz for festival) and
+yields :class:`SpeechChunk` s as it goes, one per sentence (the first one cut at a clause when
+long, see :mod:`characters.voices.text`), each with the phonemes it holds on the same sample
+clock: aligned by Piper, flite and festival, estimated from the phoneme string for Kokoro. The
+face engine takes those chunks unchanged (:class:`characters.face.AudioChunk`), so the mouth
+follows the phonemes spoken.
 
 :data:`ENGINE_VOICES` maps the 30 preset voice ids of the API to engine voices; it is the one
 place that decides what a preset sounds like. :func:`synthesize` is the entry point for callers
-that have a preset id.
+that have a preset id; :func:`check_voice` (at start) says early when an engine is missing.
 """
 
 from __future__ import annotations
@@ -47,19 +49,40 @@ class EngineVoice:
     """One voice of one engine, with the delivery settings that make a preset of it."""
 
     engine: str
-    """Engine name: ``piper`` (later also ``kokoro``, ``festival``)."""
+    """Engine name: ``piper``, ``kokoro``, ``flite`` or ``festival``."""
     voice: str
-    """The engine's own voice name, e.g. ``joe``."""
+    """The engine's own voice name (``joe``, ``slt``), or for Kokoro a style blend such as
+    ``jf_alpha*0.6+jf_nezumi*0.4`` (weights of the packaged voice packs' style vectors)."""
     length_scale: float = 1.0
     """Speaking pace: above 1 is slower, below 1 faster. Changes timing only, never pitch."""
+    noise_scale: float | None = None
+    """Piper only: generator noise (expressiveness); None keeps the voice's own (0.667)."""
+    noise_w: float | None = None
+    """Piper only: phoneme-duration noise (rhythm variation); None keeps the voice's own (0.8)."""
+
+    def describe(self) -> str:
+        """A short label such as ``piper joe ×1.05``."""
+        text = f"{self.engine} {self.voice}"
+        if self.length_scale != 1.0:
+            text += f" ×{self.length_scale:g}"
+        if self.noise_scale is not None:
+            text += f" noise {self.noise_scale:g}"
+        if self.noise_w is not None:
+            text += f" noise_w {self.noise_w:g}"
+        return text
 
 
 class UnknownVoice(InvalidInput):
     """A preset id (or engine voice) this server does not have."""
 
 
+class EngineUnavailable(InvalidInput):
+    """The engine (binary or model package) that a voice needs is not installed here."""
+
+
 class TTSEngine(Protocol):
-    """A speech synthesizer. Implementations load their models lazily and are thread-safe."""
+    """A speech synthesizer. Implementations load their models lazily, once per process, and
+    are thread-safe."""
 
     @property
     def name(self) -> str: ...
@@ -68,69 +91,93 @@ class TTSEngine(Protocol):
         """The engine voice names it can speak."""
         ...
 
+    def check(self, voice: EngineVoice) -> None:
+        """Raise :class:`EngineUnavailable` (or :class:`UnknownVoice`) if ``voice`` cannot be
+        spoken here; cheap, loads nothing."""
+        ...
+
+    def warm_up(self, voice: EngineVoice) -> None:
+        """Load what ``voice`` needs now, so the first real request is fast."""
+        ...
+
     def sample_rate(self, voice: EngineVoice) -> int:
         """The rate of every chunk :meth:`synthesize` yields for ``voice``."""
         ...
 
     def synthesize(self, text: str, voice: EngineVoice) -> Iterator[SpeechChunk]:
-        """Speech for ``text``, chunk by chunk (about one chunk per sentence)."""
+        """Speech for ``text``, one chunk per piece of :func:`split_for_speech` (a sentence, the
+        first one cut short), each yielded as soon as it is made, with phoneme timings."""
         ...
 
 
 def _preset_table() -> dict[str, EngineVoice]:
-    # Pace per preset, from its description (presets.py): calm and soft voices slower,
-    # energetic ones faster. 1.0 is Piper joe's own pace.
-    pace = {
-        "victoria": 0.97,
-        "vincent": 1.05,
-        "clara": 1.08,
-        "drew": 1.02,
-        "skye": 0.94,
-        "max": 0.92,
-        "morgan": 1.04,
-        "felix": 0.93,
-        "mia": 0.98,
-        "marcus": 1.06,
-        "summer": 0.96,
-        "ruby": 0.97,
-        "aurora": 1.12,
-        "jasper": 1.07,
-        "leo": 1.0,
-        "adrian": 1.0,
-        "nina": 1.01,
-        "emma": 1.03,
-        "blake": 0.95,
-        "david": 1.08,
-        "maya": 1.06,
-        "nathan": 1.0,
-        "sam": 1.0,
-        "georgia": 1.04,
-        "petra": 0.99,
-        "adam": 1.03,
-        "zach": 0.9,
-        "violet": 1.1,
-        "roman": 1.09,
-        "luna": 1.12,
+    # Gender and character per preset come from its description (presets.py). Neural voices
+    # only: Piper joe (male) and Kokoro's five packs (four female, one male) and blends of them;
+    # pace (length_scale) and, for Piper, noise settings tell presets of one voice apart.
+    k, p = "kokoro", "piper"
+    table = {
+        # female: Kokoro packs and blends (jf_alpha clear, jf_gongitsune low and slow,
+        # jf_nezumi mid and soft, jf_tebukuro high and bright)
+        "clara": EngineVoice(k, "jf_nezumi*0.6+jf_gongitsune*0.4", 1.05),
+        "victoria": EngineVoice(k, "jf_alpha*0.8+jf_gongitsune*0.2", 0.97),
+        "skye": EngineVoice(k, "jf_tebukuro*0.7+jf_alpha*0.3", 0.92),
+        "mia": EngineVoice(k, "jf_alpha*0.5+jf_tebukuro*0.5", 0.98),
+        "summer": EngineVoice(k, "jf_tebukuro", 0.96),
+        "ruby": EngineVoice(k, "jf_alpha*0.7+jf_nezumi*0.3", 0.94),
+        "aurora": EngineVoice(k, "jf_gongitsune", 1.0),
+        "nina": EngineVoice(k, "jf_nezumi", 1.0),
+        "emma": EngineVoice(k, "jf_nezumi*0.5+jf_alpha*0.5", 1.02),
+        "maya": EngineVoice(k, "jf_gongitsune*0.6+jf_alpha*0.4", 1.06),
+        "georgia": EngineVoice(k, "jf_alpha*0.6+jf_gongitsune*0.4", 1.04),
+        "petra": EngineVoice(k, "jf_alpha*0.8+jm_kumo*0.2", 0.97),
+        "violet": EngineVoice(k, "jf_tebukuro*0.6+jf_nezumi*0.4", 1.08),
+        "luna": EngineVoice(k, "jf_gongitsune*0.7+jf_tebukuro*0.3", 1.12),
+        # male: Piper joe (cheap, aligned) and Kokoro jm_kumo, alone and blended
+        "vincent": EngineVoice(p, "joe", 1.05, 0.6, 0.7),
+        "drew": EngineVoice(p, "joe", 1.02, 0.75, 0.9),
+        "max": EngineVoice(k, "jm_kumo*0.8+jf_alpha*0.2", 0.9),
+        "morgan": EngineVoice(k, "jm_kumo*0.7+jf_nezumi*0.3", 1.04),
+        "felix": EngineVoice(p, "joe", 0.92, 0.85, 1.0),
+        "marcus": EngineVoice(k, "jm_kumo", 1.05),
+        "jasper": EngineVoice(p, "joe", 1.08, 0.5, 0.6),
+        "leo": EngineVoice(p, "joe", 0.98, 0.8, 1.0),
+        "adrian": EngineVoice(k, "jm_kumo*0.9+jf_alpha*0.1", 1.0),
+        "blake": EngineVoice(p, "joe", 0.95, 0.6, 0.6),
+        "david": EngineVoice(k, "jm_kumo", 1.12),
+        "nathan": EngineVoice(p, "joe", 1.0, 0.667, 0.8),
+        "sam": EngineVoice(k, "jm_kumo*0.6+jf_gongitsune*0.4", 1.0),
+        "adam": EngineVoice(p, "joe", 1.1, 0.55, 0.7),
+        "zach": EngineVoice(k, "jm_kumo*0.75+jf_tebukuro*0.25", 0.9),
+        "roman": EngineVoice(p, "joe", 1.15, 0.5, 0.5),
     }
-    assert set(pace) == set(PRESET_IDS), "every preset voice needs an engine voice"
-    return {pid: EngineVoice("piper", "joe", length_scale=pace[pid]) for pid in PRESET_IDS}
+    assert set(table) == set(PRESET_IDS), "every preset voice needs an engine voice"
+    return {pid: table[pid] for pid in PRESET_IDS}
 
 
 ENGINE_VOICES: dict[str, EngineVoice] = _preset_table()
-"""Preset voice id → the engine voice that speaks it.
+"""Preset voice id → the engine voice that speaks it (the one place that decides what a preset
+sounds like; docs/voices.md has the table with measured intelligibility and speed).
 
-For now **every preset is Piper's ``joe``** (en_US-joe-medium, a US English male voice, the only
-neural English voice packaged on the registries we install from), told apart only by pace
-(``length_scale``); pitch is never shifted, since shifted voices sound processed. The next
-voice issue adds Kokoro and festival voices, so that the female presets (clara, victoria, ...)
-get female voices; only this table changes then.
+Female presets speak with Kokoro-82M (int8) through its Japanese voice packs, in English; male
+presets with Piper joe or Kokoro jm_kumo. Pitch is never shifted: voices differ by voice pack,
+style blend, pace and (Piper) noise settings. flite and festival voices are available as
+fallbacks (``EngineVoice("flite", "slt")``, ``EngineVoice("festival", "slt_hts")``) but no preset
+uses them by default.
 """
+
+FALLBACK_VOICES: dict[str, EngineVoice] = {
+    "female": EngineVoice("festival", "slt_hts"),
+    "male": EngineVoice("flite", "rms"),
+}
+"""Robotic but always-offline voices (Debian packages), for a build without the neural models."""
 
 
 def _engines() -> dict[str, TTSEngine]:
+    from characters.voices.festival import FESTIVAL, FLITE
+    from characters.voices.kokoro import KOKORO
     from characters.voices.piper import PIPER
 
-    return {PIPER.name: PIPER}
+    return {e.name: e for e in (PIPER, KOKORO, FLITE, FESTIVAL)}
 
 
 def engine_voice(preset_id: str) -> EngineVoice:
@@ -144,21 +191,47 @@ def engine_voice(preset_id: str) -> EngineVoice:
 
 
 def engine_for(voice: EngineVoice) -> TTSEngine:
+    """The engine that speaks ``voice``."""
     engines = _engines()
     if voice.engine not in engines:
-        raise UnknownVoice(f"TTS engine {voice.engine!r} is not installed.", ["voice"])
+        raise UnknownVoice(f"TTS engine {voice.engine!r} does not exist.", ["voice"])
     return engines[voice.engine]
 
 
+def check_voice(preset_id: str) -> EngineVoice:
+    """The preset's engine voice after checking it can be spoken here (call at start).
+
+    Raises :class:`UnknownVoice` for an unknown id and :class:`EngineUnavailable`, whose message
+    says what to install, when its engine is missing. Loads no model.
+    """
+    voice = engine_voice(preset_id)
+    engine_for(voice).check(voice)
+    return voice
+
+
+def warm_up(preset_ids: Sequence[str] = ()) -> None:
+    """Load the models of these presets now (all engines' models when none are given)."""
+    voices = [engine_voice(p) for p in preset_ids] or list(ENGINE_VOICES.values())
+    seen: set[tuple[str, str]] = set()
+    for voice in voices:
+        key = (voice.engine, voice.voice if voice.engine != "kokoro" else "")
+        if key in seen:
+            continue
+        seen.add(key)
+        engine = engine_for(voice)
+        engine.check(voice)
+        engine.warm_up(voice)
+
+
 def synthesize(text: str, preset_id: str) -> Iterator[SpeechChunk]:
-    """Speak ``text`` with a preset voice, chunk by chunk."""
+    """Speak ``text`` with a preset voice, chunk by chunk (one per sentence, streaming)."""
     voice = engine_voice(preset_id)
     return engine_for(voice).synthesize(text, voice)
 
 
 CHARS_PER_S = 16.0
-"""Characters of English text Piper joe says per second at ``length_scale`` 1 (15.6–17.1
-measured on three texts of 77–169 characters, pauses included)."""
+"""Characters of English text a voice says per second at ``length_scale`` 1 (Piper joe:
+15.6–17.1 measured on three texts of 77–169 characters, pauses included; Kokoro is close)."""
 
 
 def estimate_duration_s(text: str, preset_id: str) -> float:

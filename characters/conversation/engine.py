@@ -1,0 +1,280 @@
+"""The conversation engine: the models a process loads once, and one character's conversation.
+
+:class:`Engines` holds what is shared by every conversation of a process: the speech
+recognizer, the voice activity and end-of-turn models, and the language model. It is built once
+(:meth:`Engines.load`), which is where bad configuration (an unknown voice, an unreachable LLM
+URL, a missing model package) fails, with one clear error, before any user speaks.
+
+:class:`Conversation` is one character talking with one user: it keeps the session's memory and
+turns a user's text into the character's answer, as a stream of :class:`AgentEvent` s: spoken
+text with its audio chunk by chunk, tool calls, and a final :class:`AgentDone` with the
+timings of the turn. It is synchronous (the models are), cancellable through a
+``threading.Event``; :mod:`characters.conversation.voice` drives it from live audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from characters.config import Settings
+from characters.conversation.listener import Listener, ListenerConfig
+from characters.conversation.llm import LLM, make_llm
+from characters.conversation.prompt import Character, build_messages
+from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
+from characters.conversation.stt import SpeechRecognizer
+from characters.conversation.turn import SmartTurn
+from characters.conversation.vad import SileroVAD
+from characters.models import resolve
+from characters.voices.models import configure as configure_voice_models
+from characters.voices.tts import SpeechChunk, check_voice, synthesize, warm_up
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TurnTimings:
+    """Monotonic times (``time.monotonic()``) of one answer, from the moment it was asked for."""
+
+    started: float
+    llm_first_token: float | None = None
+    first_speech_text: float | None = None
+    first_audio: float | None = None
+    done: float | None = None
+    tokens: int = 0
+    """Text deltas the language model produced (about one per token)."""
+    llm_s: float = 0.0
+    """Time spent waiting on the language model."""
+    tts_s: float = 0.0
+    """Time spent synthesising speech."""
+    audio_s: float = 0.0
+    """Length of the speech produced."""
+
+    def since_start(self, at: float | None) -> float | None:
+        return None if at is None else at - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "llm_first_token_s": self.since_start(self.llm_first_token),
+            "first_speech_text_s": self.since_start(self.first_speech_text),
+            "first_audio_s": self.since_start(self.first_audio),
+            "total_s": self.since_start(self.done),
+            "tokens": self.tokens,
+            "llm_s": self.llm_s,
+            "tts_s": self.tts_s,
+            "audio_s": self.audio_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpeech:
+    """One chunk of the character's answer: its text (on the first chunk of a sentence, else
+    empty) and its audio, with phoneme timings for the face."""
+
+    text: str
+    chunk: SpeechChunk
+
+
+@dataclass(frozen=True, slots=True)
+class AgentToolCall:
+    """The character decided to call one of the session's tools."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDone:
+    """The end of an answer: everything that was said, and whether it was cut short."""
+
+    text: str
+    interrupted: bool
+    timings: TurnTimings
+
+
+AgentEvent = AgentSpeech | AgentToolCall | AgentDone
+
+
+@dataclass
+class Engines:
+    """The models of one process, shared by its conversations (each model serialises its own
+    use)."""
+
+    settings: Settings
+    llm: LLM
+    stt: SpeechRecognizer | None = None
+    vad_model: Path | None = None
+    turn: SmartTurn | None = None
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings,
+        *,
+        listen: bool = True,
+        voices: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> Engines:
+        """Load and check every model a conversation needs; fail here, not mid-session.
+
+        ``listen`` loads speech recognition and turn-taking (not needed for text chat);
+        ``voices`` are preset ids whose engines are checked (and warmed) now.
+        """
+        say = progress or (lambda _msg: None)
+        configure_voice_models(settings.resolved_models_dir)
+        for voice in voices:
+            check_voice(voice)
+        models_dir = settings.resolved_models_dir
+        say(f"language model: {settings.llm_url or settings.llm_model}")
+        llm = make_llm(settings, models_dir)
+        llm.check()
+        engines = cls(settings=settings, llm=llm)
+        if voices:
+            say(f"voices: {', '.join(voices)}")
+            warm_up(list(voices))
+        if listen:
+            say(f"speech recognition: {settings.stt_model}")
+            engines.stt = SpeechRecognizer(resolve(settings.stt_model, models_dir))
+            engines.vad_model = resolve("silero-vad", models_dir)
+            engines.turn = SmartTurn(resolve("smart-turn-v3.2", models_dir))
+        return engines
+
+    def listener(self) -> Listener:
+        """A new turn-taking state machine for one conversation."""
+        if self.stt is None or self.vad_model is None:
+            raise RuntimeError("Engines were loaded without listen=True")
+        s = self.settings
+        config = ListenerConfig(
+            min_silence_ms=s.turn_min_silence_ms,
+            silence_ms=s.turn_silence_ms,
+            threshold=s.turn_threshold,
+        )
+        return Listener(SileroVAD(self.vad_model), self.turn, self.stt, config)
+
+    def warm(self, character: Character) -> None:
+        """Put the character's stable prompt prefix into the language model's cache."""
+        self.llm.warm(build_messages(character, []))
+
+
+@dataclass
+class Conversation:
+    """One character in conversation with one user: memory, and answers as events."""
+
+    engines: Engines
+    character: Character
+    history: list[dict[str, str]] = field(default_factory=list)
+    """The turns so far, as chat messages (``role`` user or assistant, ``content``)."""
+    retrieve: Callable[[str], Sequence[str]] | None = None
+    """Knowledge-base hook: snippets relevant to the user's words (filled by the knowledge
+    issue)."""
+
+    def opening(self) -> Iterator[AgentEvent]:
+        """The start script, spoken (nothing when the character has none)."""
+        timings = TurnTimings(started=time.monotonic())
+        text = (self.character.start_script or "").strip()
+        if text:
+            yield from self._speak(text, timings, threading.Event())
+        timings.done = time.monotonic()
+        yield AgentDone(text, False, timings)
+
+    def respond(
+        self, user_text: str, cancel: threading.Event | None = None
+    ) -> Iterator[AgentEvent]:
+        """The character's answer to ``user_text``, chunk by chunk.
+
+        Memory is not changed here: the caller calls :meth:`remember` once the answer is
+        committed (a speculative answer that is thrown away must leave no trace). Setting
+        ``cancel`` stops the language model and the speech within one chunk; the final
+        :class:`AgentDone` then has ``interrupted`` set and the text said so far.
+        """
+        cancel = cancel or threading.Event()
+        timings = TurnTimings(started=time.monotonic())
+        s = self.engines.settings
+        retrieved = self.retrieve(user_text) if self.retrieve else ()
+        messages = build_messages(
+            self.character,
+            [*self.history, {"role": "user", "content": user_text}],
+            retrieved=retrieved,
+        )
+        deltas = self.engines.llm.stream(
+            messages,
+            tools=self.character.tools or None,
+            max_tokens=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+            cancel=cancel,
+        )
+        parser = SpokenStream()
+        said: list[str] = []
+        try:
+            for event in self._parse(deltas, parser, timings, cancel):
+                if isinstance(event, ToolCallEvent):
+                    call = event.call
+                    yield AgentToolCall(call.name, dict(call.arguments), call.id)
+                    continue
+                if cancel.is_set():
+                    break
+                if timings.first_speech_text is None:
+                    timings.first_speech_text = time.monotonic()
+                yield from self._speak(event.text, timings, cancel)
+                if not cancel.is_set():
+                    said.append(event.text)
+        finally:
+            close = getattr(deltas, "close", None)
+            if close is not None:
+                close()
+        timings.done = time.monotonic()
+        yield AgentDone(" ".join(said), cancel.is_set(), timings)
+
+    def remember(self, user_text: str, answer: str, *, interrupted: bool = False) -> None:
+        """Add a committed turn to the conversation's memory."""
+        self.history.append({"role": "user", "content": user_text})
+        if answer or not interrupted:
+            content = f"{answer} …" if interrupted and answer else answer
+            self.history.append({"role": "assistant", "content": content})
+
+    def _parse(
+        self,
+        deltas: Iterator[Any],
+        parser: SpokenStream,
+        timings: TurnTimings,
+        cancel: threading.Event,
+    ) -> Iterator[Speech | ToolCallEvent]:
+        """LLM deltas → spoken chunks and tool calls, timing the model as it goes."""
+        waited = time.monotonic()
+        for delta in deltas:
+            now = time.monotonic()
+            timings.llm_s += now - waited
+            if timings.llm_first_token is None:
+                timings.llm_first_token = now
+            timings.tokens += 1
+            yield from parser.feed(delta)
+            if cancel.is_set():
+                return
+            waited = time.monotonic()
+        timings.llm_s += time.monotonic() - waited
+        yield from parser.flush()
+
+    def _speak(
+        self, text: str, timings: TurnTimings, cancel: threading.Event
+    ) -> Iterator[AgentSpeech]:
+        first = True
+        started = time.monotonic()
+        for chunk in synthesize(text, self.character.voice):
+            now = time.monotonic()
+            timings.tts_s += now - started
+            if timings.first_audio is None:
+                timings.first_audio = now
+            timings.audio_s += chunk.duration_s
+            yield AgentSpeech(text if first else "", chunk)
+            first = False
+            if cancel.is_set():
+                return
+            started = time.monotonic()

@@ -1,0 +1,348 @@
+"""Turn-taking: when the user speaks, pauses, resumes, finishes or talks over the character.
+
+:class:`Listener` is a synchronous state machine driven by *audio time* (the samples pushed),
+not by the wall clock, so tests feed it faster than real time and get the same events every
+time. The conversation orchestrator calls :meth:`Listener.push` from one worker thread with the
+user's audio, and :meth:`Listener.set_speaking` while the character talks.
+
+Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run inside
+``push`` exactly when they are needed:
+
+* at each pause of ``commit_silence_ms`` (150 ms) the speech so far is transcribed for good
+  (:class:`~characters.conversation.stt.IncrementalTranscriber`), so little is left at the end;
+* at ``min_silence_ms`` (200 ms) the full transcript goes out as :class:`EndOfTurnCandidate`
+  (the orchestrator may start the LLM speculatively) and Smart Turn scores the turn: at or above
+  ``threshold`` the turn ends at once (:class:`TurnEnded`, reason ``"model"``);
+* otherwise the turn ends after ``silence_ms`` of silence (reason ``"silence"``), unless the
+  user speaks again first (:class:`TurnResumed`: drop the speculation);
+* every ``partial_every_ms`` of speech the uncommitted tail is decoded for captions
+  (:class:`Partial`).
+
+A turn whose transcript is empty (a cough, a door, noise that fooled the VAD) emits no
+candidate and ends with :class:`TurnDiscarded` instead of :class:`TurnEnded`.
+
+While the character speaks (``set_speaking(True)``), speech must last ``barge_in_ms`` before it
+counts: then :class:`SpeechStarted` and :class:`BargeIn` are emitted together and that speech is
+the start of the next user turn. Shorter speech (a backchannel "mm-hm") is ignored. The
+character's own audio is never fed here.
+
+See ``docs/turn-taking.md`` for the tuning and the measured costs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer
+from characters.conversation.vad import FRAME, FRAME_S, SAMPLE_RATE, SileroVAD, as_float32
+from characters.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import av
+
+    from characters.conversation.turn import SmartTurn
+
+DEFAULT_TURN_THRESHOLD = 0.9
+"""Smart Turn probability at which a 200 ms pause ends the turn (tuning: docs/turn-taking.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerConfig:
+    """Turn-taking timings. Built from :class:`~characters.config.Settings` (``turn_*``)."""
+
+    min_silence_ms: int = 200
+    """Pause after which the turn may be over: candidate transcript and Smart Turn."""
+    silence_ms: int = 700
+    """Pause that ends the turn whatever Smart Turn says."""
+    threshold: float = DEFAULT_TURN_THRESHOLD
+    """Smart Turn probability at or above which a pause of ``min_silence_ms`` ends the turn."""
+    barge_in_ms: int = 250
+    """Sustained speech while the character speaks that counts as barge-in."""
+    min_speech_ms: int = 120
+    """Shorter blips are not speech."""
+    commit_silence_ms: int = 150
+    """Pause at which the speech so far is transcribed for good."""
+    partial_every_ms: int = 1500
+    """Speech between two :class:`Partial` captions; 0 turns them off."""
+    pre_speech_ms: int = 300
+    """Audio kept before the detected start of speech (VAD onsets are a frame or two late)."""
+    vad_threshold: float = 0.5
+    """Silero probability that starts speech (it ends below this minus 0.15)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.commit_silence_ms <= self.min_silence_ms <= self.silence_ms:
+            raise InvalidInput(
+                "Listener timings must satisfy 0 < commit_silence_ms <= min_silence_ms "
+                f"<= silence_ms (got {self.commit_silence_ms}, {self.min_silence_ms}, "
+                f"{self.silence_ms})."
+            )
+        if not 0.0 <= self.threshold <= 1.0 or not 0.15 < self.vad_threshold < 1.0:
+            raise InvalidInput("threshold must be in [0, 1] and vad_threshold in (0.15, 1).")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The user started speaking (``at_s``: the detected onset)."""
+
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """A new hypothesis of the turn so far, for captions."""
+
+    at_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTurnCandidate:
+    """A pause of ``min_silence_ms``: the turn may be over. ``text`` is the full transcript so
+    far (final quality), so an answer can start speculatively. At most one per pause."""
+
+    at_s: float
+    text: str
+    speech_end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResumed:
+    """The user went on speaking after a candidate: cancel the speculation."""
+
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The turn is over. ``reason``: ``"model"`` (Smart Turn at a pause) or ``"silence"``."""
+
+    at_s: float
+    text: str
+    speech_end_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDiscarded:
+    """Speech was detected but its transcript is empty (noise): the turn is dropped."""
+
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class BargeIn:
+    """The user has been talking over the character for ``barge_in_ms``."""
+
+    at_s: float
+
+
+ListenerEvent = (
+    SpeechStarted | Partial | EndOfTurnCandidate | TurnResumed | TurnEnded | TurnDiscarded | BargeIn
+)
+
+
+class _Resampler:
+    """Any rate to 16 kHz float32, streaming (libswresample keeps state between pieces)."""
+
+    def __init__(self) -> None:
+        self._rate = 0
+        self._resampler: av.AudioResampler | None = None
+
+    def __call__(self, pcm: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+        if rate == SAMPLE_RATE:
+            return pcm
+        import av
+
+        if self._resampler is None or rate != self._rate:
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            self._rate = rate
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+
+class Listener:
+    """The turn-taking state machine of one conversation (see the module docstring)."""
+
+    def __init__(
+        self,
+        vad: SileroVAD,
+        turn: SmartTurn | None,
+        stt: SpeechRecognizer,
+        config: ListenerConfig | None = None,
+    ) -> None:
+        self.vad = vad
+        self.turn = turn
+        self.config = config or ListenerConfig()
+        self.transcriber = IncrementalTranscriber(stt)
+        self._resample = _Resampler()
+        self._speaking = False
+        self._frames = 0
+        self._barged = False
+        self._silence_start: int | None = None
+        self._committed = False
+        self._asked = False
+        self._candidate: str | None = None
+        self._partial_text = ""
+        self.last_turn_score: float | None = None
+        """Smart Turn's score at the latest pause (for logs and tuning)."""
+        self.reset()
+
+    def set_speaking(self, speaking: bool) -> None:
+        """Whether the character is talking now (user speech then needs ``barge_in_ms``)."""
+        if speaking and not self._speaking:
+            self._barged = False  # a new utterance of the character can be interrupted again
+        self._speaking = speaking
+
+    def reset(self) -> None:
+        """Forget the current turn and the VAD state; the audio clock keeps counting."""
+        self.vad.reset()
+        self.transcriber.reset()
+        self._resample = _Resampler()
+        keep = _frames_of(self.config.pre_speech_ms) + _frames_of(self.config.barge_in_ms) + 2
+        self._ring: deque[npt.NDArray[np.float32]] = deque(maxlen=keep)
+        self._speech = False
+        self._run_start: int | None = None
+        self._leftover = np.zeros(0, dtype=np.float32)
+        self._end_turn()
+
+    def push(self, pcm: npt.NDArray[np.generic], sample_rate: int) -> list[ListenerEvent]:
+        """Feed the user's audio (mono int16 or float, any rate); the events it caused."""
+        if sample_rate <= 0:
+            raise InvalidInput(f"Sample rate must be positive, got {sample_rate}.")
+        audio = self._resample(as_float32(pcm), sample_rate)
+        stream = np.concatenate([self._leftover, audio]) if len(self._leftover) else audio
+        n = len(stream) // FRAME
+        events: list[ListenerEvent] = []
+        for k in range(n):
+            frame = stream[k * FRAME : (k + 1) * FRAME]
+            events += self._on_frame(frame, float(self.vad.push(frame)[0]))
+        self._leftover = stream[n * FRAME :].copy()
+        return events
+
+    @property
+    def now_s(self) -> float:
+        """Audio time of the end of the last whole frame processed."""
+        return self._frames * FRAME_S
+
+    # -- one frame ---------------------------------------------------------------------------
+
+    def _on_frame(self, frame: npt.NDArray[np.float32], p: float) -> list[ListenerEvent]:
+        i = self._frames
+        self._frames += 1
+        self._ring.append(frame)
+        if self._in_turn:
+            self.transcriber.append(frame)
+        threshold = self.config.vad_threshold
+        self._speech = p >= threshold or (self._speech and p >= threshold - 0.15)
+        if self._speech:
+            if self._run_start is None:
+                self._run_start = i
+            return self._on_speech(i, self._run_start)
+        self._run_start = None
+        if not self._in_turn:
+            return []
+        if self._silence_start is None:
+            self._silence_start = i
+        return self._on_silence(i, self._silence_start)
+
+    def _on_speech(self, i: int, run_start: int) -> list[ListenerEvent]:
+        cfg = self.config
+        run_ms = (i + 1 - run_start) * FRAME_S * 1000
+        events: list[ListenerEvent] = []
+        if not self._in_turn:
+            if run_ms < (cfg.barge_in_ms if self._speaking else cfg.min_speech_ms):
+                return []
+            events.append(self._start_turn(i, run_start))
+        elif self._silence_start is not None:  # speech during a pause
+            if run_ms < cfg.min_speech_ms:
+                return []  # a blip: the pause goes on
+            if self._candidate is not None:
+                events.append(TurnResumed(self.now_s))
+            self._new_pause()
+        events += self._maybe_partial(i)
+        if self._speaking and run_ms >= cfg.barge_in_ms and not self._barged:
+            self._barged = True
+            events.append(BargeIn(self.now_s))
+        return events
+
+    def _start_turn(self, i: int, run_start: int) -> SpeechStarted:
+        pre = _frames_of(self.config.pre_speech_ms)
+        frames = list(self._ring)[-(i + 1 - run_start + pre) :]
+        self.transcriber.reset()
+        self.transcriber.append(np.concatenate(frames))
+        self._in_turn = True
+        self._new_pause()
+        self._last_partial_frame = i
+        return SpeechStarted(run_start * FRAME_S)
+
+    def _maybe_partial(self, i: int) -> list[ListenerEvent]:
+        every = self.config.partial_every_ms
+        if not every or (i - self._last_partial_frame) * FRAME_S * 1000 < every:
+            return []
+        self._last_partial_frame = i
+        before = self._partial_text
+        self._partial_text = self.transcriber.hypothesize()
+        if self._partial_text and self._partial_text != before:
+            return [Partial(self.now_s, self._partial_text)]
+        return []
+
+    def _on_silence(self, i: int, silence_start: int) -> list[ListenerEvent]:
+        cfg = self.config
+        silence_ms = (i + 1 - silence_start) * FRAME_S * 1000
+        speech_end_s = silence_start * FRAME_S
+        if silence_ms >= cfg.commit_silence_ms and not self._committed:
+            self._committed = True
+            self._partial_text = self.transcriber.commit()
+            self._last_partial_frame = i
+        if silence_ms >= cfg.min_silence_ms and not self._asked:
+            self._asked = True
+            return self._candidate_events(speech_end_s)
+        if silence_ms >= cfg.silence_ms:
+            return [self._finish(speech_end_s, "silence")]
+        return []
+
+    def _candidate_events(self, speech_end_s: float) -> list[ListenerEvent]:
+        text = self.transcriber.final()
+        if not text:
+            return []
+        self._candidate = text
+        events: list[ListenerEvent] = [EndOfTurnCandidate(self.now_s, text, speech_end_s)]
+        self.last_turn_score = None
+        if self.turn is not None:
+            self.last_turn_score = self.turn.predict(self.transcriber.audio())
+            if self.last_turn_score >= self.config.threshold:
+                events.append(self._finish(speech_end_s, "model"))
+        return events
+
+    def _finish(self, speech_end_s: float, reason: str) -> ListenerEvent:
+        text = self._candidate if self._candidate is not None else self.transcriber.final()
+        self._end_turn()
+        if not text:
+            return TurnDiscarded(self.now_s)
+        return TurnEnded(self.now_s, text, speech_end_s, reason)
+
+    def _new_pause(self) -> None:
+        """Speech (re)started: the next silence is a new pause."""
+        self._silence_start = None
+        self._committed = False
+        self._asked = False
+        self._candidate = None
+
+    def _end_turn(self) -> None:
+        self._in_turn = False
+        self._barged = False
+        self._new_pause()
+        self._partial_text = ""
+        self._last_partial_frame = 0
+        self.transcriber.reset()
+
+
+def _frames_of(ms: int) -> int:
+    return int(np.ceil(ms / 1000 / FRAME_S))

@@ -1,0 +1,276 @@
+"""The conversation engine end to end, with the real packaged models: text and voice turns,
+speculation, barge-in, memory, bad configuration, and ``characters chat``."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from characters.config import Settings, load_settings
+from characters.conversation.engine import (
+    AgentDone,
+    AgentSpeech,
+    Conversation,
+    Engines,
+)
+from characters.conversation.prompt import Character
+from characters.conversation.voice import Interrupted, UserTurn, VoiceConversation
+from characters.errors import CharactersError
+from tests.conftest import Server, data_uri, face_png, ready_avatar
+
+pytestmark = pytest.mark.slow
+
+PERSONALITY = (
+    "You are Bella, the receptionist of Sunny Dental in Springfield. The clinic is open from "
+    "8 am to 6 pm on weekdays and closed at weekends. A check-up costs 60 dollars."
+)
+START = "Hi, I'm Bella from Sunny Dental. How can I help?"
+RATE = 16_000
+
+
+def espeak(text: str, tmp: Path) -> np.ndarray:
+    """``text`` spoken by espeak-ng, as 16 kHz int16."""
+    from characters.render.audio import decode_audio
+
+    path = tmp / f"q{abs(hash(text))}.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    chunk = decode_audio(path)
+    pcm = chunk.pcm.astype(np.float32)
+    from scipy.signal import resample_poly
+
+    g = np.gcd(chunk.sample_rate, RATE)
+    out = resample_poly(pcm, RATE // g, chunk.sample_rate // g)
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), np.int16)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings(data_dir=tmp_path_factory.mktemp("conv"))
+
+
+@pytest.fixture(scope="module")
+def engines(settings: Settings) -> Engines:
+    return Engines.load(settings, voices=["vincent"])
+
+
+@pytest.fixture
+def bella() -> Character:
+    return Character(name="Bella", personality=PERSONALITY, start_script=START, voice="vincent")
+
+
+def test_text_turn_is_on_persona_and_spoken(engines: Engines, bella: Character) -> None:
+    conversation = Conversation(engines, bella)
+    events = list(conversation.respond("When are you open?"))
+    done = events[-1]
+    assert isinstance(done, AgentDone) and not done.interrupted
+    speech = [e for e in events if isinstance(e, AgentSpeech)]
+    assert speech, "the answer was spoken"
+    assert sum(e.chunk.duration_s for e in speech) > 0.5
+    assert any(e.chunk.phonemes for e in speech), "phoneme timings reach the face"
+    text = done.text.lower()
+    assert "8" in text or "eight" in text, done.text
+    assert "*" not in done.text and "#" not in done.text
+    t = done.timings
+    assert t.first_audio is not None and t.llm_first_token is not None
+    assert t.started < t.llm_first_token <= t.first_audio
+
+
+def test_memory_within_the_session(engines: Engines, bella: Character) -> None:
+    conversation = Conversation(engines, bella)
+    first = [e for e in conversation.respond("Hi, my name is Oscar.") if isinstance(e, AgentDone)]
+    conversation.remember("Hi, my name is Oscar.", first[0].text)
+    events = list(conversation.respond("What is my name?"))
+    done = events[-1]
+    assert isinstance(done, AgentDone)
+    assert "oscar" in done.text.lower(), done.text
+    assert [m["role"] for m in conversation.history] == ["user", "assistant"]
+
+
+def test_cancel_stops_the_answer(engines: Engines, bella: Character) -> None:
+    import threading
+    import time
+
+    conversation = Conversation(engines, bella)
+    cancel = threading.Event()
+    t0 = time.monotonic()
+    seen = 0
+    done: AgentDone | None = None
+    for event in conversation.respond("Tell me everything about the clinic, in detail.", cancel):
+        if isinstance(event, AgentSpeech):
+            seen += 1
+            cancel.set()
+        if isinstance(event, AgentDone):
+            done = event
+    assert done is not None and done.interrupted
+    assert seen == 1
+    assert time.monotonic() - t0 < 10
+    # The model is free again at once.
+    again = list(conversation.respond("When are you open?"))
+    assert isinstance(again[-1], AgentDone) and not again[-1].interrupted
+
+
+async def feed(voice: VoiceConversation, pcm: np.ndarray, step_s: float = 0.02) -> None:
+    step = int(step_s * RATE)
+    for start in range(0, len(pcm), step):
+        await voice.push(pcm[start : start + step], RATE)
+
+
+async def collect(voice: VoiceConversation, until: type, out: list[Any]) -> None:
+    async for event in voice.events():
+        out.append(event)
+        if isinstance(event, until):
+            return
+
+
+async def test_voice_turn_heard_and_answered(
+    engines: Engines, bella: Character, tmp_path: Path
+) -> None:
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    events: list[Any] = []
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    question = espeak("When is the clinic open?", tmp_path)
+    await feed(voice, np.concatenate([silence(0.5), question, silence(2.0)]))
+    await asyncio.wait_for(consumer, 60)
+    await voice.aclose()
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    assert len(turns) == 1
+    assert "open" in turns[0].text.lower(), turns[0].text
+    assert abs(turns[0].speech_end_s - (0.5 + len(question) / RATE)) < 0.3
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("UserTurn") < kinds.index("AgentSpeech"), kinds
+    done = events[-1]
+    assert isinstance(done, AgentDone) and done.text
+    assert voice.conversation.history[0]["content"] == turns[0].text
+
+
+async def test_pause_mid_sentence_gives_one_turn(
+    engines: Engines, bella: Character, tmp_path: Path
+) -> None:
+    """A pause longer than the candidate silence but shorter than the turn silence: the first
+    half may be answered speculatively, but only one answer, to both halves, is heard."""
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    events: list[Any] = []
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    first, second = espeak("I would like", tmp_path), espeak("to book a cleaning", tmp_path)
+    gap = silence(0.4)
+    await feed(voice, np.concatenate([silence(0.3), first, gap, second, silence(2.0)]))
+    await asyncio.wait_for(consumer, 60)
+    await voice.aclose()
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    assert len(turns) == 1, turns
+    assert "clean" in turns[0].text.lower() and "like" in turns[0].text.lower(), turns[0].text
+    assert sum(isinstance(e, AgentDone) for e in events) == 1
+
+
+async def test_barge_in_stops_the_answer(
+    engines: Engines, bella: Character, tmp_path: Path
+) -> None:
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    events: list[Any] = []
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    await voice.say("Please describe the clinic, the dentists and all prices in detail.")
+    # Wait for the first audio, then talk over it in real time.
+    while not any(isinstance(e, AgentSpeech) for e in events):
+        await asyncio.sleep(0.02)
+    interruption = espeak("Wait, stop, stop please.", tmp_path)
+    step = int(0.02 * RATE)
+    for start in range(0, len(interruption), step):
+        await voice.push(interruption[start : start + step], RATE)
+        await asyncio.sleep(0.02)
+        if any(isinstance(e, Interrupted) for e in events):
+            break
+    await asyncio.wait_for(consumer, 30)
+    assert any(isinstance(e, Interrupted) for e in events), [type(e).__name__ for e in events]
+    done = events[-1]
+    assert isinstance(done, AgentDone) and done.interrupted
+    assert done.timings.tokens < engines.settings.llm_max_tokens
+    await voice.aclose()
+
+
+def test_unknown_voice_fails_at_start(settings: Settings) -> None:
+    with pytest.raises(CharactersError, match="voice"):
+        Engines.load(settings, listen=False, voices=["nobody"])
+
+
+def test_unreachable_llm_fails_at_start(settings: Settings) -> None:
+    from tests.conftest import free_port
+
+    bad = settings.model_copy(update={"llm_url": f"http://127.0.0.1:{free_port()}/v1"})
+    with pytest.raises(CharactersError, match="127.0.0.1"):
+        Engines.load(bad, listen=False)
+
+
+# -- characters chat ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def avatar_id(server: Server) -> str:
+    client = server.sdk(server.create_key("chat"), max_retries=0)
+    avatar = ready_avatar(
+        client,
+        data_uri(face_png()),
+        name="Bella",
+        personality=PERSONALITY,
+        start_script=START,
+    )
+    return str(avatar.id)
+
+
+def chat(server: Server, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "characters", "chat", *args],
+        env=server.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_chat_text_while_the_server_runs(server: Server, avatar_id: str, tmp_path: Path) -> None:
+    out = tmp_path / "answer.wav"
+    r = chat(server, avatar_id, "--no-start-script", "-o", str(out), stdin="When are you open?\n")
+    assert r.returncode == 0, r.stderr
+    answer = r.stdout.lower()
+    assert answer.startswith("bella:"), r.stdout
+    assert "8" in answer or "eight" in answer, r.stdout
+    with wave.open(str(out)) as w:
+        assert w.getnframes() / w.getframerate() > 0.5
+
+
+def test_chat_audio_question(server: Server, avatar_id: str, tmp_path: Path) -> None:
+    question = tmp_path / "question.wav"
+    subprocess.run(["espeak-ng", "-w", str(question), "How much is a check-up?"], check=True)
+    out = tmp_path / "answer.wav"
+    r = chat(server, avatar_id, "--audio", str(question), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    heard = next(line for line in r.stdout.splitlines() if line.startswith("you (heard):"))
+    assert "check" in heard.lower(), r.stdout
+    assert "60" in r.stdout or "sixty" in r.stdout.lower(), r.stdout
+    with wave.open(str(out)) as w:
+        assert w.getnframes() > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["not-a-uuid"], "not an avatar id"),
+        (["6f1c2b7e-2d4a-4c1e-9d8f-3a2b1c0d9e8f", "-t", "hi"], "not found"),
+    ],
+)
+def test_chat_bad_input_is_one_line(server: Server, args: list[str], message: str) -> None:
+    r = chat(server, *args)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,329 @@
+"""Listening: Silero VAD, Smart Turn, short-window Whisper, incremental STT and the Listener.
+
+Real models from the installed packages, real speech from espeak-ng and our Piper voice.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+import wave
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from scipy.signal import resample_poly  # type: ignore[import-untyped]
+
+from characters.conversation.listener import (
+    BargeIn,
+    EndOfTurnCandidate,
+    Listener,
+    ListenerConfig,
+    ListenerEvent,
+    SpeechStarted,
+    TurnDiscarded,
+    TurnEnded,
+)
+from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer, drop_loops
+from characters.conversation.turn import SmartTurn
+from characters.conversation.vad import FRAME, SileroVAD
+from characters.errors import InvalidInput
+from characters.models import resolve
+from characters.voices.tts import synthesize
+
+SR = 16_000
+Audio = npt.NDArray[np.float32]
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+
+
+def _to16k(audio: npt.NDArray[np.floating], rate: int) -> Audio:
+    g = gcd(rate, SR)
+    out: Audio = resample_poly(audio, SR // g, rate // g).astype(np.float32)
+    return out
+
+
+def _speech_bounds(audio: Audio) -> tuple[int, int]:
+    """First and last sample louder than -40 dBFS (the true speech extent of a clean clip)."""
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return int(loud[0]), int(loud[-1])
+
+
+def espeak(text: str, tmp: Path) -> Audio:
+    """espeak-ng speech at 16 kHz, trimmed to the speech itself."""
+    path = tmp / "espeak.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    x = _to16k(pcm.astype(np.float32) / 32768, rate)
+    s, e = _speech_bounds(x)
+    return x[s : e + 1]
+
+
+def piper(text: str) -> Audio:
+    """Our Piper voice (preset ``vincent``: joe) at 16 kHz, trimmed to the speech itself."""
+    chunks = list(synthesize(text, "vincent"))
+    x = _to16k(np.concatenate([c.pcm for c in chunks]).astype(np.float32) / 32768, 22050)
+    s, e = _speech_bounds(x)
+    return x[s : e + 1]
+
+
+def silence(seconds: float) -> Audio:
+    return np.zeros(int(seconds * SR), dtype=np.float32)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def vad(data_dir: Path) -> SileroVAD:
+    return SileroVAD(resolve("silero-vad", data_dir))
+
+
+@pytest.fixture(scope="module")
+def turn(data_dir: Path) -> SmartTurn:
+    return SmartTurn(resolve("smart-turn-v3.2", data_dir))
+
+
+@pytest.fixture(scope="module")
+def stt(data_dir: Path) -> SpeechRecognizer:
+    return SpeechRecognizer(resolve("whisper-tiny.en", data_dir))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Audio]:
+    tmp = tmp_path_factory.mktemp("speech")
+    return {
+        "question": espeak("What time does the museum open on Sunday morning?", tmp),
+        "first": espeak("I would like to book a table.", tmp),
+        "second": espeak("For two people tomorrow evening.", tmp),
+        "long": espeak(
+            "I would like to book a table for two people tomorrow evening at seven o'clock, "
+            "please. We will need a high chair for our little daughter.",
+            tmp,
+        ),
+    }
+
+
+def feed(
+    listener: Listener,
+    audio: Audio,
+    rate: int = SR,
+    speaking: tuple[float, float] | None = None,
+    chunk_s: float = 0.02,
+) -> list[ListenerEvent]:
+    """Push ``audio`` (16 kHz) in 20 ms pieces at ``rate``; ``speaking``: the character talks
+    from/to these audio times."""
+    x = audio if rate == SR else resample_poly(audio, rate // 1000, 16).astype(np.float32)
+    step = int(chunk_s * rate)
+    events: list[ListenerEvent] = []
+    for k in range(0, len(x), step):
+        t = k / rate
+        listener.set_speaking(speaking is not None and speaking[0] <= t < speaking[1])
+        events += listener.push((x[k : k + step] * 32767).astype(np.int16), rate)
+    return events
+
+
+def kinds(events: list[ListenerEvent]) -> list[str]:
+    return [type(e).__name__ for e in events if type(e).__name__ != "Partial"]
+
+
+# -- VAD ---------------------------------------------------------------------------------------
+
+
+def test_vad_finds_speech_boundaries(vad: SileroVAD, clips: dict[str, Audio]) -> None:
+    speech = clips["question"]
+    segments = vad.segments(np.concatenate([silence(1.0), speech, silence(1.0)]))
+    assert len(segments) == 1
+    assert segments[0].start_s == pytest.approx(1.0, abs=0.1)
+    assert segments[0].end_s == pytest.approx(1.0 + len(speech) / SR, abs=0.1)
+
+
+def test_vad_streams_any_chunk_size(vad: SileroVAD, clips: dict[str, Audio]) -> None:
+    audio = np.concatenate([silence(0.5), clips["question"]])
+    vad.reset()
+    whole = vad.push(audio)
+    vad.reset()
+    pieces = [vad.push(audio[k : k + 333]) for k in range(0, len(audio), 333)]
+    vad.reset()
+    streamed = np.concatenate(pieces)
+    assert len(whole) == len(streamed) == len(audio) // FRAME
+    assert np.allclose(whole, streamed, atol=1e-5)
+
+
+def test_vad_refuses_stereo(vad: SileroVAD) -> None:
+    with pytest.raises(InvalidInput, match="mono"):
+        vad.push(np.zeros((2, 512), np.float32))
+
+
+# -- Smart Turn --------------------------------------------------------------------------------
+
+
+def test_smart_turn_ranks_complete_above_cut(turn: SmartTurn) -> None:
+    sentences = [
+        "Could you recommend a good book about history?",
+        "Please send the report to my manager by Friday.",
+        "I think the blue one looks better than the red one.",
+    ]
+    complete, cut = [], []
+    for text in sentences:
+        speech = piper(text)
+        cut_speech = speech[: len(speech) // 2]
+        complete.append(turn.predict(np.concatenate([silence(0.5), speech, silence(0.25)])))
+        cut.append(turn.predict(np.concatenate([silence(0.5), cut_speech, silence(0.25)])))
+    assert np.mean(complete) > np.mean(cut) + 0.2, (complete, cut)
+    assert min(complete) > 0.5
+
+
+# -- speech recognition ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", ["whisper-tiny.en", "whisper-base"])
+def test_short_window_transcript(
+    model_id: str, data_dir: Path, stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    recognizer = (
+        stt if model_id == "whisper-tiny.en" else SpeechRecognizer(resolve(model_id, data_dir))
+    )
+    text = recognizer.transcribe(clips["question"])
+    assert {"what", "time", "museum", "open", "sunday", "morning"} <= set(words(text)), text
+
+
+def test_silence_and_noise_give_no_text(stt: SpeechRecognizer) -> None:
+    rng = np.random.default_rng(0)
+    assert stt.transcribe(silence(1.0)) == ""
+    assert stt.transcribe(rng.normal(0, 0.01, SR).astype(np.float32)) == ""
+    click = np.concatenate([silence(0.5), rng.normal(0, 0.3, 800).astype(np.float32), silence(0.5)])
+    assert stt.transcribe(click) == ""
+
+
+def test_short_utterances_do_not_loop(stt: SpeechRecognizer, tmp_path: Path) -> None:
+    assert words(stt.transcribe(espeak("Thank you.", tmp_path))) == ["thank", "you"]
+    assert words(stt.transcribe(espeak("Yes.", tmp_path))) == ["yes"]
+
+
+def test_drop_loops() -> None:
+    assert drop_loops(["What time is it?", "What time is"]) == "What time is it?"
+    assert drop_loops(["Okay. Please. Please. Please."]) == "Okay. Please."
+    assert drop_loops(["and and and and"]) == "and"
+    assert drop_loops(["Hello there.", "How are you?"]) == "Hello there. How are you?"
+
+
+def test_incremental_matches_one_shot_with_little_work_at_the_end(
+    stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    first, second = clips["first"], clips["second"]
+    audio = np.concatenate([silence(0.3), first, silence(0.4), second, silence(0.3)])
+    one_shot = stt.transcribe(audio)
+    inc = IncrementalTranscriber(stt)
+    pause = int((0.3 + len(first) / SR + 0.15) * SR)  # the listener commits 150 ms into a pause
+    for k in range(0, len(audio), 512):
+        inc.append(audio[k : k + 512])
+        if k <= pause < k + 512:
+            inc.commit()
+    tail_start = inc.committed_samples
+    started = time.perf_counter()
+    final = inc.final()
+    final_s = time.perf_counter() - started
+    print(f"one-shot {one_shot!r}; incremental {final!r}; final() {final_s * 1000:.0f} ms")
+    assert words(final) == words(one_shot)
+    assert tail_start > (0.3 + len(first) / SR) * SR  # only the second phrase was left
+    assert final_s < 1.0
+
+
+# -- the Listener ------------------------------------------------------------------------------
+
+
+def make_listener(
+    vad: SileroVAD, turn: SmartTurn | None, stt: SpeechRecognizer, **config: float
+) -> Listener:
+    return Listener(vad, turn, stt, ListenerConfig(**config))  # type: ignore[arg-type]
+
+
+def test_listener_turn_at_48k(
+    vad: SileroVAD, turn: SmartTurn, stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    speech = clips["question"]
+    events = feed(
+        make_listener(vad, turn, stt), np.concatenate([silence(1.0), speech, silence(1.0)]), 48_000
+    )
+    assert kinds(events) == ["SpeechStarted", "EndOfTurnCandidate", "TurnEnded"]
+    started, candidate, ended = (e for e in events if not type(e).__name__ == "Partial")
+    assert isinstance(started, SpeechStarted) and started.at_s == pytest.approx(1.0, abs=0.1)
+    assert isinstance(candidate, EndOfTurnCandidate) and isinstance(ended, TurnEnded)
+    true_end = 1.0 + len(speech) / SR
+    assert ended.speech_end_s == pytest.approx(true_end, abs=0.15)  # Silero ends ~0.1 s late
+    assert ended.text == candidate.text
+    assert "museum" in words(ended.text)
+    assert ended.reason in ("model", "silence")
+    assert ended.at_s <= true_end + 0.7 + 0.1
+
+
+def test_pause_then_resume_gives_one_turn(
+    vad: SileroVAD, turn: SmartTurn, stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    audio = np.concatenate(
+        [silence(0.5), clips["first"], silence(0.4), clips["second"], silence(1.0)]
+    )
+    # threshold 1.0: Smart Turn never ends the turn, so the 400 ms pause must not either
+    events = feed(make_listener(vad, turn, stt, silence_ms=700, threshold=1.0), audio)
+    assert kinds(events) == [
+        "SpeechStarted",
+        "EndOfTurnCandidate",
+        "TurnResumed",
+        "EndOfTurnCandidate",
+        "TurnEnded",
+    ]
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded) and ended.reason == "silence"
+    assert {"book", "table", "two", "people", "tomorrow"} <= set(words(ended.text)), ended.text
+
+
+def test_barge_in_only_while_speaking_and_sustained(
+    vad: SileroVAD, stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    speech = clips["question"]
+    audio = np.concatenate([silence(0.5), speech, silence(1.0)])
+    not_speaking = feed(make_listener(vad, None, stt), audio)
+    assert "BargeIn" not in kinds(not_speaking)
+
+    events = feed(make_listener(vad, None, stt), audio, speaking=(0.0, 2.0))
+    barge = [e for e in events if isinstance(e, BargeIn)]
+    assert len(barge) == 1
+    assert 0.5 + 0.25 <= barge[0].at_s <= 0.5 + 0.25 + 0.15  # sustained barge_in_ms, no sooner
+    assert kinds(events)[:2] == ["SpeechStarted", "BargeIn"]
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded) and "museum" in words(ended.text)  # kept as the next turn
+
+    blip = np.concatenate([silence(0.5), speech[: int(0.16 * SR)], silence(1.0)])
+    assert kinds(feed(make_listener(vad, None, stt), blip, speaking=(0.0, 2.0))) == []
+
+
+def test_noise_and_silence_end_no_turn(
+    vad: SileroVAD, turn: SmartTurn, stt: SpeechRecognizer
+) -> None:
+    rng = np.random.default_rng(1)
+    hum = 0.05 * np.sin(np.arange(SR) * 2 * np.pi * 100 / SR)
+    audio = np.concatenate(
+        [
+            silence(1.0),
+            rng.normal(0, 0.05, SR).astype(np.float32),
+            silence(1.0),
+            hum.astype(np.float32),
+            silence(1.0),
+        ]
+    )
+    events = feed(make_listener(vad, turn, stt), audio)
+    assert not any(isinstance(e, TurnEnded | EndOfTurnCandidate) for e in events)
+    assert all(isinstance(e, SpeechStarted | TurnDiscarded) for e in events)

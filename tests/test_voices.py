@@ -1,0 +1,254 @@
+"""The preset voices: every engine streams sentence chunks with phoneme timings on the chunk's
+clock, presets sound distinct (pitch, brightness), and speech is understood by Whisper.
+
+Real models only (Piper joe, Kokoro int8, flite, festival, faster-whisper tiny.en), loaded once
+per module.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from characters.voices import models, tts
+from characters.voices.metrics import median_f0, spectral_centroid, word_error_rate
+from characters.voices.phones import estimate_timings, split_ipa, timings_from_ends
+from characters.voices.presets import PRESET_IDS, PRESETS
+from characters.voices.text import FIRST_PIECE_CHARS, MAX_PIECE_CHARS, split_for_speech
+from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, UnknownVoice
+
+LINE = "Thanks for calling. I can help you with your booking today."
+SHORT = "Sure, I can help with that."
+LEAD = ("clara", "victoria", "vincent")
+Spoken = dict[str, tuple[np.ndarray[Any, Any], int, list[SpeechChunk]]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("voices")
+    models.configure(path)
+    yield path
+
+
+def speak(text: str, preset: str) -> tuple[np.ndarray[Any, Any], int, list[SpeechChunk]]:
+    chunks = list(tts.synthesize(text, preset))
+    return np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate, chunks
+
+
+def assert_timed(chunk: SpeechChunk) -> None:
+    assert chunk.pcm.dtype == np.int16 and len(chunk.pcm) > 0
+    assert chunk.phonemes, "every chunk carries phoneme timings"
+    assert sum(p.num_samples for p in chunk.phonemes) == len(chunk.pcm)
+    assert all(p.num_samples > 0 for p in chunk.phonemes)
+
+
+# Text splitting and timing estimates
+
+
+def test_text_is_split_into_sentences_with_a_short_first_piece() -> None:
+    text = (
+        "Well, I looked at your order this morning, and everything seems to be in place. "
+        "It ships tomorrow! Anything else?"
+    )
+    pieces = split_for_speech(text)
+    assert pieces[0] == "Well, I looked at your order this morning,"
+    assert len(pieces[0]) <= FIRST_PIECE_CHARS or pieces[0].endswith(",")
+    assert pieces[1:] == [
+        "and everything seems to be in place.",
+        "It ships tomorrow!",
+        "Anything else?",
+    ]
+    assert split_for_speech("Short one. Two.") == ["Short one.", "Two."]
+    long = " ".join(["word"] * 120) + "."
+    assert all(len(p) <= MAX_PIECE_CHARS for p in split_for_speech(long))
+    assert split_for_speech("  \n ") == []
+
+
+def test_phoneme_estimates_cover_the_chunk_and_favour_vowels() -> None:
+    units = split_ipa("həlˈoʊ, aɪm klˈɑːɹə.")
+    assert units == ["h", "ə", "l", "oʊ", ",", "aɪ", "m", "k", "l", "ɑː", "ɹ", "ə"]
+    timed = estimate_timings("həlˈoʊ, aɪm klˈɑːɹə.", 24_000)
+    assert sum(p.num_samples for p in timed) == 24_000
+    by = {p.phoneme: p.num_samples for p in timed}
+    assert by["oʊ"] > by["l"] and by["ɑː"] > by["k"]
+    assert "" in by  # the comma is a pause
+    fixed = timings_from_ends([("pau", 0.1), ("hh", 0.2), ("ay", 0.45)], 16_000, 8_000)
+    assert [p.phoneme for p in fixed] == ["", "h", "aɪ"]
+    assert sum(p.num_samples for p in fixed) == 8_000
+
+
+# Engines
+
+
+@pytest.mark.parametrize(
+    "voice",
+    [
+        EngineVoice("piper", "joe", 1.05, 0.6, 0.7),
+        EngineVoice("kokoro", "jf_alpha*0.6+jf_nezumi*0.4"),
+        EngineVoice("flite", "slt"),
+        EngineVoice("flite", "rms", 1.1),
+        EngineVoice("festival", "slt_hts"),
+    ],
+    ids=lambda v: f"{v.engine}-{v.voice}",
+)
+def test_each_engine_streams_sentence_chunks_with_timings(voice: EngineVoice) -> None:
+    engine = tts.engine_for(voice)
+    try:
+        engine.check(voice)
+    except EngineUnavailable as e:
+        pytest.skip(e.message)
+    chunks = list(engine.synthesize("Hello there. How are you today?", voice))
+    assert len(chunks) == 2  # one per sentence
+    rate = engine.sample_rate(voice)
+    for chunk in chunks:
+        assert chunk.sample_rate == rate
+        assert_timed(chunk)
+        assert np.abs(chunk.pcm).max() > 2000
+    assert 1.0 < sum(c.duration_s for c in chunks) < 5.0
+
+
+def test_streaming_yields_the_first_chunk_before_the_rest_is_made() -> None:
+    tts.warm_up(["clara"])
+    text = "Good morning, and welcome back to our studio. Today we talk about voices. Enjoy."
+    started = time.perf_counter()
+    stream = tts.synthesize(text, "clara")
+    first = next(stream)
+    first_s = time.perf_counter() - started
+    rest = list(stream)
+    total_s = time.perf_counter() - started
+    assert len(rest) >= 2
+    assert first.duration_s < 2.0  # the first piece is a short clause
+    assert first_s < 0.5 * total_s
+
+
+def test_unknown_voices_and_missing_engines_fail_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(UnknownVoice, match="choose one of: victoria"):
+        tts.check_voice("nobody")
+    with pytest.raises(UnknownVoice, match="jf_nobody"):
+        tts.engine_for(EngineVoice("kokoro", "jf_nobody")).check(EngineVoice("kokoro", "jf_nobody"))
+    assert tts.check_voice("clara") == tts.ENGINE_VOICES["clara"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no flite, no festival on this PATH
+    for voice in tts.FALLBACK_VOICES.values():
+        with pytest.raises(EngineUnavailable, match="apt-get install") as err:
+            tts.engine_for(voice).check(voice)
+        assert "\n" not in err.value.message
+
+
+# The 30 presets
+
+
+@pytest.fixture(scope="module")
+def spoken() -> Spoken:
+    """Every preset saying SHORT."""
+    return {pid: speak(SHORT, pid) for pid in PRESET_IDS}
+
+
+@pytest.fixture(scope="module")
+def lead() -> Spoken:
+    """The three lead presets saying LINE."""
+    return {pid: speak(LINE, pid) for pid in LEAD}
+
+
+@pytest.mark.slow
+def test_every_preset_speaks_with_timings_and_its_gender(spoken: Spoken) -> None:
+    assert set(tts.ENGINE_VOICES) == set(PRESET_IDS) == set(PRESETS)
+    neural = {"piper", "kokoro"}
+    for pid, (pcm, rate, chunks) in spoken.items():
+        assert tts.ENGINE_VOICES[pid].engine in neural, pid
+        for chunk in chunks:
+            assert_timed(chunk)
+        assert 1.0 < len(pcm) / rate < 4.0, pid
+        f0 = median_f0(pcm, rate)
+        gender = PRESETS[pid].gender
+        if gender == "female":
+            assert f0 > 160, (pid, f0)
+        elif gender == "male":
+            assert 70 < f0 < 150, (pid, f0)
+        else:
+            assert 110 < f0 < 200, (pid, f0)
+    # No two presets share the same engine voice and settings.
+    assert len(set(tts.ENGINE_VOICES.values())) == len(PRESET_IDS)
+
+
+def test_the_lead_presets_sound_distinct(lead: Spoken) -> None:
+    f0 = {p: median_f0(*lead[p][:2]) for p in LEAD}
+    centroid = {p: spectral_centroid(*lead[p][:2]) for p in LEAD}
+    assert f0["clara"] > 160 and f0["victoria"] > 160 and f0["vincent"] < 130, f0
+    assert abs(f0["clara"] - f0["victoria"]) > 10 or (
+        abs(centroid["clara"] - centroid["victoria"]) > 150
+    ), (f0, centroid)
+    assert f0["victoria"] > 1.5 * f0["vincent"]
+
+
+@pytest.fixture(scope="module")
+def whisper() -> Any:
+    from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+
+    return WhisperModel(
+        str(models.model_path("whisper-tiny.en")), device="cpu", compute_type="int8", cpu_threads=2
+    )
+
+
+def transcribe(model: Any, pcm: np.ndarray[Any, Any], rate: int) -> str:
+    audio = pcm.astype(np.float32) / 32768.0
+    n = int(len(audio) * 16_000 / rate)
+    audio16 = np.interp(np.linspace(0, len(audio) - 1, n), np.arange(len(audio)), audio)
+    segments, _ = model.transcribe(
+        audio16.astype(np.float32), language="en", beam_size=1, without_timestamps=True
+    )
+    return " ".join(s.text for s in segments)
+
+
+@pytest.mark.parametrize("preset", LEAD)
+def test_whisper_understands_the_lead_presets(preset: str, whisper: Any, lead: Spoken) -> None:
+    pcm, rate, _ = lead[preset]
+    heard = transcribe(whisper, pcm, rate)
+    for word in ("thanks", "calling", "help", "booking", "today"):
+        assert word in heard.lower(), heard
+    assert word_error_rate(LINE, heard) <= 0.2, heard
+
+
+def test_word_error_rate() -> None:
+    assert word_error_rate("Hello there, friend.", "hello there friend") == 0.0
+    assert word_error_rate("a b c d", "a x c") == 0.5
+    assert word_error_rate("", "") == 0.0
+
+
+# CLI
+
+
+def test_cli_lists_presets_and_writes_a_preview(tmp_path: Path) -> None:
+    from characters.voices.commands import voices
+
+    runner = CliRunner()
+    listed = runner.invoke(voices, ["list"])
+    assert listed.exit_code == 0
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 30 and lines[2].startswith("clara") and "Soft, approachable" in lines[2]
+    out = tmp_path / "v.wav"
+    made = runner.invoke(voices, ["preview", "vincent", "-o", str(out), "--text", "Hi there."])
+    assert made.exit_code == 0, made.output
+    assert out.read_bytes()[:4] == b"RIFF" and out.stat().st_size > 10_000
+    bad = runner.invoke(voices, ["preview", "nobody"])
+    assert bad.exit_code == 1
+    assert bad.output.count("\n") == 1 and bad.output.startswith("error: Unknown voice 'nobody'")
+    assert "clara" in bad.output
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="needs flite")
+def test_flite_pace_changes_timing_only() -> None:
+    slow, fast = EngineVoice("flite", "slt", 1.3), EngineVoice("flite", "slt", 0.8)
+    engine = tts.engine_for(slow)
+    a = np.concatenate([c.pcm for c in engine.synthesize(LINE, slow)])
+    b = np.concatenate([c.pcm for c in engine.synthesize(LINE, fast)])
+    assert len(a) > 1.3 * len(b)
+    assert abs(median_f0(a, 16_000) - median_f0(b, 16_000)) < 25
