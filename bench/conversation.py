@@ -180,7 +180,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     t = time.perf_counter()
     engines = Engines.load(settings, voices=[args.voice], progress=lambda m: print(f"  {m}"))
     load_s = time.perf_counter() - t
-    character = Character(name="Bella", personality=PERSONALITY, start_script=START, voice=args.voice)
+    character = Character(
+        name="Bella", personality=PERSONALITY, start_script=START, voice=args.voice
+    )
     engines.warm(character)
     conversation = Conversation(engines, character)
     voice = VoiceConversation(conversation, engines.listener())
@@ -255,7 +257,9 @@ def main() -> None:
     for key in ("detect_s", "commit_s", "llm_first_token_s", "llm_first_chunk_s", "tts_first_s"):
         print(f"  {key:<18} {json.dumps(summary[key])}")
     print(f"  tokens/s {json.dumps(summary['tokens_per_s'])}")
-    print(f"  cpu cores used {summary['cpu_cores_used']:.2f}, peak RSS {summary['peak_rss_mib']:.0f} MiB")
+    print(
+        f"  cpu cores used {summary['cpu_cores_used']:.2f}, peak RSS {summary['peak_rss_mib']:.0f} MiB"
+    )
     for row in summary.get("voices", []):  # type: ignore[attr-defined]
         print(f"  RTF {row['preset']:<9} {row['engine_voice']:<60} {row['rtf']:.3f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from characters import __version__
 from characters.config import TIERS, Settings, load_settings
 from characters.conversation.commands import chat
-from characters.models.commands import models
-from characters.voices.commands import voices
 from characters.errors import CharactersError
+from characters.models.commands import models
 from characters.store.db import Database
+from characters.voices.commands import voices
 from characters.voices.presets import PRESET_IDS
 
 T = TypeVar("T")

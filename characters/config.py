@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     650 MB). Default: ``models`` in the data dir; several data dirs may share one."""
     stt_model: Literal["whisper-tiny.en", "whisper-base"] = "whisper-tiny.en"
     """Speech recognition model: ``whisper-tiny.en`` (fast) or ``whisper-base`` (more accurate)."""
+    stt_threads: int = Field(2, ge=1, le=64)
+    """CPU threads of speech recognition."""
     llm_model: str = "qwen2.5-coder-0.5b-instruct"
     """With no ``llm_url``: the id of an embedded GGUF model (``characters models check`` lists
     them). With ``llm_url``: the model name sent to that endpoint."""
@@ -132,7 +134,7 @@ class Settings(BaseSettings):
     """Connect and first-token timeout for ``llm_url``."""
     turn_silence_ms: int = Field(700, ge=100, le=5000)
     """Silence after speech that ends the user's turn whatever the end-of-turn model says."""
-    turn_min_silence_ms: int = Field(200, ge=50, le=2000)
+    turn_min_silence_ms: int = Field(150, ge=50, le=2000)
     """Silence after which the end-of-turn model is asked whether the user has finished."""
     turn_threshold: float = Field(0.9, ge=0.0, le=1.0)
     """Smart Turn probability above which a pause ends the turn early."""

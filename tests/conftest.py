@@ -42,6 +42,12 @@ AVATAR_KEYS = {
 """Keys of every avatar on the wire (``failureReason`` is added only when FAILED)."""
 PG_URL = os.environ.get("CHARACTERS_TEST_DATABASE_URL", "")
 
+# Every server, CLI and engine of a test run shares one folder of assembled models (650 MB), so
+# each test data dir does not assemble its own; tests of assembly itself pass their own folder.
+os.environ.setdefault(
+    "CHARACTERS_MODELS_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "characters-test-models")
+)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -161,6 +167,7 @@ def start_server(
         CHARACTERS_HOST="127.0.0.1",
         CHARACTERS_LOG_LEVEL="warning",
         CHARACTERS_SWEEP_INTERVAL_S="0.2",
+        CHARACTERS_MODELS_DIR=os.environ["CHARACTERS_MODELS_DIR"],
     )
     if pg is not None:
         pg.create()

@@ -46,8 +46,9 @@ def espeak(text: str, tmp: Path) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = np.gcd(chunk.sample_rate, RATE)
-    out = resample_poly(pcm, RATE // g, chunk.sample_rate // g)
-    return np.clip(out, -32768, 32767).astype(np.int16)
+    out = np.clip(resample_poly(pcm, RATE // g, chunk.sample_rate // g), -32768, 32767)
+    loud = np.flatnonzero(np.abs(out) > 300)  # espeak pads its speech with silence: trim it
+    return out[loud[0] : loud[-1] + 1].astype(np.int16)
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -89,7 +90,7 @@ def test_text_turn_is_on_persona_and_spoken(engines: Engines, bella: Character) 
 def test_memory_within_the_session(engines: Engines, bella: Character) -> None:
     conversation = Conversation(engines, bella)
     first = [e for e in conversation.respond("Hi, my name is Oscar.") if isinstance(e, AgentDone)]
-    conversation.remember("Hi, my name is Oscar.", first[0].text)
+    conversation.remember("Hi, my name is Oscar.", first[0].remembered)
     events = list(conversation.respond("What is my name?"))
     done = events[-1]
     assert isinstance(done, AgentDone)
@@ -162,14 +163,15 @@ async def test_pause_mid_sentence_gives_one_turn(
     voice = VoiceConversation(Conversation(engines, bella), engines.listener())
     events: list[Any] = []
     consumer = asyncio.create_task(collect(voice, AgentDone, events))
-    first, second = espeak("I would like", tmp_path), espeak("to book a cleaning", tmp_path)
+    first = espeak("I would like to book", tmp_path)
+    second = espeak("a cleaning for Monday", tmp_path)
     gap = silence(0.4)
     await feed(voice, np.concatenate([silence(0.3), first, gap, second, silence(2.0)]))
     await asyncio.wait_for(consumer, 60)
     await voice.aclose()
     turns = [e for e in events if isinstance(e, UserTurn)]
     assert len(turns) == 1, turns
-    assert "clean" in turns[0].text.lower() and "like" in turns[0].text.lower(), turns[0].text
+    assert "book" in turns[0].text.lower() and "monday" in turns[0].text.lower(), turns[0].text
     assert sum(isinstance(e, AgentDone) for e in events) == 1
 
 
@@ -181,7 +183,7 @@ async def test_barge_in_stops_the_answer(
     consumer = asyncio.create_task(collect(voice, AgentDone, events))
     await voice.say("Please describe the clinic, the dentists and all prices in detail.")
     # Wait for the first audio, then talk over it in real time.
-    while not any(isinstance(e, AgentSpeech) for e in events):
+    while not any(isinstance(e, AgentSpeech) for e in events):  # noqa: ASYNC110 (the consumer fills it)
         await asyncio.sleep(0.02)
     interruption = espeak("Wait, stop, stop please.", tmp_path)
     step = int(0.02 * RATE)
@@ -274,3 +276,19 @@ def test_chat_bad_input_is_one_line(server: Server, args: list[str], message: st
     assert r.returncode == 1
     assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_chat_with_unreachable_llm_is_one_line(server: Server, avatar_id: str) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    r = subprocess.run(
+        [sys.executable, "-m", "characters", "chat", avatar_id, "-t", "hi"],
+        env={**server.env, "CHARACTERS_LLM_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and url in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -66,7 +66,12 @@ def smol_path(data_dir: Path) -> Path:
     return resolve("smollm2-135m-instruct", data_dir)
 
 
-def answer(llm: LlamaCppLLM | OpenAICompatibleLLM, character: Character, question: str, **kw):
+def answer(
+    llm: LlamaCppLLM | OpenAICompatibleLLM,
+    character: Character,
+    question: str,
+    max_tokens: int = 80,
+) -> list[Speech | ToolCallEvent]:
     """The spoken events of one answer, at temperature 0."""
     messages = build_messages(
         character, [{"role": "user", "content": question}], native_tools=llm.native_tools
@@ -76,7 +81,7 @@ def answer(llm: LlamaCppLLM | OpenAICompatibleLLM, character: Character, questio
     for delta in llm.stream(
         messages,
         tools=character.tools or None,
-        max_tokens=kw.get("max_tokens", 80),
+        max_tokens=max_tokens,
         temperature=0.0,
         cancel=threading.Event(),
     ):
@@ -127,7 +132,9 @@ def first_delta_s(llm: LlamaCppLLM, question: str) -> float:
 
 LONG = Character(
     "Bella",
-    BELLA.personality + " " + " ".join(f"Fact {i}: room {i} has a blue chair." for i in range(40)),
+    (BELLA.personality or "")
+    + " "
+    + " ".join(f"Fact {i}: room {i} has a blue chair." for i in range(20)),
 )
 
 
@@ -235,9 +242,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(smol_path: Path) -> Iterator[str]:
+def server(smol_path: Path, data_dir: Path) -> Iterator[str]:
     pytest.importorskip("sse_starlette")
     port = free_port()
+    log = (data_dir / "llama-server.log").open("wb")
     args = [
         "--model",
         str(smol_path),
@@ -254,8 +262,8 @@ def server(smol_path: Path) -> Iterator[str]:
     ]
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}/v1"
@@ -268,12 +276,15 @@ def server(smol_path: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+                log.flush()
+                tail = (data_dir / "llama-server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"llama.cpp server did not start: {tail}")
             time.sleep(0.2)
         yield base
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def test_remote_engine_streams_an_answer(server: str) -> None:

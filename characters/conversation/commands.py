@@ -12,8 +12,8 @@ import asyncio
 import json
 import sys
 import wave
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,11 +71,11 @@ class _WavOut:
 
 
 def _resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    g = np.gcd(src, dst)
-    out = resample_poly(pcm.astype(np.float32), dst // g, src // g)
-    return np.clip(out, -32768, 32767).astype(np.int16)
+    """Linear resampling (only for a voice whose chunks change rate, which none does today)."""
+    n = round(len(pcm) * dst / src)
+    out = np.interp(np.arange(n) * (src / dst), np.arange(len(pcm)), pcm.astype(np.float32))
+    resampled: np.ndarray = np.clip(out, -32768, 32767).astype(np.int16)
+    return resampled
 
 
 class _Printer:
@@ -137,7 +137,7 @@ def _text_chat(conversation: Conversation, printer: _Printer, texts: tuple[str, 
         for event in conversation.respond(line):
             printer.handle(event)
             if isinstance(event, AgentDone):
-                answer = event.text
+                answer = event.remembered
         conversation.remember(line, answer)
 
 

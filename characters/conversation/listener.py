@@ -8,9 +8,9 @@ user's audio, and :meth:`Listener.set_speaking` while the character talks.
 Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run inside
 ``push`` exactly when they are needed:
 
-* at each pause of ``commit_silence_ms`` (150 ms) the speech so far is transcribed for good
+* at each pause of ``commit_silence_ms`` (100 ms) the speech so far is transcribed for good
   (:class:`~characters.conversation.stt.IncrementalTranscriber`), so little is left at the end;
-* at ``min_silence_ms`` (200 ms) the full transcript goes out as :class:`EndOfTurnCandidate`
+* at ``min_silence_ms`` (150 ms) the full transcript goes out as :class:`EndOfTurnCandidate`
   (the orchestrator may start the LLM speculatively) and Smart Turn scores the turn: at or above
   ``threshold`` the turn ends at once (:class:`TurnEnded`, reason ``"model"``);
 * otherwise the turn ends after ``silence_ms`` of silence (reason ``"silence"``), unless the
@@ -48,14 +48,14 @@ if TYPE_CHECKING:
     from characters.conversation.turn import SmartTurn
 
 DEFAULT_TURN_THRESHOLD = 0.9
-"""Smart Turn probability at which a 200 ms pause ends the turn (tuning: docs/turn-taking.md)."""
+"""Smart Turn probability at which a 150 ms pause ends the turn (tuning: docs/turn-taking.md)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """Turn-taking timings. Built from :class:`~characters.config.Settings` (``turn_*``)."""
 
-    min_silence_ms: int = 200
+    min_silence_ms: int = 150
     """Pause after which the turn may be over: candidate transcript and Smart Turn."""
     silence_ms: int = 700
     """Pause that ends the turn whatever Smart Turn says."""
@@ -65,7 +65,7 @@ class ListenerConfig:
     """Sustained speech while the character speaks that counts as barge-in."""
     min_speech_ms: int = 120
     """Shorter blips are not speech."""
-    commit_silence_ms: int = 150
+    commit_silence_ms: int = 100
     """Pause at which the speech so far is transcribed for good."""
     partial_every_ms: int = 1500
     """Speech between two :class:`Partial` captions; 0 turns them off."""
@@ -189,6 +189,8 @@ class Listener:
         self._committed = False
         self._asked = False
         self._candidate: str | None = None
+        self._score_at: float | None = None
+        """Speech end of a pause whose Smart Turn score is still to be computed."""
         self._partial_text = ""
         self.last_turn_score: float | None = None
         """Smart Turn's score at the latest pause (for logs and tuning)."""
@@ -216,10 +218,10 @@ class Listener:
         """Feed the user's audio (mono int16 or float, any rate); the events it caused."""
         if sample_rate <= 0:
             raise InvalidInput(f"Sample rate must be positive, got {sample_rate}.")
+        events: list[ListenerEvent] = self._score_pause()
         audio = self._resample(as_float32(pcm), sample_rate)
         stream = np.concatenate([self._leftover, audio]) if len(self._leftover) else audio
         n = len(stream) // FRAME
-        events: list[ListenerEvent] = []
         for k in range(n):
             frame = stream[k * FRAME : (k + 1) * FRAME]
             events += self._on_frame(frame, float(self.vad.push(frame)[0]))
@@ -313,13 +315,21 @@ class Listener:
         if not text:
             return []
         self._candidate = text
-        events: list[ListenerEvent] = [EndOfTurnCandidate(self.now_s, text, speech_end_s)]
         self.last_turn_score = None
-        if self.turn is not None:
-            self.last_turn_score = self.turn.predict(self.transcriber.audio())
-            if self.last_turn_score >= self.config.threshold:
-                events.append(self._finish(speech_end_s, "model"))
-        return events
+        # Smart Turn (~0.1 s) runs at the start of the next push(), so that the candidate
+        # reaches the caller first and its speculative answer starts meanwhile.
+        self._score_at = speech_end_s
+        return [EndOfTurnCandidate(self.now_s, text, speech_end_s)]
+
+    def _score_pause(self) -> list[ListenerEvent]:
+        """Ask Smart Turn whether the pending pause ends the turn."""
+        speech_end_s, self._score_at = self._score_at, None
+        if speech_end_s is None or self.turn is None or self._candidate is None:
+            return []
+        self.last_turn_score = self.turn.predict(self.transcriber.audio())
+        if self.last_turn_score >= self.config.threshold:
+            return [self._finish(speech_end_s, "model")]
+        return []
 
     def _finish(self, speech_end_s: float, reason: str) -> ListenerEvent:
         text = self._candidate if self._candidate is not None else self.transcriber.final()
@@ -334,6 +344,7 @@ class Listener:
         self._committed = False
         self._asked = False
         self._candidate = None
+        self._score_at = None
 
     def _end_turn(self) -> None:
         self._in_turn = False

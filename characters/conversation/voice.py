@@ -249,7 +249,7 @@ class VoiceConversation:
             start = max(self._audio_s, self._speaking_until)
             self._speaking_until = start + event.chunk.duration_s
         if isinstance(event, AgentDone) and answer.text:
-            self.conversation.remember(answer.text, event.text, interrupted=event.interrupted)
+            self.conversation.remember(answer.text, event.remembered)
         self._events.put_nowait(event)
 
     def _run_answer(
