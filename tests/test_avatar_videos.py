@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import runwayml
 
+from characters.voices.tts import engine_for, engine_voice
 from tests.conftest import Server, data_uri, ready_avatar, wait_for
 from tests.face_assets import espeak_available, hopper_bytes, speak
 from tests.test_render import check_av, read_mp4
@@ -144,11 +145,12 @@ def test_text_video_with_the_sdk(server: Server) -> None:
     task = client.tasks.retrieve(task_id)  # the SDK's own model of the finished task
     assert task.status == "SUCCEEDED" and task.cost.credits == 2 and len(task.output) == 1
     mp4 = read_mp4(download(task.output[0]))
+    voice = engine_voice("clara")  # the avatar's voice speaks at its engine's own rate
     assert (mp4.vcodec, mp4.acodec, float(mp4.fps), mp4.sample_rate) == (
         "h264",
         "aac",
         25.0,
-        22_050,
+        engine_for(voice).sample_rate(voice),
     )
     assert mp4.audio_stream_s == pytest.approx(mp4.video_s, abs=1e-3)
     assert 2.0 < mp4.video_s < 4.5

@@ -324,7 +324,9 @@ def test_non_gguf_and_truncated_files_are_rejected(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> click.testing.Result:
-    return CliRunner().invoke(models, list(args))
+    # The suite's shared CHARACTERS_MODELS_DIR (conftest) is dropped: these tests assemble into
+    # <--data-dir>/models.
+    return CliRunner().invoke(models, list(args), env={"CHARACTERS_MODELS_DIR": None})
 
 
 def test_check_lists_every_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -213,14 +213,13 @@ def test_document_validation(shared):
 # Voices
 
 
-def test_voices_list_is_empty(shared):
-    page = shared.voices.list(limit=10)
-    assert page.data == [] and not page.has_next_page()
-    assert shared.voices.with_raw_response.list(limit=10).json() == {
-        "data": [],
-        "hasMore": False,
-        "nextCursor": None,
-    }
+def test_voices_list_shows_the_presets(shared):
+    """No custom voices exist; the list holds the 30 presets, paged like any list."""
+    first = shared.voices.list(limit=10)
+    assert len(first.data) == 10 and first.has_next_page()
+    ids = [v.id for page in shared.voices.list(limit=10).iter_pages() for v in page.data]
+    assert len(ids) == 30 and {"clara", "victoria", "vincent"} <= set(ids)
+    assert all(v.status == "READY" for v in first.data)
 
 
 def test_voice_creation_is_a_clear_400(shared):
