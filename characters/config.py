@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     """Connect and first-token timeout for ``llm_url``."""
     turn_silence_ms: int = Field(700, ge=100, le=5000)
     """Silence after speech that ends the user's turn whatever the end-of-turn model says."""
-    turn_min_silence_ms: int = Field(150, ge=50, le=2000)
+    turn_min_silence_ms: int = Field(100, ge=50, le=2000)
     """Silence after which the end-of-turn model is asked whether the user has finished."""
     turn_threshold: float = Field(0.9, ge=0.0, le=1.0)
     """Smart Turn probability above which a pause ends the turn early."""

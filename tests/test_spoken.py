@@ -185,3 +185,25 @@ def test_tool_spec_type_is_exported() -> None:
         "properties": {},
         "required": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "chunks"),
+    [
+        (
+            "We're open from 8 am to 6 pm, Monday to Friday.",
+            ["We're open", "from 8 am to 6 pm, Monday to Friday."],
+        ),
+        (
+            "The clinic is in Springfield. It is near the park.",
+            ["The clinic is", "in Springfield.", "It is near the park."],
+        ),
+        ("Open from nine.", ["Open from nine."]),  # one word before "from": no split
+        ("A check-up costs sixty dollars.", ["A check-up costs sixty dollars."]),
+    ],
+)
+def test_first_chunk_may_end_before_a_phrase(text: str, chunks: list[str]) -> None:
+    """Only the first chunk is cut before a phrase-opening word, and only two words in."""
+    parser = SpokenStream(first_clause_words=1, first_phrase_words=2)
+    events = [e for ch in text for e in parser.feed(ch)] + parser.flush()
+    assert [e.text for e in events] == chunks

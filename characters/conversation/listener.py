@@ -8,11 +8,13 @@ user's audio, and :meth:`Listener.set_speaking` while the character talks.
 Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run inside
 ``push`` exactly when they are needed:
 
-* at each pause of ``commit_silence_ms`` (100 ms) the speech so far is transcribed for good
-  (:class:`~characters.conversation.stt.IncrementalTranscriber`), so little is left at the end;
-* at ``min_silence_ms`` (150 ms) the full transcript goes out as :class:`EndOfTurnCandidate`
-  (the orchestrator may start the LLM speculatively) and Smart Turn scores the turn: at or above
-  ``threshold`` the turn ends at once (:class:`TurnEnded`, reason ``"model"``);
+* at ``min_silence_ms`` (100 ms) of a pause the uncommitted speech is decoded and the full
+  transcript goes out as :class:`EndOfTurnCandidate` (the orchestrator starts the answer
+  speculatively); at the next ``push`` Smart Turn scores the turn: at or above ``threshold`` the
+  turn ends (:class:`TurnEnded`, reason ``"model"``);
+* at ``commit_silence_ms`` (150 ms) of a pause the speech so far is committed for good
+  (:class:`~characters.conversation.stt.IncrementalTranscriber`; the candidate's decode is
+  reused), so a long turn leaves little to decode at its end; shorter gaps may be inside a word;
 * otherwise the turn ends after ``silence_ms`` of silence (reason ``"silence"``), unless the
   user speaks again first (:class:`TurnResumed`: drop the speculation);
 * every ``partial_every_ms`` of speech the uncommitted tail is decoded for captions
@@ -48,14 +50,14 @@ if TYPE_CHECKING:
     from characters.conversation.turn import SmartTurn
 
 DEFAULT_TURN_THRESHOLD = 0.9
-"""Smart Turn probability at which a 150 ms pause ends the turn (tuning: docs/turn-taking.md)."""
+"""Smart Turn probability at which a 100 ms pause ends the turn (tuning: docs/turn-taking.md)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """Turn-taking timings. Built from :class:`~characters.config.Settings` (``turn_*``)."""
 
-    min_silence_ms: int = 150
+    min_silence_ms: int = 100
     """Pause after which the turn may be over: candidate transcript and Smart Turn."""
     silence_ms: int = 700
     """Pause that ends the turn whatever Smart Turn says."""
@@ -65,7 +67,7 @@ class ListenerConfig:
     """Sustained speech while the character speaks that counts as barge-in."""
     min_speech_ms: int = 120
     """Shorter blips are not speech."""
-    commit_silence_ms: int = 100
+    commit_silence_ms: int = 150
     """Pause at which the speech so far is transcribed for good."""
     partial_every_ms: int = 1500
     """Speech between two :class:`Partial` captions; 0 turns them off."""
@@ -75,10 +77,10 @@ class ListenerConfig:
     """Silero probability that starts speech (it ends below this minus 0.15)."""
 
     def __post_init__(self) -> None:
-        if not 0 < self.commit_silence_ms <= self.min_silence_ms <= self.silence_ms:
+        if not (0 < self.min_silence_ms <= self.silence_ms and 0 < self.commit_silence_ms):
             raise InvalidInput(
-                "Listener timings must satisfy 0 < commit_silence_ms <= min_silence_ms "
-                f"<= silence_ms (got {self.commit_silence_ms}, {self.min_silence_ms}, "
+                "Listener timings must satisfy 0 < min_silence_ms <= silence_ms and "
+                f"0 < commit_silence_ms (got {self.commit_silence_ms}, {self.min_silence_ms}, "
                 f"{self.silence_ms})."
             )
         if not 0.0 <= self.threshold <= 1.0 or not 0.15 < self.vad_threshold < 1.0:
@@ -300,8 +302,10 @@ class Listener:
         silence_ms = (i + 1 - silence_start) * FRAME_S * 1000
         speech_end_s = silence_start * FRAME_S
         if silence_ms >= cfg.commit_silence_ms and not self._committed:
+            # A candidate earlier in this pause decoded everything up to its silence: commit
+            # that, with no second decode competing with the speculative answer.
             self._committed = True
-            self._partial_text = self.transcriber.commit()
+            self._partial_text = self.transcriber.commit(reuse_tail=self._asked)
             self._last_partial_frame = i
         if silence_ms >= cfg.min_silence_ms and not self._asked:
             self._asked = True
@@ -311,7 +315,9 @@ class Listener:
         return []
 
     def _candidate_events(self, speech_end_s: float) -> list[ListenerEvent]:
-        text = self.transcriber.final()
+        # Not committed: a pause this short may be inside a word ("check-up"); committing there
+        # would cut the word in two if the user goes on.
+        text = self.transcriber.hypothesize()
         if not text:
             return []
         self._candidate = text

@@ -53,6 +53,11 @@ CALL_TAGS = {"<call>": "</call>", "<tool_call>": "</tool_call>"}
 SENTENCE_END = ".!?…"
 CLAUSE_END = ",;:"
 CLOSERS = "\"')]”’»"
+PHRASE_STARTS = frozenset(
+    "from at on in for with behind until between after before near because but so and "
+    "which who when where if".split()
+)
+"""Words that open a phrase: with ``first_phrase_words`` the first chunk may end before one."""
 DROPPED = set("*`~|\\{}^<>#[]_")
 """Characters never spoken (``_``, ``[``, ``]``, ``<`` are handled before this applies)."""
 KEPT_SYMBOLS = set("°")
@@ -86,6 +91,9 @@ class SpokenStream:
     """Streaming parser: model deltas in, :class:`Speech` and :class:`ToolCallEvent` out.
 
     Args:
+        first_phrase_words: when set, the first chunk may also end before a word that opens a
+            phrase (:data:`PHRASE_STARTS`: "from", "at", "because", ...) once it has at least
+            this many words: "We're open | from 8 am to 6 pm." starts speaking two words in.
         first_clause_words: the first chunk may end at a clause boundary once it has at least
             this many words (later chunks are whole sentences).
         max_chunk_chars: a sentence longer than this is cut at its next clause boundary.
@@ -98,11 +106,13 @@ class SpokenStream:
         self,
         *,
         first_clause_words: int = 4,
+        first_phrase_words: int | None = None,
         max_chunk_chars: int = 240,
         tools: Sequence[ToolSpec] | None = None,
         max_call_chars: int = 4000,
     ) -> None:
         self.first_clause_words = first_clause_words
+        self.first_phrase_words = first_phrase_words
         self.max_chunk_chars = max_chunk_chars
         self.tools = {t.name: t for t in tools} if tools is not None else None
         self.max_call_chars = max_call_chars
@@ -310,6 +320,8 @@ class SpokenStream:
                 if self._chunk and not self._chunk.endswith(" "):
                     if self._boundary(self._chunk):
                         self._end_chunk()
+                    elif self._phrase_split():
+                        pass
                     else:
                         self._chunk += " "
             else:
@@ -332,6 +344,21 @@ class SpokenStream:
         if self._chunks_out == 0:
             return len(text.split()) >= self.first_clause_words
         return len(text) >= self.max_chunk_chars
+
+    def _phrase_split(self) -> bool:
+        """End the first chunk before its last word when that word opens a phrase."""
+        if self._chunks_out or self.first_phrase_words is None:
+            return False
+        head, _, last = self._chunk.rpartition(" ")
+        if last.lower() not in PHRASE_STARTS or not head.strip():
+            return False
+        core = head.rstrip(CLOSERS)
+        if len(head.split()) < self.first_phrase_words or not core[-1:].isalnum():
+            return False
+        self._chunk = head
+        self._end_chunk()
+        self._chunk = last + " "
+        return True
 
     def _end_chunk(self) -> None:
         text = _tidy(self._chunk)

@@ -246,13 +246,17 @@ class IncrementalTranscriber:
         with self._lock:
             self._chunks.append(as_float32(audio).copy())
 
-    def commit(self, upto: int | None = None) -> str:
-        """Transcribe the turn up to sample ``upto`` (default: all) for good; the partial text."""
+    def commit(self, upto: int | None = None, *, reuse_tail: bool = False) -> str:
+        """Transcribe the turn up to sample ``upto`` (default: all) for good; the partial text.
+
+        ``reuse_tail``: the audio after the last :meth:`hypothesize` is known to be silence (the
+        caller is in a pause), so that hypothesis is committed as it is, with no new decode."""
         with self._lock:
             audio = self._gather()
             end = len(audio) if upto is None else min(upto, len(audio))
             if end > self._committed_at:
-                text = self._decode(audio[self._committed_at : end])
+                reuse = reuse_tail and self._tail_upto > self._committed_at
+                text = self._tail_text if reuse else self._decode(audio[self._committed_at : end])
                 if text:
                     self._committed.append(text)
                 self._committed_at = end
