@@ -255,6 +255,7 @@ def chat(
         if no_start_script:
             character = replace(character, start_script=None)
         engines = Engines.load(settings, listen=audio is not None, voices=[character.voice])
+        engines.warm(character)  # the persona's prompt into the model's cache (~1 s, once)
         conversation = Conversation(engines, character)
         out = _WavOut(output)
         printer = _Printer(character.name, out, timings)
