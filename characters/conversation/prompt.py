@@ -262,6 +262,7 @@ def system_prompt(character: Character, *, describe_tools: bool = True) -> str:
         persona,
         "",
         f"You are {name}, talking with someone by voice. Speak as {name}, in the first person.",
+        "Use only the facts above; when they do not answer the question, say you are not sure.",
         "Answer in one to three short spoken sentences. Plain words only: no lists, no "
         "markdown, no emoji. Write numbers the way they are said. Ask one question at a time. "
         "Do not say you are an AI or a language model unless the description above says so.",
