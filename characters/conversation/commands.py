@@ -139,6 +139,7 @@ def _text_chat(conversation: Conversation, printer: _Printer, texts: tuple[str, 
             if isinstance(event, AgentDone):
                 answer = event.remembered
         conversation.remember(line, answer)
+        conversation.prepare()
 
 
 async def _audio_chat(

@@ -81,6 +81,8 @@ class LLM(Protocol):
 
 # Embedded: llama.cpp
 
+_OPEN_TURN = "\u2063\u2063\u2063"
+"""Stand-in for the words of a user turn not yet spoken (invisible separators, never typed)."""
 PREFILL_CHUNK = 32
 """Prompt tokens evaluated between two looks at ``cancel`` (about 0.15 s on 2 cores)."""
 MIN_ANSWER_TOKENS = 16
@@ -148,10 +150,21 @@ class LlamaCppLLM:
             self._model()
 
     def warm(self, messages: Sequence[Message]) -> None:
-        """Evaluate ``messages`` as a prompt prefix (without the answer's start)."""
+        """Evaluate ``messages`` as a prompt prefix (without the answer's start).
+
+        A last user message with empty content stands for the user's next turn: only the chat
+        template's opening of that turn is evaluated, so the next answer pays only for the
+        user's words."""
         with self._lock:
             llama = self._model()
-            self._prefill(llama, self._tokens(llama, messages, answer=False), None)
+            msgs = list(messages)
+            if msgs and msgs[-1].get("role") == "user" and msgs[-1].get("content") == "":
+                msgs[-1] = {**msgs[-1], "content": _OPEN_TURN}
+                prompt = self._render(llama, msgs, answer=False).split(_OPEN_TURN, 1)[0]
+                tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+            else:
+                tokens = self._tokens(llama, msgs, answer=False)
+            self._prefill(llama, tokens, None)
 
     def stream(
         self,
@@ -202,11 +215,14 @@ class LlamaCppLLM:
     def _tokens(self, llama: Llama, messages: Sequence[Message], *, answer: bool) -> list[int]:
         """``messages`` rendered with the model's chat template, as tokens. With ``answer``,
         the prompt ends with the assistant's turn opening."""
+        prompt = self._render(llama, messages, answer=answer)
+        return list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _render(self, llama: Llama, messages: Sequence[Message], *, answer: bool) -> str:
         formatter = self._templates.get(answer)
         if formatter is None:
             formatter = self._templates[answer] = _chat_formatter(llama, answer)
-        prompt = formatter(messages=list(messages)).prompt
-        return list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        return str(formatter(messages=list(messages)).prompt)
 
     @staticmethod
     def _prefill(llama: Llama, tokens: Sequence[int], cancel: threading.Event | None) -> None:

@@ -250,6 +250,8 @@ class VoiceConversation:
             self._speaking_until = start + event.chunk.duration_s
         if isinstance(event, AgentDone) and answer.text:
             self.conversation.remember(answer.text, event.remembered)
+            if not self._closed:
+                self._answer_pool.submit(self._prepare)
         self._events.put_nowait(event)
 
     def _run_answer(
@@ -271,6 +273,12 @@ class VoiceConversation:
         finally:
             answer.finished = True
             loop.call_soon_threadsafe(answer.settled.set)
+
+    def _prepare(self) -> None:
+        try:
+            self.conversation.prepare()
+        except Exception:
+            log.exception("preparing the next turn failed")
 
     def _run_opening(self, answer: _Answer, loop: asyncio.AbstractEventLoop) -> None:
         try:
