@@ -18,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from characters.voices import models, tts
+from characters.voices.kokoro import KOKORO, patch_model
 from characters.voices.metrics import median_f0, spectral_centroid, word_error_rate
-from characters.voices.phones import estimate_timings, split_ipa, timings_from_ends
+from characters.voices.phones import timings_from_ends
 from characters.voices.presets import PRESET_IDS, PRESETS
 from characters.voices.text import FIRST_PIECE_CHARS, MAX_PIECE_CHARS, split_for_speech
 from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, UnknownVoice
@@ -71,17 +72,73 @@ def test_text_is_split_into_sentences_with_a_short_first_piece() -> None:
     assert split_for_speech("  \n ") == []
 
 
-def test_phoneme_estimates_cover_the_chunk_and_favour_vowels() -> None:
-    units = split_ipa("həlˈoʊ, aɪm klˈɑːɹə.")
-    assert units == ["h", "ə", "l", "oʊ", ",", "aɪ", "m", "k", "l", "ɑː", "ɹ", "ə"]
-    timed = estimate_timings("həlˈoʊ, aɪm klˈɑːɹə.", 24_000)
-    assert sum(p.num_samples for p in timed) == 24_000
-    by = {p.phoneme: p.num_samples for p in timed}
-    assert by["oʊ"] > by["l"] and by["ɑː"] > by["k"]
-    assert "" in by  # the comma is a pause
+def test_cmu_phone_end_times_become_ipa_timings_that_cover_the_chunk() -> None:
     fixed = timings_from_ends([("pau", 0.1), ("hh", 0.2), ("ay", 0.45)], 16_000, 8_000)
     assert [p.phoneme for p in fixed] == ["", "h", "aɪ"]
     assert sum(p.num_samples for p in fixed) == 8_000
+
+
+# Kokoro: the patched model and its own durations
+
+
+def test_kokoro_patch_keeps_the_audio_and_adds_per_phoneme_durations() -> None:
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    session, tokenizer, packs = KOKORO.load()
+    tokens = tokenizer.tokenize(tokenizer.known(tokenizer.phonemize("Hello there.", "en-us")))
+    feed = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": packs["jf_alpha"][0]}
+    original = ort.InferenceSession(
+        str(models.model_path("kokoro-v1.0-int8")), providers=["CPUExecutionProvider"]
+    )
+    speed = np.array([1.0], dtype=np.float32)
+    (expected,) = original.run(None, {**feed, "speed": speed})
+    audio, frames = session.run(None, {**feed, "speed": speed})
+    # Same graph, same inputs: the patch changes nothing but what comes out.
+    np.testing.assert_array_equal(audio, expected)
+    assert frames.shape[-1] == len(tokens) + 2 and (frames >= 1).all()
+    assert len(audio.reshape(-1)) == 600 * int(frames.sum())  # 25 ms per frame at 24 kHz
+    _, slower = session.run(None, {**feed, "speed": np.array([0.5], dtype=np.float32)})
+    assert slower.sum() > 1.8 * frames.sum()
+
+
+def test_kokoro_patch_rejects_a_graph_without_the_duration_predictor(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["speed"], ["audio"])],
+        "not-kokoro",
+        [helper.make_tensor_value_info("speed", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(EngineUnavailable, match="does not have the expected layout"):
+        patch_model(path)
+
+
+def test_kokoro_timings_follow_the_speech() -> None:
+    (chunk,) = KOKORO.synthesize("Pick it up.", tts.ENGINE_VOICES["nina"])
+    assert_timed(chunk)
+    pcm = chunk.pcm.astype(np.float64)
+    spans, start = [], 0
+    for p in chunk.phonemes or ():
+        spans.append((p.phoneme, start, start + p.num_samples))
+        start += p.num_samples
+
+    def rms(a: int, b: int) -> float:
+        return float(np.sqrt(np.mean(pcm[a:b] ** 2)))
+
+    speech = [ph for ph, _, _ in spans if ph.strip() and ph not in "ˈˌː"]
+    assert speech == ["p", "ɪ", "k", "ɪ", "ɾ", "ʌ", "p"]
+    lead, pause = spans[0], spans[-1]
+    assert lead[0] == "" and lead[2] - lead[1] <= int(0.2 * 24_000)  # the onset, not 0.4 s
+    assert rms(0, 240) < 0.01 * np.abs(pcm).max()  # ...which starts in silence
+    assert pause[0] == "" and not pcm[pause[1] :].any()  # the sentence pause is silence
+    # The vowels are loud and the /k/ closure between them is quiet where the timings say.
+    vowels = [rms(a, b) for ph, a, b in spans if ph in ("ɪ", "ʌ")]
+    (closure,) = [rms(a, b) for ph, a, b in spans if ph == "k"]
+    assert len(vowels) == 3 and min(vowels) > 3 * closure
 
 
 # Engines

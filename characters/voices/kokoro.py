@@ -1,13 +1,19 @@
-"""Kokoro-82M (int8 ONNX, via kokoro-onnx) speaking English through the packaged voice packs.
+"""Kokoro-82M (int8 ONNX) speaking English through the packaged voice packs, with the model's own
+phoneme durations.
 
 The only packaged Kokoro voice packs are Japanese (``kokoro-voices-ja``: jf_alpha, jf_gongitsune,
-jf_nezumi, jf_tebukuro, jm_kumo), but the model is multilingual: with kokoro-onnx's own English
+jf_nezumi, jf_tebukuro, jm_kumo), but the model is multilingual: with kokoro-onnx's English
 phonemizer (espeak-ng, ``lang="en-us"``) they speak English. A voice is one pack or a weighted
 blend of packs' style vectors (``jf_alpha*0.6+jf_nezumi*0.4``), which gives more distinct voices
 without any pitch shifting.
 
-Kokoro reports no durations, so each chunk's phoneme timings are estimated from its phoneme
-string and its audio length (:func:`characters.voices.phones.estimate_timings`).
+The model is patched in memory when it loads (:func:`patch_model`): it also outputs how many
+frames (25 ms, 600 samples) each phoneme lasts, which gives the face engine real timings (shifted
+by :data:`AUDIO_LEAD_S`) and lets each chunk be cut from the onset of its first phoneme to the end
+of its last sound, without the 0.35-0.5 s of silence the model renders before and after. Making
+those silences shorter at the source (per-token speed) would save decoder time but was rejected:
+a shorter leading pad garbles the first word (Whisper heard "Hello" as "Oh") and a shorter final
+mark tripled the WER of the last words.
 
 The model loads once per process (about 1 s), on first use; one ONNX Runtime session with two
 intra-op threads is shared, and a lock lets one synthesis run at a time (two at once would only
@@ -20,27 +26,50 @@ import importlib.util
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from characters.face.generator import PhonemeTiming
 from characters.voices.models import model_path
-from characters.voices.phones import estimate_timings
 from characters.voices.text import split_for_speech
 from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, UnknownVoice
 
 if TYPE_CHECKING:
-    from kokoro_onnx import Kokoro
+    import onnxruntime as ort  # type: ignore[import-untyped]
+    from kokoro_onnx.tokenizer import Tokenizer
 
 SAMPLE_RATE = 24_000
+FRAME = 600
+"""Samples per duration frame (the decoder's 25 ms at 24 kHz)."""
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The voice packs of ``kokoro-voices-ja`` (jf_ female, jm_ male)."""
 THREADS = 2
 SENTENCE_PAUSE_S = 0.25
 CLAUSE_PAUSE_S = 0.1
+AUDIO_LEAD_S = 0.06
+"""The decoder's audio runs this far ahead of the duration frames (measured: the sibilants of
+/s/ and /ʃ/ best match their tokens' frames 60-65 ms earlier, median over 4 voices x 3 speeds x
+4 sentences); timings are shifted by it."""
+MAX_LEAD_S = 0.2
+"""How far before its first phoneme's frame a chunk may start: onsets (breath, voicing, a
+fricative) are audible up to about 0.1 s before it."""
+ONSET_LEVEL = 0.002
+"""RMS of 10 ms, relative to the chunk's peak sample, from which audio counts as sound at the
+start (-54 dB)."""
+RELEASE_LEVEL = 0.0005
+"""The same at the end (-66 dB: weak final fricatives and stop bursts must stay)."""
+TAIL_S = 0.05
+"""Audio kept after the last phoneme's last sound."""
+MAX_TOKENS = 510
+"""Kokoro takes at most this many phonemes per call."""
 LANG = "en-us"
+DURATIONS = "durations"
+"""Name of the output :func:`patch_model` adds: frames per input token, pads included."""
+_PAUSES = frozenset(".,!?;:…—–-\"'()“”")
+"""Punctuation: the model renders it as silence (a rest pose for the face)."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -67,13 +96,46 @@ def parse_blend(spec: str) -> list[tuple[str, float]]:
     return [(n, w / total) for n, w in parts]
 
 
+def patch_model(path: Path) -> bytes:
+    """The Kokoro graph with a ``durations`` output: frames per input token, pads included.
+
+    They are the rounded, clipped predictions the decoder is aligned with (the graph's
+    ``Clip(Round(predicted / speed))``); nothing else changes, so the audio is identical to the
+    unpatched model's.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    users: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+
+    def only(name: str, op: str) -> Any:
+        found = [n for n in users.get(name, []) if n.op_type == op]
+        if len(found) != 1:
+            raise EngineUnavailable(
+                f"The Kokoro model {path.name} does not have the expected layout (no single "
+                f"{op} after {name!r}); reinstall its packages (`characters models check`).",
+                ["voice"],
+            )
+        return found[0]
+
+    clip = only(only(only("speed", "Div").output[0], "Round").output[0], "Clip")
+    graph.node.append(helper.make_node("Identity", [clip.output[0]], [DURATIONS]))
+    graph.output.append(helper.make_tensor_value_info(DURATIONS, TensorProto.FLOAT, None))
+    return bytes(model.SerializeToString())
+
+
 class KokoroEngine:
     """Kokoro TTS. Thread-safe: loads once under a lock; synthesis takes turns on one session."""
 
     name = "kokoro"
 
     def __init__(self) -> None:
-        self._kokoro: Kokoro | None = None
+        self._loaded: tuple[ort.InferenceSession, Tokenizer, dict[str, F32]] | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._styles: dict[str, F32] = {}
@@ -94,14 +156,15 @@ class KokoroEngine:
     def warm_up(self, voice: EngineVoice) -> None:
         list(self.synthesize("Hi.", voice))
 
-    def load(self) -> Kokoro:
-        """The loaded model (about 1 s the first time, then cached for the process)."""
-        if self._kokoro is not None:
-            return self._kokoro
+    def load(self) -> tuple[ort.InferenceSession, Tokenizer, dict[str, F32]]:
+        """The session, phonemizer and voice packs (about 1 s the first time, then cached)."""
+        if self._loaded is not None:
+            return self._loaded
         with self._load_lock:
-            if self._kokoro is None:
-                import onnxruntime as ort  # type: ignore[import-untyped]
-                from kokoro_onnx import Kokoro
+            if self._loaded is None:
+                import onnxruntime as ort
+                from kokoro_onnx.session import embedded_vocab
+                from kokoro_onnx.tokenizer import Tokenizer
 
                 # It warns on every call that espeak merged words ("words count mismatch").
                 logging.getLogger("phonemizer").setLevel(logging.ERROR)
@@ -109,20 +172,23 @@ class KokoroEngine:
                 options.intra_op_num_threads = THREADS
                 options.inter_op_num_threads = 1
                 session = ort.InferenceSession(
-                    str(model_path("kokoro-v1.0-int8")),
+                    patch_model(model_path("kokoro-v1.0-int8")),
                     options,
                     providers=["CPUExecutionProvider"],
                 )
-                self._kokoro = Kokoro.from_session(session, str(model_path("kokoro-voices-ja")))
-        return self._kokoro
+                with np.load(model_path("kokoro-voices-ja")) as packs:
+                    voices = {name: np.asarray(packs[name], dtype=np.float32) for name in PACKS}
+                tokenizer = Tokenizer(vocab=embedded_vocab(session))
+                self._loaded = (session, tokenizer, voices)
+        return self._loaded
 
     def style(self, spec: str) -> F32:
         """The style-vector table (510, 1, 256) of a pack or blend."""
         style = self._styles.get(spec)
         if style is None:
-            packs = self.load().voices
+            packs = self.load()[2]
             style = sum(
-                (w * np.asarray(packs[n], dtype=np.float32) for n, w in parse_blend(spec)),
+                (w * packs[n] for n, w in parse_blend(spec)),
                 start=np.zeros((), dtype=np.float32),
             ).astype(np.float32)
             self._styles[spec] = style
@@ -132,26 +198,103 @@ class KokoroEngine:
         return SAMPLE_RATE
 
     def synthesize(self, text: str, voice: EngineVoice) -> Iterator[SpeechChunk]:
-        kokoro = self.load()
+        session, tokenizer, _ = self.load()
         style = self.style(voice.voice)
         speed = min(2.0, max(0.5, 1.0 / voice.length_scale))
         for piece in split_for_speech(text):
-            phonemes = kokoro.tokenizer.phonemize(piece, LANG)
-            if not kokoro.tokenizer.tokenize(phonemes):
-                continue  # nothing speakable (only symbols)
-            with self._run_lock:
-                audio, rate = kokoro.create(
-                    phonemes, style, speed=speed, lang=LANG, is_phonemes=True
-                )
-            pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767).astype(np.int16)
-            if len(pcm) == 0:
-                continue
-            timings = estimate_timings(phonemes, len(pcm))
-            pause = int(_pause_after(piece) * rate)
-            if pause:  # Kokoro's output is trimmed: put back the gap between sentences
-                pcm = np.concatenate([pcm, np.zeros(pause, dtype=np.int16)])
-                timings = (*timings, PhonemeTiming("", pause))
-            yield SpeechChunk(pcm, int(rate), timings)
+            symbols = tokenizer.known(tokenizer.phonemize(piece, LANG))
+            for part in _within_limit(symbols):
+                chunk = self._speak(session, tokenizer, part, style, speed, _pause_after(piece))
+                if chunk is not None:
+                    yield chunk
+
+    def _speak(
+        self,
+        session: ort.InferenceSession,
+        tokenizer: Tokenizer,
+        symbols: str,
+        style: F32,
+        speed: float,
+        pause_s: float,
+    ) -> SpeechChunk | None:
+        """One call of the model: the chunk from just before the first phoneme to just after the
+        last, then ``pause_s`` of silence; None if nothing in ``symbols`` is speakable."""
+        tokens = tokenizer.tokenize(symbols)
+        spoken = [i for i, s in enumerate(symbols) if s not in _PAUSES and s != " "]
+        if not tokens or not spoken:
+            return None
+        with self._run_lock:
+            audio, frames = session.run(
+                None,
+                {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": style[min(len(tokens), len(style)) - 1],
+                    "speed": np.array([speed], dtype=np.float32),
+                },
+            )
+        wave = np.asarray(audio, dtype=np.float32).reshape(-1)
+        counts = np.asarray(frames).reshape(-1)
+        if len(wave) == 0 or len(counts) != len(tokens) + 2:
+            return None
+        # Token k of the input (pads included) is heard from edges[k] to edges[k+1].
+        edges = np.concatenate([[0], np.cumsum(counts)]) * (len(wave) / max(1.0, counts.sum()))
+        edges = np.round(edges).astype(np.int64) - int(AUDIO_LEAD_S * SAMPLE_RATE)
+        edges = np.clip(edges, 0, len(wave))
+        start = _onset(wave, int(edges[1]))
+        end = _release(wave, int(edges[spoken[-1] + 1]))
+        pcm = (np.clip(wave[start:end], -1.0, 1.0) * 32767).astype(np.int16)
+        timings = [PhonemeTiming("", int(edges[1]) - start)]
+        for i, symbol in enumerate(symbols):
+            a, b = int(edges[i + 1]), min(int(edges[i + 2]), end)
+            if b > a:
+                timings.append(PhonemeTiming("" if symbol in _PAUSES else symbol, b - a))
+        pause = int(pause_s * SAMPLE_RATE)
+        pcm = np.concatenate([pcm, np.zeros(pause, dtype=np.int16)])
+        timings.append(PhonemeTiming("", len(pcm) - sum(t.num_samples for t in timings)))
+        return SpeechChunk(pcm, SAMPLE_RATE, tuple(t for t in timings if t.num_samples > 0))
+
+
+def _onset(wave: F32, boundary: int) -> int:
+    """Where to start a chunk whose first phoneme starts at ``boundary``: 20 ms before the first
+    10 ms window of sound within :data:`MAX_LEAD_S` before it (the model's leading silence, about
+    0.35-0.5 s, is dropped)."""
+    window = SAMPLE_RATE // 100
+    low = max(0, boundary - int(MAX_LEAD_S * SAMPLE_RATE))
+    span = wave[low:boundary]
+    count = len(span) // window
+    if count == 0:
+        return low
+    rms = np.sqrt(np.mean(span[-count * window :].reshape(count, window) ** 2, axis=1))
+    loud = np.flatnonzero(rms > ONSET_LEVEL * max(float(np.abs(wave).max()), 1e-6))
+    first = boundary - (count - int(loud[0])) * window if len(loud) else boundary
+    return max(low, first - 2 * window)
+
+
+def _release(wave: F32, low: int) -> int:
+    """Where to end a chunk whose last phoneme starts at ``low``: :data:`TAIL_S` after the last
+    10 ms window of sound (a phrase-final phoneme often gets 0.3-0.5 s of frames that the
+    decoder renders as a fade into silence, and the final mark is silence)."""
+    window = SAMPLE_RATE // 100
+    span = wave[low:]
+    count = len(span) // window
+    last = len(wave)
+    if count:
+        rms = np.sqrt(np.mean(span[: count * window].reshape(count, window) ** 2, axis=1))
+        loud = np.flatnonzero(rms > RELEASE_LEVEL * max(float(np.abs(wave).max()), 1e-6))
+        last = low + (int(loud[-1]) + 1) * window if len(loud) else low
+    return min(len(wave), last + int(TAIL_S * SAMPLE_RATE))
+
+
+def _within_limit(symbols: str) -> Iterator[str]:
+    """``symbols`` in parts of at most :data:`MAX_TOKENS` - 2, cut between words."""
+    limit = MAX_TOKENS - 2
+    while len(symbols) > limit:
+        cut = symbols.rfind(" ", 0, limit)
+        cut = cut if cut > 0 else limit
+        yield symbols[:cut]
+        symbols = symbols[cut:].lstrip()
+    if symbols:
+        yield symbols
 
 
 def _pause_after(piece: str) -> float:

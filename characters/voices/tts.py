@@ -4,9 +4,9 @@ An engine (:class:`TTSEngine`) synthesizes one :class:`EngineVoice` at its nativ
 (22 050 Hz for Piper, 24 000 Hz for Kokoro, 16 000 Hz for flite, 32 000 Hz for festival) and
 yields :class:`SpeechChunk` s as it goes, one per sentence (the first one cut at a clause when
 long, see :mod:`characters.voices.text`), each with the phonemes it holds on the same sample
-clock: aligned by Piper, flite and festival, estimated from the phoneme string for Kokoro. The
-face engine takes those chunks unchanged (:class:`characters.face.AudioChunk`), so the mouth
-follows the phonemes spoken.
+clock: each engine's own durations (Piper's alignments, Kokoro's duration predictor, flite's and
+festival's phone end times). The face engine takes those chunks unchanged
+(:class:`characters.face.AudioChunk`), so the mouth follows the phonemes spoken.
 
 :data:`ENGINE_VOICES` maps the 30 preset voice ids of the API to engine voices; it is the one
 place that decides what a preset sounds like. :func:`synthesize` is the entry point for callers
