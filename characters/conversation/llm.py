@@ -23,8 +23,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -124,9 +126,30 @@ def _load_llama(model_path: Path, threads: int, n_ctx: int) -> Llama:
         native.llama_model_default_params = default_params
 
 
+class _Stop(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class _Either:
+    """Set when any of its events is."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+
 class LlamaCppLLM:
     """A GGUF chat model run in process by llama.cpp (loaded on first use, or by
     :meth:`check`).
+
+    Every llama.cpp call runs on one long-lived thread of its own, whichever thread calls
+    :meth:`stream`: llama.cpp parallelises with OpenMP, which keeps a team of worker threads per
+    calling thread, and once two callers have teams on 2 cores its workers stop spinning and
+    every batch waits for them to wake (measured: a 4-token batch took 110 ms from a second
+    thread against 51 ms from the first; decoding in a conversation ran at 60 ms per token
+    instead of 37).
 
     Args:
         model_path: the ``.gguf`` file.
@@ -143,11 +166,12 @@ class LlamaCppLLM:
         self._lock = threading.Lock()
         self._llama: Llama | None = None
         self._templates: dict[bool, Any] = {}
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="llama")
 
     def check(self) -> None:
         """Load the model now (about 0.3 s for the 0.5B model)."""
         with self._lock:
-            self._model()
+            self._worker.submit(self._model).result()
 
     def warm(self, messages: Sequence[Message]) -> None:
         """Evaluate ``messages`` as a prompt prefix (without the answer's start).
@@ -156,15 +180,17 @@ class LlamaCppLLM:
         template's opening of that turn is evaluated, so the next answer pays only for the
         user's words."""
         with self._lock:
-            llama = self._model()
-            msgs = list(messages)
-            if msgs and msgs[-1].get("role") == "user" and msgs[-1].get("content") == "":
-                msgs[-1] = {**msgs[-1], "content": _OPEN_TURN}
-                prompt = self._render(llama, msgs, answer=False).split(_OPEN_TURN, 1)[0]
-                tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
-            else:
-                tokens = self._tokens(llama, msgs, answer=False)
-            self._prefill(llama, tokens, None)
+            self._worker.submit(self._warm, list(messages)).result()
+
+    def _warm(self, msgs: list[Message]) -> None:
+        llama = self._model()
+        if msgs and msgs[-1].get("role") == "user" and msgs[-1].get("content") == "":
+            msgs[-1] = {**msgs[-1], "content": _OPEN_TURN}
+            prompt = self._render(llama, msgs, answer=False).split(_OPEN_TURN, 1)[0]
+            tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        else:
+            tokens = self._tokens(llama, msgs, answer=False)
+        self._prefill(llama, tokens, None)
 
     def stream(
         self,
@@ -180,6 +206,39 @@ class LlamaCppLLM:
         cancel = cancel or threading.Event()
         if not self._acquire(cancel):
             return
+        gone = threading.Event()  # the consumer stopped reading: stop generating
+        stop = _Either(cancel, gone)
+        wanted = threading.Semaphore(0)  # one token per request, as a plain generator would
+        out: queue.SimpleQueue[str | BaseException | None] = queue.SimpleQueue()
+        work = self._worker.submit(
+            self._produce, list(messages), max_tokens, temperature, stop, wanted, out
+        )
+        try:
+            while True:
+                wanted.release()
+                item = out.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            gone.set()
+            work.result()  # the model is free again before the lock is
+            self._lock.release()
+
+    def _produce(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        stop: _Either,
+        wanted: threading.Semaphore,
+        out: queue.SimpleQueue[str | BaseException | None],
+    ) -> None:
+        """On the llama thread: evaluate the prompt, then put the answer's deltas into ``out``
+        one per ``wanted`` request, so that the model pauses while the caller speaks a chunk
+        (then None; or the exception that stopped it)."""
         try:
             llama = self._model()
             tokens = self._tokens(llama, messages, answer=True)
@@ -189,12 +248,22 @@ class LlamaCppLLM:
                     f"The prompt ({len(tokens)} tokens) leaves no room for an answer in the "
                     f"{self.n_ctx}-token context; shorten the personality or the knowledge."
                 )
-            self._prefill(llama, tokens[:-1], cancel)
-            if cancel.is_set():
-                return
-            yield from self._generate(llama, tokens, min(max_tokens, room), temperature, cancel)
+            self._prefill(llama, tokens[:-1], stop)
+            deltas = self._generate(llama, tokens, min(max_tokens, room), temperature, stop)
+            try:
+                while not stop.is_set():
+                    if not wanted.acquire(timeout=0.05):
+                        continue
+                    delta = next(deltas, None)
+                    if delta is None:
+                        break
+                    out.put(delta)
+            finally:
+                deltas.close()
+        except Exception as e:  # handed to the consumer, which raises it
+            out.put(e)
         finally:
-            self._lock.release()
+            out.put(None)
 
     def _acquire(self, cancel: threading.Event) -> bool:
         while not self._lock.acquire(timeout=0.05):
@@ -225,7 +294,7 @@ class LlamaCppLLM:
         return str(formatter(messages=list(messages)).prompt)
 
     @staticmethod
-    def _prefill(llama: Llama, tokens: Sequence[int], cancel: threading.Event | None) -> None:
+    def _prefill(llama: Llama, tokens: Sequence[int], cancel: _Stop | None) -> None:
         """Evaluate ``tokens``, reusing the longest prefix already in the KV cache, in small
         batches so that ``cancel`` is seen quickly."""
         cached = llama.input_ids[: llama.n_tokens]
@@ -246,8 +315,8 @@ class LlamaCppLLM:
         tokens: list[int],
         max_tokens: int,
         temperature: float,
-        cancel: threading.Event,
-    ) -> Iterator[str]:
+        cancel: _Stop,
+    ) -> Generator[str, None, None]:
         from llama_cpp import StoppingCriteriaList
 
         stop = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
