@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -79,16 +78,6 @@ class Interrupted:
 VoiceEvent = UserTurn | UserSpeaking | Interrupted | AgentSpeech | AgentToolCall | AgentDone
 
 
-LISTEN_NICE = 10
-"""Scheduling niceness of the listener's thread (speech recognition, Smart Turn, VAD)."""
-
-
-def _lower_priority(nice: int) -> None:
-    """Make the calling thread yield the CPU to the answer's threads when both want it."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-
-
 def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -115,9 +104,7 @@ class VoiceConversation:
         self.conversation = conversation
         self.listener = listener
         self._events: asyncio.Queue[VoiceEvent | None] = asyncio.Queue()
-        self._listen = ThreadPoolExecutor(
-            1, thread_name_prefix="listen", initializer=_lower_priority, initargs=(LISTEN_NICE,)
-        )
+        self._listen = ThreadPoolExecutor(1, thread_name_prefix="listen")
         self._answer_pool = ThreadPoolExecutor(2, thread_name_prefix="answer")
         self._answer: _Answer | None = None
         self._audio_s = 0.0
