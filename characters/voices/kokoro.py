@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from kokoro_onnx.tokenizer import Tokenizer
 
 SAMPLE_RATE = 24_000
-FRAME = 600
-"""Samples per duration frame (the decoder's 25 ms at 24 kHz)."""
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The voice packs of ``kokoro-voices-ja`` (jf_ female, jm_ male)."""
 THREADS = 2
@@ -240,8 +238,9 @@ class KokoroEngine:
         edges = np.concatenate([[0], np.cumsum(counts)]) * (len(wave) / max(1.0, counts.sum()))
         edges = np.round(edges).astype(np.int64) - int(AUDIO_LEAD_S * SAMPLE_RATE)
         edges = np.clip(edges, 0, len(wave))
-        start = _onset(wave, int(edges[1]))
-        end = _release(wave, int(edges[spoken[-1] + 1]))
+        peak = max(float(np.abs(wave).max()), 1e-6)
+        start = _onset(wave, int(edges[1]), peak)
+        end = _release(wave, int(edges[spoken[-1] + 1]), peak)
         pcm = (np.clip(wave[start:end], -1.0, 1.0) * 32767).astype(np.int16)
         timings = [PhonemeTiming("", int(edges[1]) - start)]
         for i, symbol in enumerate(symbols):
@@ -254,34 +253,38 @@ class KokoroEngine:
         return SpeechChunk(pcm, SAMPLE_RATE, tuple(t for t in timings if t.num_samples > 0))
 
 
-def _onset(wave: F32, boundary: int) -> int:
+_WINDOW = SAMPLE_RATE // 100
+"""10 ms: the window in which :func:`_onset` and :func:`_release` measure loudness."""
+
+
+def _loud(span: F32, level: float) -> npt.NDArray[np.intp]:
+    """Indices of the whole 10 ms windows of ``span`` whose RMS is above ``level``."""
+    count = len(span) // _WINDOW
+    rms = np.sqrt(np.mean(span[: count * _WINDOW].reshape(count, _WINDOW) ** 2, axis=1))
+    return np.flatnonzero(rms > level)
+
+
+def _onset(wave: F32, boundary: int, peak: float) -> int:
     """Where to start a chunk whose first phoneme starts at ``boundary``: 20 ms before the first
     10 ms window of sound within :data:`MAX_LEAD_S` before it (the model's leading silence, about
-    0.35-0.5 s, is dropped)."""
-    window = SAMPLE_RATE // 100
+    0.35-0.5 s, is dropped). ``peak`` is the chunk's largest sample."""
     low = max(0, boundary - int(MAX_LEAD_S * SAMPLE_RATE))
-    span = wave[low:boundary]
-    count = len(span) // window
+    count = (boundary - low) // _WINDOW
     if count == 0:
         return low
-    rms = np.sqrt(np.mean(span[-count * window :].reshape(count, window) ** 2, axis=1))
-    loud = np.flatnonzero(rms > ONSET_LEVEL * max(float(np.abs(wave).max()), 1e-6))
-    first = boundary - (count - int(loud[0])) * window if len(loud) else boundary
-    return max(low, first - 2 * window)
+    loud = _loud(wave[boundary - count * _WINDOW : boundary], ONSET_LEVEL * peak)
+    first = boundary - (count - int(loud[0])) * _WINDOW if len(loud) else boundary
+    return max(low, first - 2 * _WINDOW)
 
 
-def _release(wave: F32, low: int) -> int:
+def _release(wave: F32, low: int, peak: float) -> int:
     """Where to end a chunk whose last phoneme starts at ``low``: :data:`TAIL_S` after the last
     10 ms window of sound (a phrase-final phoneme often gets 0.3-0.5 s of frames that the
     decoder renders as a fade into silence, and the final mark is silence)."""
-    window = SAMPLE_RATE // 100
-    span = wave[low:]
-    count = len(span) // window
     last = len(wave)
-    if count:
-        rms = np.sqrt(np.mean(span[: count * window].reshape(count, window) ** 2, axis=1))
-        loud = np.flatnonzero(rms > RELEASE_LEVEL * max(float(np.abs(wave).max()), 1e-6))
-        last = low + (int(loud[-1]) + 1) * window if len(loud) else low
+    if len(wave) - low >= _WINDOW:
+        loud = _loud(wave[low:], RELEASE_LEVEL * peak)
+        last = low + (int(loud[-1]) + 1) * _WINDOW if len(loud) else low
     return min(len(wave), last + int(TAIL_S * SAMPLE_RATE))
 
 
