@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from characters.models.registry import Kind, Model, ModelFile, Package, Part
+
 ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "2024-11-06"
 AVATAR_KEYS = {
@@ -47,6 +49,29 @@ PG_URL = os.environ.get("CHARACTERS_TEST_DATABASE_URL", "")
 os.environ.setdefault(
     "CHARACTERS_MODELS_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "characters-test-models")
 )
+
+
+def uninstalled_model(
+    model_id: str, kind: Kind, package: str, version: str, *, folder: str = "", file: str = "m.bin"
+) -> Model:
+    """A registry record (:class:`characters.models.Model`) whose one package, ``package==version``
+    (module ``package`` with ``_``), is not installed; register it with
+    ``monkeypatch.setitem(MODELS, record.id, record)``."""
+    module = package.replace("-", "_")
+    return Model(
+        id=model_id,
+        kind=kind,
+        title="not installed",
+        packages=(Package(package, version, module),),
+        home=Part(module, folder),
+        files=(ModelFile(file, 10),),
+        entry=file,
+        licence="-",
+        upstream="-",
+        provenance="-",
+        used_by="-",
+        default=False,
+    )
 
 
 def free_port() -> int:

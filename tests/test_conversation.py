@@ -23,7 +23,7 @@ from characters.conversation.engine import (
 from characters.conversation.prompt import Character
 from characters.conversation.voice import Interrupted, UserTurn, VoiceConversation
 from characters.errors import CharactersError
-from tests.conftest import Server, data_uri, face_png, ready_avatar
+from tests.conftest import Server, data_uri, face_png, ready_avatar, uninstalled_model
 
 pytestmark = pytest.mark.slow
 
@@ -216,24 +216,9 @@ def test_unreachable_llm_fails_at_start(settings: Settings) -> None:
 def test_missing_model_package_fails_at_start(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from characters.models import ModelMissing
-    from characters.models.registry import MODELS, Model, ModelFile, Package, Part
+    from characters.models import MODELS, ModelMissing
 
-    # A registered language model whose package is not installed here.
-    absent = Model(
-        id="absent-llm",
-        kind="llm",
-        title="a GGUF nobody installed",
-        packages=(Package("absent-llm-weights-q7", "1.0", "absent_llm_weights_q7"),),
-        home=Part("absent_llm_weights_q7", ""),
-        files=(ModelFile("absent.gguf", 10),),
-        entry="absent.gguf",
-        licence="-",
-        upstream="-",
-        provenance="-",
-        used_by="-",
-        default=False,
-    )
+    absent = uninstalled_model("absent-llm", "llm", "absent-llm-weights-q7", "1.0")
     monkeypatch.setitem(MODELS, absent.id, absent)
     with pytest.raises(ModelMissing) as err:
         Engines.load(settings.model_copy(update={"llm_model": absent.id}), listen=False)

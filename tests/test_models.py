@@ -35,6 +35,7 @@ from characters.models import (
 from characters.models.commands import models
 from characters.models.gguf import InvalidGGUF, read_gguf
 from characters.models.store import STAMP, part_path
+from tests.conftest import uninstalled_model
 
 IN_PLACE = [
     "whisper-tiny.en",
@@ -95,20 +96,7 @@ def test_unknown_model_id_is_invalid_input(tmp_path: Path) -> None:
 
 
 def test_missing_package_names_the_pip_command(tmp_path: Path) -> None:
-    bogus = Model(
-        id="bogus",
-        kind="llm",
-        title="not installed",
-        packages=(Package("no-such-model-pkg-x7", "1.0", "no_such_model_pkg_x7"),),
-        home=Part("no_such_model_pkg_x7", ""),
-        files=(ModelFile("m.gguf", 10),),
-        entry="m.gguf",
-        licence="-",
-        upstream="-",
-        provenance="-",
-        used_by="-",
-        default=False,
-    )
+    bogus = uninstalled_model("bogus", "llm", "no-such-model-pkg-x7", "1.0", file="m.gguf")
     with pytest.raises(ModelMissing) as err:
         resolve_model(bogus, tmp_path)
     assert isinstance(err.value, InvalidInput)
@@ -362,19 +350,8 @@ def test_check_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_check_shows_a_missing_optional_model_without_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entry = Model(
-        id="bogus-tts",
-        kind="tts",
-        title="a voice nobody installed",
-        packages=(Package("no-such-voice-pkg-x7", "2.0", "no_such_voice_pkg_x7"),),
-        home=Part("no_such_voice_pkg_x7", "data"),
-        files=(ModelFile("v.onnx", 10),),
-        entry="v.onnx",
-        licence="MIT",
-        upstream="nowhere",
-        provenance="none",
-        used_by="nothing",
-        default=False,
+    entry = uninstalled_model(
+        "bogus-tts", "tts", "no-such-voice-pkg-x7", "2.0", folder="data", file="v.onnx"
     )
     monkeypatch.setitem(MODELS, entry.id, entry)
     result = _cli("check", "--data-dir", str(tmp_path))
