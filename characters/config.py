@@ -75,7 +75,42 @@ class Settings(BaseSettings):
     session_max_duration_cap_s: int = Field(300, ge=10, le=1800)
     """Largest maxDuration a session may ask for (Runway allows up to 1800; we default to 300)."""
     session_peer_grace_s: float = Field(10.0, ge=0)
+    """A live call whose client sends nothing (no microphone audio) for this long is over
+    (COMPLETED, "media peer vanished"); the database timer uses the same grace as a backstop."""
     sweep_interval_s: float = Field(0.5, gt=0)
+
+    # Live calls (characters/realtime): the embedded WebRTC transport
+    max_calls: int = Field(2, ge=1, le=1000)
+    """Live calls this deployment runs at once (counted over the database: READY and RUNNING
+    sessions and admitted ones being set up). Beyond it new sessions wait queued (NOT_READY,
+    ``queued: true``). The default comes from ``bench/realtime.py`` on a 2-core machine."""
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    """STUN/TURN servers for WebRTC as JSON, e.g. ``[{"urls": "turn:turn.example.com:3478",
+    "username": "u", "credential": "p"}]``. Used by the server and handed to clients (consume's
+    ``iceServers``, WHIP ``Link`` headers). Default: none, so nothing off the machine is asked;
+    calls then work on loopback and a LAN (docs/realtime.md: TURN for the internet)."""
+    node_name: str | None = None
+    """This server process's name in the database (which process runs which call). Default:
+    ``<hostname>:<port>``; give each process on a shared database its own."""
+    record_calls: bool = True
+    """Record every call to MP4 (the character's video with both voices), served as the
+    conversation's ``recordingUrl``."""
+    video_bitrate: int = Field(1_000_000, ge=100_000, le=8_000_000)
+    """Bits per second of the character's video (VP8 or H.264)."""
+    call_connect_timeout_s: float = Field(15.0, gt=0, le=120)
+    """How long an answered offer waits for its media to connect before the session FAILs
+    (``CONNECTION_FAILED``)."""
+    goodbye_s: float = Field(10.0, ge=0, le=60)
+    """How long before a call's duration cap the client is told (``session`` ``ENDING``) and
+    the character says ``goodbye_line``."""
+    goodbye_line: str = "I'm afraid our time is almost up. Thank you for talking with me. Goodbye!"
+    """What the character says ``goodbye_s`` before the cap (empty: nothing)."""
+    preload_models: bool = True
+    """Load the conversation models when the server starts (about 4 s, in the background);
+    otherwise the first call loads them."""
+    media_lead_ms: int = Field(80, ge=20, le=1000)
+    """How far ahead of playback the character's media is produced: more absorbs hiccups of a
+    loaded machine, less answers and stops sooner."""
 
     # Organisations and credits
     default_tier: int = 1
@@ -156,6 +191,32 @@ class Settings(BaseSettings):
         """The database URL with the default filled in and the async driver chosen."""
         url = self.database_url or f"sqlite:///{self.data_dir / 'characters.db'}"
         return async_url(url)
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for server in v:
+            urls = server.get("urls")
+            if not urls or not isinstance(urls, str | list):
+                raise ValueError('each ICE server needs "urls" (a string or a list of strings)')
+            for url in [urls] if isinstance(urls, str) else urls:
+                if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
+                    raise ValueError(
+                        f"ICE server URL {url!r} must start with stun:, turn: or turns:"
+                    )
+        return v
+
+    @property
+    def node(self) -> str:
+        """This process's name (``node_name`` or ``<hostname>:<port>``)."""
+        import socket
+
+        return self.node_name or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Recordings of live calls while they are written (then moved into the blob store)."""
+        return self.data_dir / "recordings"
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -8,7 +8,8 @@
     ├── NotFound              no such resource for this organisation           → 404
     ├── Conflict              the resource is in a state that forbids this     → 409
     ├── Unauthorized          missing, malformed or revoked credentials        → 401
-    └── LimitExceeded         concurrency, queue or daily limits are used up   → 429
+    ├── LimitExceeded         concurrency, queue or daily limits are used up   → 429
+    └── Unavailable           a part of the server cannot serve this now       → 503
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ class Unauthorized(CharactersError):
 
 class LimitExceeded(CharactersError):
     """An organisation limit (concurrency, queue, daily sessions, uploads) is used up."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(CharactersError):
+    """The server cannot do this now (e.g. the conversation models failed to load); retry
+    later or fix the server (the message says what)."""
 
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""The application factory: one process serves the API, signed files and (later) media."""
+"""The application factory: one process serves the API, signed files and live calls."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ from characters.api.routes import (
     tasks,
     uploads,
     voices,
+    webrtc,
 )
 from characters.avatars.images import ImageLimits, ProcessedImage
 from characters.avatars.processing import Analyse, AvatarProcessor
 from characters.config import Settings
 from characters.errors import NotFound
+from characters.realtime.calls import Calls
 from characters.sessions.manager import SessionManager
 from characters.store.blobs import BlobStore
 from characters.store.db import Database
@@ -82,15 +84,18 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         sessions = SessionManager(db, settings)
         janitor = Janitor(db, blobs)
         runner = TaskRunner(db, blobs, settings)
-        app.state.services = Services(settings, db, blobs, processor, sessions, runner)
+        calls = Calls(settings, db, blobs, sessions)
+        app.state.services = Services(settings, db, blobs, processor, sessions, runner, calls)
         processor.start()
         await processor.resume()
         sessions.start()
         janitor.start()
         await runner.start()  # resumes the tasks left PENDING
+        await calls.start()  # fails the calls a previous run left behind; loads the models
         try:
             yield
         finally:
+            await calls.aclose()  # live calls end (FAILED, SERVER_STOPPED) and are stored
             await runner.aclose()  # a running task goes back to PENDING
             await janitor.aclose()
             await sessions.aclose()
@@ -116,6 +121,7 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         organization,
         avatar_videos,
         tasks,
+        webrtc,
     ):
         app.include_router(module.router)
 
@@ -145,12 +151,6 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
             services.blobs.read(blob),
             media_type=blob.content_type,
             headers={"cache-control": "private, max-age=3600"},
-        )
-
-    @app.post("/v1/realtime_sessions/{id}/webrtc", include_in_schema=False)
-    async def webrtc_offer(id: uuid.UUID) -> JSONResponse:
-        return errors.error_response(
-            501, "The embedded WebRTC media endpoint is not part of this build yet."
         )
 
     return app

@@ -14,6 +14,7 @@ from characters.store.keys import Principal
 
 if TYPE_CHECKING:
     from characters.avatars.processing import AvatarProcessor
+    from characters.realtime.calls import Calls
     from characters.sessions.manager import SessionManager
     from characters.tasks.runner import TaskRunner
 
@@ -28,6 +29,7 @@ class Services:
     avatars: AvatarProcessor
     sessions: SessionManager
     tasks: TaskRunner
+    calls: Calls
 
 
 def get_services(request: Request) -> Services:

@@ -18,6 +18,7 @@ from characters.errors import (
     LimitExceeded,
     NotFound,
     Unauthorized,
+    Unavailable,
 )
 
 logger = logging.getLogger("characters.api")
@@ -28,6 +29,7 @@ STATUS: list[tuple[type[CharactersError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (LimitExceeded, 429),
+    (Unavailable, 503),
 ]
 
 _CODES = {
@@ -145,7 +147,7 @@ def domain_error_response(exc: CharactersError) -> JSONResponse:
     for cls, status in STATUS:
         if isinstance(exc, cls):
             headers = {}
-            if isinstance(exc, LimitExceeded) and exc.retry_after_s is not None:
+            if isinstance(exc, LimitExceeded | Unavailable) and exc.retry_after_s is not None:
                 headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
             issues = None
             if isinstance(exc, InvalidInput) and exc.path:

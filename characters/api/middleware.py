@@ -24,7 +24,7 @@ CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, DELETE, PATCH, OPTIONS"),
     (b"access-control-allow-headers", b"authorization, content-type, if-match"),
-    (b"access-control-expose-headers", b"location, etag"),
+    (b"access-control-expose-headers", b"location, etag, link"),
     (b"access-control-max-age", b"600"),
 ]
 

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from characters.config import Settings, load_settings
 from characters.errors import CharactersError
+from characters.pcm import resample
 
 if TYPE_CHECKING:  # the models load only when a chat starts, not for `characters --help`
     from characters.conversation.engine import AgentEvent, Conversation, Engines
@@ -59,7 +60,7 @@ class _WavOut:
             self._wav.setsampwidth(2)
             self._wav.setframerate(self._rate)
         elif chunk.sample_rate != self._rate:
-            pcm = _resample(pcm, chunk.sample_rate, self._rate)
+            pcm = resample(pcm, chunk.sample_rate, self._rate).astype(np.int16)
         self._wav.writeframes(pcm.astype("<i2").tobytes())
         self.seconds += len(pcm) / self._rate
 
@@ -68,14 +69,6 @@ class _WavOut:
             self._wav.close()
         elif self.path is not None:
             _fail("the character said nothing, so no audio was written")
-
-
-def _resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Linear resampling (only for a voice whose chunks change rate, which none does today)."""
-    n = round(len(pcm) * dst / src)
-    out = np.interp(np.arange(n) * (src / dst), np.arange(len(pcm)), pcm.astype(np.float32))
-    resampled: np.ndarray = np.clip(out, -32768, 32767).astype(np.int16)
-    return resampled
 
 
 class _Printer:

@@ -197,14 +197,23 @@ class Conversation:
     """Knowledge-base hook: snippets relevant to the user's words (filled by the knowledge
     issue)."""
 
-    def opening(self) -> Iterator[AgentEvent]:
+    def opening(self, cancel: threading.Event | None = None) -> Iterator[AgentEvent]:
         """The start script, spoken (nothing when the character has none)."""
+        return self.line(self.character.start_script or "", cancel)
+
+    def line(self, text: str, cancel: threading.Event | None = None) -> Iterator[AgentEvent]:
+        """A fixed line (the start script, a goodbye), spoken as it is: no language model."""
+        cancel = cancel or threading.Event()
         timings = TurnTimings(started=time.monotonic())
-        text = (self.character.start_script or "").strip()
+        text = text.strip()
+        said: list[str] = []
         if text:
-            yield from self._speak(text, timings, threading.Event())
+            for event in self._speak(text, timings, cancel):
+                if event.text:
+                    said.append(event.text)
+                yield event
         timings.done = time.monotonic()
-        yield AgentDone(text, False, timings)
+        yield AgentDone(" ".join(said), cancel.is_set(), timings)
 
     def respond(
         self, user_text: str, cancel: threading.Event | None = None
@@ -275,6 +284,15 @@ class Conversation:
         self.history.append({"role": "user", "content": user_text})
         if answer:
             self.history.append({"role": "assistant", "content": answer})
+
+    def revise_last_answer(self, heard: str) -> None:
+        """The user cut off the last answer after it was remembered whole (it was still
+        playing): memory keeps what they heard of it (``heard``; nothing if empty)."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            if heard:
+                self.history[-1] = {"role": "assistant", "content": f"{heard} …"}
+            else:
+                self.history.pop()
 
     def _parse(
         self,

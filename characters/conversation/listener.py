@@ -41,12 +41,11 @@ import numpy as np
 import numpy.typing as npt
 
 from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer
-from characters.conversation.vad import FRAME, FRAME_S, SAMPLE_RATE, SileroVAD, as_float32
+from characters.conversation.vad import FRAME, FRAME_S, SAMPLE_RATE, SileroVAD
 from characters.errors import InvalidInput
+from characters.pcm import StreamResampler, as_float32
 
 if TYPE_CHECKING:
-    import av
-
     from characters.conversation.turn import SmartTurn
 
 DEFAULT_TURN_THRESHOLD = 0.9
@@ -148,27 +147,6 @@ ListenerEvent = (
 )
 
 
-class _Resampler:
-    """Any rate to 16 kHz float32, streaming (libswresample keeps state between pieces)."""
-
-    def __init__(self) -> None:
-        self._rate = 0
-        self._resampler: av.AudioResampler | None = None
-
-    def __call__(self, pcm: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
-        if rate == SAMPLE_RATE:
-            return pcm
-        import av
-
-        if self._resampler is None or rate != self._rate:
-            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-            self._rate = rate
-        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="flt", layout="mono")
-        frame.sample_rate = rate
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
-        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
-
-
 class Listener:
     """The turn-taking state machine of one conversation (see the module docstring)."""
 
@@ -183,7 +161,7 @@ class Listener:
         self.turn = turn
         self.config = config or ListenerConfig()
         self.transcriber = IncrementalTranscriber(stt)
-        self._resample = _Resampler()
+        self._resample = StreamResampler(SAMPLE_RATE)
         self._speaking = False
         self._frames = 0
         self._barged = False
@@ -208,7 +186,7 @@ class Listener:
         """Forget the current turn and the VAD state; the audio clock keeps counting."""
         self.vad.reset()
         self.transcriber.reset()
-        self._resample = _Resampler()
+        self._resample = StreamResampler(SAMPLE_RATE)
         keep = _frames_of(self.config.pre_speech_ms) + _frames_of(self.config.barge_in_ms) + 2
         self._ring: deque[npt.NDArray[np.float32]] = deque(maxlen=keep)
         self._speech = False
@@ -221,7 +199,7 @@ class Listener:
         if sample_rate <= 0:
             raise InvalidInput(f"Sample rate must be positive, got {sample_rate}.")
         events: list[ListenerEvent] = self._score_pause()
-        audio = self._resample(as_float32(pcm), sample_rate)
+        audio = as_float32(self._resample(as_float32(pcm), sample_rate))
         stream = np.concatenate([self._leftover, audio]) if len(self._leftover) else audio
         n = len(stream) // FRAME
         for k in range(n):

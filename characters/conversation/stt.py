@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from characters.conversation.vad import SAMPLE_RATE, as_float32
+from characters.conversation.vad import SAMPLE_RATE
 from characters.errors import InvalidInput
+from characters.pcm import as_float32
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from characters.errors import InvalidInput
+from characters.pcm import as_float32
 
 if TYPE_CHECKING:
     import onnxruntime as ort  # type: ignore[import-untyped]
@@ -44,17 +45,6 @@ def _session(model_path: Path) -> ort.InferenceSession:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-
-
-def as_float32(pcm: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
-    """Mono PCM (int16, or float in [-1, 1]) as a float32 array; other shapes are refused."""
-    if pcm.ndim != 1:
-        raise InvalidInput(f"Expected mono audio (a 1-D array), got shape {pcm.shape}.")
-    if pcm.dtype == np.int16:
-        return pcm.astype(np.float32) / 32768.0
-    if np.issubdtype(pcm.dtype, np.floating):
-        return pcm.astype(np.float32, copy=False)
-    raise InvalidInput(f"Expected int16 or float PCM, got {pcm.dtype}.")
 
 
 @dataclass(frozen=True, slots=True)

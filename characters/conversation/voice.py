@@ -9,9 +9,13 @@ Listener` on one worker thread, in order, and answers on another:
   same words, they are released, so the time spent waiting for the end of turn is not added to
   the answer's; if the user goes on (``TurnResumed``) or the words changed, the speculative
   answer is cancelled and leaves no trace in the conversation's memory.
-* **Barge-in.** While the character's speech is playing (by the input audio clock: the user's
-  audio arrives in real time), user speech that the listener calls a barge-in cancels the answer
-  and emits :class:`Interrupted`; memory keeps what was said up to then.
+* **Barge-in.** While the character's speech is playing, user speech that the listener calls a
+  barge-in cancels the answer and emits :class:`Interrupted`; memory keeps what was said up to
+  then. With a :class:`Playback` (a live call) "playing" and "said" are what the user really
+  heard, as the call's media output reports it; without one (``characters chat --audio``) they
+  are estimated on the input audio clock (the user's audio arrives in real time).
+* **Errors.** A stage that fails (speech recognition, the language model, the voice) emits
+  :class:`EngineFailure` with the stage and the reason; the caller decides what to tell the user.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +46,7 @@ from characters.conversation.listener import (
     EndOfTurnCandidate,
     Listener,
     ListenerEvent,
+    Partial,
     SpeechStarted,
     TurnDiscarded,
     TurnEnded,
@@ -69,13 +75,53 @@ class UserSpeaking:
 
 
 @dataclass(frozen=True, slots=True)
+class UserPartial:
+    """The words of the user's turn so far (a hypothesis that may still change)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
     """The user barged in: the current answer was cut short."""
 
     at_s: float
+    heard: str = ""
+    """What the user heard of the answer (with a :class:`Playback`; else what was said)."""
 
 
-VoiceEvent = UserTurn | UserSpeaking | Interrupted | AgentSpeech | AgentToolCall | AgentDone
+@dataclass(frozen=True, slots=True)
+class EngineFailure:
+    """A stage of the engine failed; ``stage`` is ``listen``, ``answer`` or ``line`` (the start
+    script or another fixed line)."""
+
+    stage: str
+    message: str
+
+
+VoiceEvent = (
+    UserTurn
+    | UserSpeaking
+    | UserPartial
+    | Interrupted
+    | EngineFailure
+    | AgentSpeech
+    | AgentToolCall
+    | AgentDone
+)
+
+
+class Playback(Protocol):
+    """Where the character's speech is really played (a live call's media output)."""
+
+    @property
+    def playing(self) -> bool:
+        """Whether the character's voice is audible now."""
+        ...
+
+    def interrupt(self) -> str:
+        """Stop the character's voice now; what the user heard of the answer being played."""
+        ...
 
 
 def _normalise(text: str) -> str:
@@ -95,14 +141,21 @@ class _Answer:
     settled: threading.Event = field(default_factory=threading.Event)
     """Set once every event of the answer went through the loop (memory updated)."""
     task: asyncio.Future[None] | None = None
+    heard: str | None = None
+    """What the user heard when the answer was cut off (from the :class:`Playback`)."""
+    failure: str | None = None
+    """Why a speculative answer failed (reported if it is released)."""
 
 
 class VoiceConversation:
     """A :class:`Conversation` driven by live audio. Use from one asyncio event loop."""
 
-    def __init__(self, conversation: Conversation, listener: Listener) -> None:
+    def __init__(
+        self, conversation: Conversation, listener: Listener, playback: Playback | None = None
+    ) -> None:
         self.conversation = conversation
         self.listener = listener
+        self.playback = playback
         self._events: asyncio.Queue[VoiceEvent | None] = asyncio.Queue()
         self._listen = ThreadPoolExecutor(1, thread_name_prefix="listen")
         self._answer_pool = ThreadPoolExecutor(2, thread_name_prefix="answer")
@@ -118,24 +171,41 @@ class VoiceConversation:
     async def push(self, pcm: npt.NDArray[np.int16] | npt.NDArray[np.float32], rate: int) -> None:
         """Feed the user's audio (any rate, mono). Returns once the listener has taken it."""
         loop = asyncio.get_running_loop()
-        speaking = self._audio_s < self._speaking_until
-        events = await loop.run_in_executor(self._listen, self._listen_to, pcm, rate, speaking)
+        speaking = self.speaking
+        try:
+            events = await loop.run_in_executor(self._listen, self._listen_to, pcm, rate, speaking)
+        except Exception as e:
+            log.exception("listening failed")
+            self._events.put_nowait(EngineFailure("listen", _reason(e)))
+            return
         self._audio_s += len(pcm) / rate
         for event in events:
             self._on_listener(event)
 
     async def say(self, text: str) -> None:
-        """Answer typed text as if the user had said it (no turn-taking)."""
+        """Answer typed text as if the user had said it (no turn-taking): emits
+        :class:`UserTurn` (reason ``"typed"``); an answer still playing is cut off first, as by a
+        barge-in (:class:`Interrupted`)."""
+        if self.speaking:
+            heard = self._cut_off()
+            self._events.put_nowait(Interrupted(self._audio_s, heard))
+        self._events.put_nowait(UserTurn(text, self._audio_s, time.monotonic(), "typed"))
         self._start_answer(text, released=True)
 
     async def opening(self) -> None:
         """Speak the character's start script."""
+        await self.announce(self.conversation.character.start_script or "")
+
+    async def announce(self, line: str) -> None:
+        """Speak a fixed line (no language model; a barge-in cuts it off like an answer)."""
+        previous = self._answer
+        if previous is not None and not previous.finished:
+            previous.cancel.set()
         answer = _Answer("", released=True)
         self._answer = answer
+        loop = asyncio.get_running_loop()
         answer.task = asyncio.ensure_future(
-            asyncio.get_running_loop().run_in_executor(
-                self._answer_pool, self._run_opening, answer, asyncio.get_running_loop()
-            )
+            loop.run_in_executor(self._answer_pool, self._run_line, answer, loop, line, previous)
         )
 
     # -- output ------------------------------------------------------------------------------
@@ -146,6 +216,8 @@ class VoiceConversation:
         still playing by the input audio clock."""
         answer = self._answer
         busy = answer is not None and answer.released and not answer.finished
+        if self.playback is not None:
+            return busy or self.playback.playing
         return busy or self._audio_s < self._speaking_until
 
     async def events(self) -> AsyncIterator[VoiceEvent]:
@@ -189,6 +261,8 @@ class VoiceConversation:
         answer = self._answer
         if isinstance(event, SpeechStarted):
             self._events.put_nowait(UserSpeaking(event.at_s))
+        elif isinstance(event, Partial):
+            self._events.put_nowait(UserPartial(event.text))
         elif isinstance(event, EndOfTurnCandidate):
             if answer is not None and not answer.released and not answer.finished:
                 if _normalise(answer.text) == _normalise(event.text):
@@ -215,10 +289,22 @@ class VoiceConversation:
                     answer.cancel.set()
                 self._start_answer(event.text, released=True)
         elif isinstance(event, BargeIn):
-            if answer is not None and answer.released and not answer.finished:
+            heard = self._cut_off()
+            self._events.put_nowait(Interrupted(event.at_s, heard))
+
+    def _cut_off(self) -> str:
+        """Stop the answer being produced or played; what the user heard of it. Memory keeps
+        only that (an answer already remembered whole is revised)."""
+        answer = self._answer
+        heard = self.playback.interrupt() if self.playback is not None else None
+        if answer is not None and answer.released:
+            if not answer.finished:
+                answer.heard = heard
                 answer.cancel.set()
-            self._speaking_until = self._audio_s
-            self._events.put_nowait(Interrupted(event.at_s))
+            elif heard is not None and answer.text:
+                self.conversation.revise_last_answer(heard)
+        self._speaking_until = self._audio_s
+        return heard if heard is not None else ""
 
     def _start_answer(self, text: str, *, released: bool) -> None:
         previous = self._answer
@@ -233,6 +319,8 @@ class VoiceConversation:
 
     def _release(self, answer: _Answer) -> None:
         answer.released = True
+        if answer.failure is not None:
+            self._events.put_nowait(EngineFailure("answer", answer.failure))
         for event in answer.held:
             self._emit(answer, event)
         answer.held.clear()
@@ -243,15 +331,18 @@ class VoiceConversation:
             if answer is self._answer and not answer.cancel.is_set():
                 answer.held.append(event)
             return  # else a discarded speculation: no trace
-        if answer is not self._answer and not isinstance(event, AgentDone):
-            return  # superseded (barge-in, new turn): only its end is recorded
+        if isinstance(event, AgentDone) and answer.text:
+            remembered = event.remembered
+            if event.interrupted and answer.heard is not None:
+                remembered = f"{answer.heard} …" if answer.heard else ""
+            self.conversation.remember(answer.text, remembered)
+            if not self._closed:
+                self._answer_pool.submit(self._prepare)
+        if answer is not self._answer:
+            return  # superseded (barge-in, new turn): its end is in memory, not in the events
         if isinstance(event, AgentSpeech):
             start = max(self._audio_s, self._speaking_until)
             self._speaking_until = start + event.chunk.duration_s
-        if isinstance(event, AgentDone) and answer.text:
-            self.conversation.remember(answer.text, event.remembered)
-            if not self._closed:
-                self._answer_pool.submit(self._prepare)
         self._events.put_nowait(event)
 
     def _run_answer(
@@ -267,9 +358,10 @@ class VoiceConversation:
                 return
             for event in self.conversation.respond(answer.text, answer.cancel):
                 loop.call_soon_threadsafe(self._emit, answer, event)
-        except Exception:
+        except Exception as e:
             log.exception("answer failed")
-            loop.call_soon_threadsafe(self._emit, answer, AgentDone("", True, _failed_timings()))
+            if answer.released or answer is self._answer:
+                loop.call_soon_threadsafe(self._fail, answer, "answer", _reason(e))
         finally:
             answer.finished = True
             loop.call_soon_threadsafe(answer.settled.set)
@@ -280,13 +372,41 @@ class VoiceConversation:
         except Exception:
             log.exception("preparing the next turn failed")
 
-    def _run_opening(self, answer: _Answer, loop: asyncio.AbstractEventLoop) -> None:
+    def _fail(self, answer: _Answer, stage: str, reason: str) -> None:
+        """On the event loop: a failed answer ends (nothing of it is remembered) and, unless it
+        was a speculation nobody will hear, the failure is reported."""
+        if answer.released:
+            self._events.put_nowait(EngineFailure(stage, reason))
+            if answer is self._answer:
+                self._events.put_nowait(AgentDone("", True, _failed_timings()))
+        elif answer is self._answer:
+            answer.held.append(AgentDone("", True, _failed_timings()))
+            answer.failure = reason
+
+    def _run_line(
+        self,
+        answer: _Answer,
+        loop: asyncio.AbstractEventLoop,
+        line: str,
+        previous: _Answer | None,
+    ) -> None:
+        if previous is not None:
+            previous.settled.wait()
         try:
-            for event in self.conversation.opening():
+            for event in self.conversation.line(line, answer.cancel):
                 loop.call_soon_threadsafe(self._emit, answer, event)
+        except Exception as e:
+            log.exception("speaking a line failed")
+            loop.call_soon_threadsafe(self._fail, answer, "line", _reason(e))
         finally:
             answer.finished = True
             loop.call_soon_threadsafe(answer.settled.set)
+
+
+def _reason(error: BaseException) -> str:
+    """A one-line reason for an engine error (the log has the traceback)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _failed_timings() -> TurnTimings:

@@ -34,6 +34,7 @@ from characters.face.envelope import WINDOW_S, LoudnessMeter, pose_from_loudness
 from characters.face.params import FaceParams
 from characters.face.renderer import FrameRenderer
 from characters.face.visemes import VisemeTrack
+from characters.pcm import as_float32, to_int16
 
 if TYPE_CHECKING:
     import av
@@ -99,6 +100,25 @@ class VideoFrameOut:
         return frame
 
 
+@dataclass(frozen=True, slots=True)
+class FrameStep:
+    """One frame of the clock before it is drawn: its time, its audio and the face to draw."""
+
+    pts: int
+    """Presentation time in samples of the audio clock."""
+    sample_rate: int
+    audio: npt.NDArray[np.int16]
+    """The mono int16 samples from ``pts`` up to the next frame (silence when idle)."""
+    state: AnimatorState
+    segment_ended: bool
+    params: FaceParams
+
+    @property
+    def time(self) -> float:
+        """Presentation time in seconds."""
+        return self.pts / self.sample_rate
+
+
 class VideoGenerator(Protocol):
     """The face stage's interface; a GPU neural renderer can implement it too."""
 
@@ -120,6 +140,14 @@ class VideoGenerator(Protocol):
         """Drop all queued audio now (barge-in); the face returns to rest."""
         ...
 
+    def advance(self) -> FrameStep:
+        """Move the audio clock on by one frame, without drawing it."""
+        ...
+
+    def draw(self, step: FrameStep) -> VideoFrameOut:
+        """Draw a step's frame."""
+        ...
+
     def next_frame(self) -> VideoFrameOut:
         """Render the next frame on the audio clock."""
         ...
@@ -135,9 +163,7 @@ def _to_float(chunk: AudioChunk) -> npt.NDArray[np.float32]:
     arr = np.asarray(pcm)
     if arr.ndim != 1:
         raise ValueError("audio must be mono (a 1-D array)")
-    if arr.dtype == np.int16:
-        return arr.astype(np.float32) / 32768.0
-    return np.clip(arr.astype(np.float32), -1.0, 1.0)
+    return np.clip(as_float32(arr), -1.0, 1.0)
 
 
 class _Segment:
@@ -193,6 +219,7 @@ class FaceVideoGenerator:
         self._segments: deque[_Segment] = deque()
         self._lock = threading.Lock()
         self._frame = 0
+        self._played = 0
 
     @property
     def sample_rate(self) -> int:
@@ -208,6 +235,11 @@ class FaceVideoGenerator:
     def pts(self) -> int:
         """Presentation time (samples) of the next frame."""
         return round(self._frame * self._sample_rate / self._fps)
+
+    @property
+    def played_samples(self) -> int:
+        """Samples of pushed audio played so far (audio dropped by :meth:`clear` never is)."""
+        return self._played
 
     @property
     def queued_samples(self) -> int:
@@ -285,23 +317,42 @@ class FaceVideoGenerator:
             out[filled : filled + n] = audio[seg.read : seg.read + n]
             seg.read += n
             filled += n
+            self._played += n
             if seg.read >= seg.length and seg.ended:
                 self._segments.popleft()
                 ended = True
         return out, pose, loudness, ended
 
-    def next_frame(self) -> VideoFrameOut:
-        """Render the next frame; it consumes the audio up to the frame after it."""
+    def advance(self) -> FrameStep:
+        """Move the clock one frame on without drawing: take the audio up to the next frame and
+        work out the face. Cheap (no rendering), so a live caller can always keep the audio
+        going and draw only the frames it has time for (:meth:`draw`)."""
         pts = self.pts
         count = round((self._frame + 1) * self._sample_rate / self._fps) - pts
         with self._lock:
             audio, pose, loudness, ended = self._consume(count)
         t = pts / self._sample_rate
         params = self.animator.params(t, pose, loudness)
-        image = self.renderer.render(params)
         self._frame += 1
-        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-        return VideoFrameOut(image, pts, self._sample_rate, pcm, self.animator.state, ended, params)
+        state = self.animator.state
+        return FrameStep(pts, self._sample_rate, to_int16(audio), state, ended, params)
+
+    def draw(self, step: FrameStep) -> VideoFrameOut:
+        """Render a step's face (may run on another thread than :meth:`advance`)."""
+        image = self.renderer.render(step.params)
+        return VideoFrameOut(
+            image,
+            step.pts,
+            step.sample_rate,
+            step.audio,
+            step.state,
+            step.segment_ended,
+            step.params,
+        )
+
+    def next_frame(self) -> VideoFrameOut:
+        """Render the next frame; it consumes the audio up to the frame after it."""
+        return self.draw(self.advance())
 
     def __iter__(self) -> Iterator[VideoFrameOut]:
         """Frames forever (idle frames when no audio is queued)."""

@@ -14,11 +14,12 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from characters.avatars.usable import ready_avatar
@@ -61,11 +62,20 @@ class Credentials:
     room_name: str
 
 
+Ended = Callable[[str, Status, str], None]
+"""Told of every session that an operation of the manager ended: (id, status, reason)."""
+
+_CAPACITY_LOCK = 0x43414C4C  # "CALL": admission against the machine's capacity, on PostgreSQL
+
+
 class SessionManager:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
         self._sweep_task: asyncio.Task[None] | None = None
+        self.ended_listeners: list[Ended] = []
+        """Called after a transaction that ended sessions commits (API cancel, timers): the
+        realtime side stops the calls of those sessions."""
 
     # Lifecycle of the manager itself
 
@@ -90,6 +100,7 @@ class SessionManager:
         now = utcnow()
         async with self._db.transaction() as db:
             avatar = await ready_avatar(db, principal.organization_id, spec.avatar_id)
+            await self._lock_capacity(db)
             org = await self._lock_org(db, principal.organization_id)
             # Hand slots freed elsewhere (lazy expiry, another process) to the waiting sessions
             # first, so a new session never overtakes an older queued one.
@@ -143,7 +154,8 @@ class SessionManager:
                 avatar_id=avatar.id,
                 avatar_name=avatar.name,
                 status=Status.NOT_READY,
-                queued=running >= tier.max_concurrent_sessions,
+                queued=running >= tier.max_concurrent_sessions
+                or await self._machine_occupancy(db) >= s.max_calls,
                 max_duration=max_duration,
                 personality=spec.personality,
                 start_script=spec.start_script,
@@ -175,6 +187,7 @@ class SessionManager:
             if Status(session.status) in ACTIVE:
                 await self._apply_timers(db, session, utcnow())
                 ended = Status(session.status) not in ACTIVE
+        self._announce(db)
         if ended:  # a timer ended it just now: its slot goes to the next queued session
             await self.promote_queued()
         return session
@@ -184,6 +197,7 @@ class SessionManager:
             session = await self._owned(db, principal, session_id, lock=True)
             if Status(session.status) in ACTIVE:
                 await self._end(db, session, Status.CANCELLED, utcnow(), reason="cancelled by API")
+        self._announce(db)
         await self.promote_queued()
 
     async def consume(
@@ -219,37 +233,84 @@ class SessionManager:
             token = secrets.token_urlsafe(32)
             session.consumed_at = utcnow()
             session.token_hash = hash_secret(token)
+        self._announce(db)
         return Credentials(
             url=f"{base_url}/v1/realtime_sessions/{session_id}/webrtc",
             token=token,
             room_name=session_id,
         )
 
-    async def connect(self, session_id: str, token: str) -> RealtimeSession:
-        """The media peer arrived with the consume token: READY → RUNNING (token works once)."""
+    async def check_token(self, session_id: str, token: str | None) -> RealtimeSession:
+        """The READY session whose unused media token this is (nothing changes), else 401/409."""
+        async with self._db.transaction() as db:
+            session = await self._token_session(db, session_id, token, utcnow())
+        self._announce(db)
+        return session
+
+    async def claim(self, session_id: str, token: str | None, node: str) -> RealtimeSession:
+        """Use the media token (once): the session stays READY until the media connects, and
+        ``node`` (this process) is recorded as the one running the call."""
+        now = utcnow()
+        async with self._db.transaction() as db:
+            session = await self._token_session(db, session_id, token, now)
+            session.token_used_at = now
+            session.node = node
+        self._announce(db)
+        return session
+
+    async def mark_running(self, session_id: str) -> RealtimeSession:
+        """The media connected: READY → RUNNING (the duration cap and billing start now)."""
         now = utcnow()
         async with self._db.transaction() as db:
             session = await db.get(RealtimeSession, session_id, with_for_update=True)
             if session is None:
                 raise NotFound(f"Realtime session {session_id} not found.")
             await self._apply_timers(db, session, now)
-            valid = session.token_hash is not None and hmac.compare_digest(
-                session.token_hash, hash_secret(token)
-            )
-            if not valid or session.token_used_at is not None:
-                raise Unauthorized("Invalid or already used media token.")
             if session.status != Status.READY:
                 raise Conflict(f"Session is {session.status}; it can no longer be joined.")
-            session.token_used_at = now
             await self._charge_cap(db, session)
             transition(db, session, Status.RUNNING, at=now, reason="media peer connected")
-            return session
+        self._announce(db)
+        return session
 
-    async def heartbeat(self, session_id: str) -> None:
+    async def connect(self, session_id: str, token: str) -> RealtimeSession:
+        """:meth:`claim` and :meth:`mark_running` at once (a peer that is connected already)."""
+        await self.claim(session_id, token, node="")
+        return await self.mark_running(session_id)
+
+    async def _token_session(
+        self, db: AsyncSession, session_id: str, token: str | None, now: datetime
+    ) -> RealtimeSession:
+        session = await db.get(RealtimeSession, session_id, with_for_update=True)
+        if session is None:
+            raise NotFound(f"Realtime session {session_id} not found.")
+        if Status(session.status) in ACTIVE:
+            await self._apply_timers(db, session, now)
+        if not token:
+            raise Unauthorized(
+                "Missing media token: send 'Authorization: Bearer <token>' with the token "
+                "that consume returned."
+            )
+        valid = session.token_hash is not None and hmac.compare_digest(
+            session.token_hash, hash_secret(token)
+        )
+        if not valid:
+            raise Unauthorized("Invalid media token for this session.")
+        if session.token_used_at is not None:
+            raise Unauthorized("This media token was already used; create a new session.")
+        if session.status != Status.READY:
+            raise Conflict(f"Session is {session.status}; it can no longer be joined.")
+        return session
+
+    async def heartbeat(self, session_id: str) -> str | None:
+        """The call's peer is alive; returns the session's status (None if it is gone)."""
         async with self._db.transaction() as db:
             session = await db.get(RealtimeSession, session_id, with_for_update=True)
-            if session is not None and session.status == Status.RUNNING:
+            if session is None:
+                return None
+            if session.status == Status.RUNNING:
                 session.last_seen_at = utcnow()
+            return session.status
 
     async def finish(
         self,
@@ -259,6 +320,7 @@ class SessionManager:
         reason: str,
         failure: str | None = None,
         failure_code: FailureCode | None = None,
+        at: datetime | None = None,
     ) -> None:
         """End an active session (media side: hang-up, END_CALL, engine failure)."""
         async with self._db.transaction() as db:
@@ -266,8 +328,38 @@ class SessionManager:
             if session is not None and Status(session.status) in ACTIVE:
                 if failure is not None:
                     session.failure, session.failure_code = failure, failure_code
-                await self._end(db, session, to, utcnow(), reason=reason)
+                when = utcnow() if at is None else at
+                if session.started_at is not None:
+                    when = max(when, as_utc(session.started_at))
+                await self._end(db, session, to, when, reason=reason)
+        self._announce(db)
         await self.promote_queued()
+
+    async def recover(self, node: str) -> list[str]:
+        """At start: the calls this process was running when it stopped are over (FAILED)."""
+        now = utcnow()
+        async with self._db.transaction() as db:
+            orphans = (
+                await db.scalars(
+                    select(RealtimeSession)
+                    .where(
+                        RealtimeSession.node == node,
+                        or_(
+                            RealtimeSession.status == Status.RUNNING,
+                            RealtimeSession.token_used_at.is_not(None)
+                            & (RealtimeSession.status == Status.READY),
+                        ),
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            for session in orphans:
+                session.failure = "The server restarted during the call."
+                session.failure_code = FailureCode.SERVER_STOPPED
+                ended = as_utc(session.last_seen_at) if session.last_seen_at else now
+                await self._end(db, session, Status.FAILED, ended, reason="server restarted")
+        await self.promote_queued()
+        return [s.id for s in orphans]
 
     # Timers and admission
 
@@ -301,20 +393,23 @@ class SessionManager:
                 ).all()
                 for session in sessions:
                     await self._apply_timers(db, session, now)
+        self._announce(db)
         await self.promote_queued()
 
     async def promote_queued(self) -> None:
         now = utcnow()
         async with self._db.transaction() as db:
-            org_ids = (
-                await db.scalars(
-                    select(RealtimeSession.organization_id)
+            await self._lock_capacity(db)
+            waiting = (
+                await db.execute(
+                    select(RealtimeSession.organization_id, RealtimeSession.created_at)
                     .where(
                         RealtimeSession.status == Status.NOT_READY, RealtimeSession.queued.is_(True)
                     )
-                    .distinct()
+                    .order_by(RealtimeSession.created_at, RealtimeSession.id)
                 )
             ).all()
+            org_ids = list(dict.fromkeys(org_id for org_id, _ in waiting))  # oldest first
             for org_id in org_ids:
                 await self._promote_org(db, await self._lock_org(db, org_id), now)
 
@@ -323,6 +418,7 @@ class SessionManager:
         are free. Lock order: organisation row, then session rows."""
         running, _ = await self._occupancy(db, org.id)
         free = TIERS[org.tier].max_concurrent_sessions - running
+        free = min(free, self._settings.max_calls - await self._machine_occupancy(db))
         if free <= 0:
             return
         waiting = (
@@ -400,6 +496,7 @@ class SessionManager:
         self, db: AsyncSession, session: RealtimeSession, to: Status, at: datetime, *, reason: str
     ) -> None:
         transition(db, session, to, at=at, reason=reason)
+        db.info.setdefault("ended", []).append((session.id, to, reason))
         if session.started_at is not None:
             await self._charge(db, session)
 
@@ -438,6 +535,32 @@ class SessionManager:
         ).all()
         counts = {bool(q): n for q, n in rows}
         return counts.get(False, 0), counts.get(True, 0)
+
+    def _announce(self, db: AsyncSession) -> None:
+        """After a commit: tell the listeners which sessions the transaction ended."""
+        for session_id, status, reason in db.info.pop("ended", []):
+            for listener in self.ended_listeners:
+                try:
+                    listener(session_id, status, reason)
+                except Exception:
+                    logger.exception("a session-ended listener failed")
+
+    async def _machine_occupancy(self, db: AsyncSession) -> int:
+        """Sessions that hold one of the machine's call slots (admitted and not over)."""
+        return (
+            await db.scalar(
+                select(func.count()).where(
+                    RealtimeSession.status.in_([Status.NOT_READY, Status.READY, Status.RUNNING]),
+                    RealtimeSession.queued.is_(False),
+                )
+            )
+            or 0
+        )
+
+    async def _lock_capacity(self, db: AsyncSession) -> None:
+        """Serialise admission against the machine's capacity (SQLite transactions already are)."""
+        if not self._db.is_sqlite:
+            await db.execute(text(f"SELECT pg_advisory_xact_lock({_CAPACITY_LOCK})"))
 
     async def _lock_org(self, db: AsyncSession, org_id: str) -> Organization:
         org = await db.get(Organization, org_id, with_for_update=True, populate_existing=True)

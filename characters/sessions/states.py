@@ -48,6 +48,13 @@ class FailureCode(StrEnum):
     AVATAR_UNAVAILABLE = "AVATAR_UNAVAILABLE"
     """The avatar was deleted or stopped being READY before the session started."""
     INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    """The client's offer was answered, but its media never connected (ICE/DTLS failed)."""
+    ENGINE_ERROR = "ENGINE_ERROR"
+    """A stage of the conversation engine (speech recognition, language model, voice) failed
+    during the call; ``failure`` names the stage and the reason."""
+    SERVER_STOPPED = "SERVER_STOPPED"
+    """The server process stopped (or restarted) during the call."""
     INTERNAL = "INTERNAL"
 
 

@@ -163,6 +163,9 @@ class RealtimeSession(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64))
     """Hash of the one-time media token handed out by consume."""
     token_used_at: Mapped[datetime | None] = mapped_column(TS)
+    node: Mapped[str | None] = mapped_column(String(200))
+    """The server process running the call (set when its media token is used), so a restarted
+    process knows which calls died with it."""
     created_at: Mapped[datetime] = mapped_column(TS)
     ready_at: Mapped[datetime | None] = mapped_column(TS)
     started_at: Mapped[datetime | None] = mapped_column(TS)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from characters.avatars.face_inputs import analysis_matches
 from characters.errors import InvalidInput
-from characters.face.analysis import VERSION as ANALYSIS_VERSION
 from characters.face.analysis import decode_image
 from characters.render.audio import decode_audio
 from characters.render.video import RenderResult, render_video
@@ -78,7 +78,7 @@ def run_job(job: AvatarVideoJob, report: Callable[[float], None]) -> tuple[bytes
             report(SPEECH_SHARE * min(0.99, total / max(1.0, _guess_s(job))))
     report(SPEECH_SHARE)
     image = decode_image(job.image)
-    analysis = job.face if _matches(job.face, image.shape[1], image.shape[0]) else None
+    analysis = job.face if analysis_matches(job.face, image) else None
     with tempfile.TemporaryDirectory(prefix="characters-render-") as tmp:
         path = Path(tmp) / "video.mp4"
         result = render_video(
@@ -94,13 +94,6 @@ def run_job(job: AvatarVideoJob, report: Callable[[float], None]) -> tuple[bytes
 
 def _guess_s(job: AvatarVideoJob) -> float:
     return estimate_duration_s(job.text or "", job.voice or "")
-
-
-def _matches(face: dict[str, Any] | None, width: int, height: int) -> bool:
-    if not face or face.get("version") != ANALYSIS_VERSION:
-        return False
-    size = face.get("image") or {}
-    return bool(size.get("width") == width and size.get("height") == height)
 
 
 def _nonempty(speech: list[SpeechChunk]) -> list[SpeechChunk]:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from characters.avatars.images import upright_size
+from characters.avatars.face_inputs import face_inputs
 from characters.config import Settings
 from characters.errors import CharactersError, InvalidInput, LimitExceeded, NotFound
 from characters.store.blobs import BlobStore
@@ -318,29 +318,17 @@ class TaskRunner:
         avatar = await db.get(Avatar, params["avatar"]["avatarId"])
         if avatar is None or avatar.organization_id != task.organization_id:
             raise InvalidInput("The avatar was deleted before its video was rendered.")
-        if avatar.status != "READY" or avatar.processed_blob_id is None:
-            raise InvalidInput(f"The avatar is {avatar.status}, not READY.")
-        image_blob = await db.get(Blob, avatar.processed_blob_id)
-        assert image_blob is not None
-        image = await asyncio.to_thread(self._blobs.read, image_blob)
+        face = await face_inputs(db, self._blobs, avatar)
         audio = None
         if task.input_blob_id is not None:
             audio_blob = await db.get(Blob, task.input_blob_id)
             assert audio_blob is not None
             audio = await asyncio.to_thread(self._blobs.read, audio_blob)
-        keypoints = avatar.face_keypoints
-        if keypoints is not None:
-            # They were placed on the reference image; say its size so a re-analysis (when the
-            # stored one no longer matches) rescales them to the processed image.
-            reference = await db.get(Blob, avatar.reference_blob_id)
-            assert reference is not None
-            data = await asyncio.to_thread(self._blobs.read, reference)
-            keypoints = {**keypoints, "imageSize": list(upright_size(data))}
         speech = params["speech"]
         return AvatarVideoJob(
-            image=image,
-            face=avatar.face,
-            keypoints=keypoints,
+            image=face.image,
+            face=face.face,
+            keypoints=face.keypoints,
             text=speech.get("text"),
             voice=speech.get("voice"),
             audio=audio,

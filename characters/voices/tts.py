@@ -223,6 +223,12 @@ def warm_up(preset_ids: Sequence[str] = ()) -> None:
         engine.warm_up(voice)
 
 
+def sample_rate(preset_id: str) -> int:
+    """The rate of every chunk :func:`synthesize` yields for the preset."""
+    voice = engine_voice(preset_id)
+    return engine_for(voice).sample_rate(voice)
+
+
 def synthesize(text: str, preset_id: str) -> Iterator[SpeechChunk]:
     """Speak ``text`` with a preset voice, chunk by chunk (one per sentence, streaming)."""
     voice = engine_voice(preset_id)

@@ -181,10 +181,20 @@ class SessionOut(wire.Response):
     failureCode: str | None = None
 
 
+class IceServer(wire.Response):
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
 class ConsumeOut(wire.Response):
     url: str
     token: str
     roomName: str
+    iceServers: list[IceServer] = Field(
+        description="Extension: STUN/TURN servers for the client's RTCPeerConnection (empty "
+        "unless the server is configured with CHARACTERS_ICE_SERVERS)."
+    )
 
 
 def session_wire(session: RealtimeSession) -> dict[str, Any]:
@@ -277,4 +287,12 @@ async def consume_session(
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     creds = await services.sessions.consume(str(id), authorization, base_url)
-    return ok({"url": creds.url, "token": creds.token, "roomName": creds.room_name})
+    services.calls.prepare(str(id))  # the call's face and voice get ready while the client connects
+    return ok(
+        {
+            "url": creds.url,
+            "token": creds.token,
+            "roomName": creds.room_name,
+            "iceServers": services.settings.ice_servers,
+        }
+    )

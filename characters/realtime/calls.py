@@ -1,0 +1,399 @@
+"""The live calls of one server process: set-up, the WHIP offer and hang-up, and their end.
+
+:class:`Calls` is built once in the server's lifespan. It
+
+* loads the conversation models once, in the background at start (``preload_models``), and
+  shares them with every call (:class:`~characters.conversation.engine.Engines`);
+* prepares a call as soon as its credentials are consumed (the avatar's face renderer, the
+  character, the voice warmed up), so that answering the offer is quick;
+* answers a WHIP offer (:meth:`offer`): checks the offer and the token (neither is used up by a
+  bad request), answers with a :class:`~characters.realtime.webrtc.WebRTCPeer`, uses the token,
+  and starts the session's :class:`~characters.realtime.runner.CallRunner`;
+* ends a call on ``DELETE`` of its WHIP resource (:meth:`hangup`), when the session manager
+  ends its session (API cancel, timers: :meth:`_session_ended`), and at shutdown;
+* stores what a call leaves (transcript entries as they happen, the recording at the end);
+* at start, fails the calls this process was running when it last stopped (``recover``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from characters.avatars.face_inputs import face_inputs, face_renderer
+from characters.config import Settings
+from characters.conversation.character import character_of
+from characters.conversation.engine import Conversation, Engines
+from characters.conversation.prompt import Character, tools_from_runway
+from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
+from characters.face.generator import FaceVideoGenerator
+from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outcome, TranscriptItem
+from characters.realtime.webrtc import WebRTCPeer, read_offer
+from characters.sessions.manager import SessionManager
+from characters.sessions.states import FailureCode, Status
+from characters.store.blobs import BlobStore
+from characters.store.db import Database
+from characters.store.keys import hash_secret
+from characters.store.tables import (
+    Avatar,
+    AvatarDocument,
+    Document,
+    RealtimeSession,
+    TranscriptEntry,
+)
+
+log = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT_S = 10.0
+PREPARED_TTL_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the WHIP endpoint sends back."""
+
+    sdp: str
+    resource: str
+    ice_servers: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """A call's parts that do not depend on the client."""
+
+    character: Character
+    generator: FaceVideoGenerator
+    max_duration: int
+
+
+class _Live:
+    """A running call and what ends it."""
+
+    def __init__(self, runner: CallRunner, resource: str, token_hash: str) -> None:
+        self.runner = runner
+        self.resource = resource
+        self.token_hash = token_hash
+        self.task: asyncio.Task[None] | None = None
+
+
+class Calls:
+    """The live calls of this process (see the module docstring). Use from the event loop."""
+
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, sessions: SessionManager
+    ) -> None:
+        self.settings = settings
+        self._db = db
+        self._blobs = blobs
+        self._sessions = sessions
+        self._engines: asyncio.Future[Engines] | None = None
+        self._prepared: dict[str, asyncio.Future[_Setup]] = {}
+        self._live: dict[str, _Live] = {}
+        self._closing = False
+        sessions.ended_listeners.append(self._session_ended)
+
+    # -- lifecycle of the registry ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from a previous run, then start loading the models (when configured)."""
+        failed = await self._sessions.recover(self.settings.node)
+        for session_id in failed:
+            log.warning("session %s was live when the server stopped: FAILED", session_id)
+            await self._store_recording(session_id, self._recording_path(session_id))
+        if self.settings.preload_models:
+            self.engines()
+
+    async def aclose(self) -> None:
+        """Server shutdown: every live call ends (FAILED, SERVER_STOPPED) and is stored."""
+        self._closing = True
+        for live in list(self._live.values()):
+            live.runner.end(
+                Outcome(
+                    Status.FAILED,
+                    "server stopped",
+                    "The server stopped during the call.",
+                    FailureCode.SERVER_STOPPED,
+                )
+            )
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=20)
+        for prepared in self._prepared.values():
+            prepared.cancel()
+        if self._engines is not None and not self._engines.done():
+            self._engines.cancel()
+
+    @property
+    def live(self) -> int:
+        """Calls running in this process."""
+        return len(self._live)
+
+    def engines(self) -> asyncio.Future[Engines]:
+        """The conversation models (loading starts at the first call of this)."""
+        if self._engines is None or (self._engines.done() and self._engines.exception()):
+            self._engines = asyncio.ensure_future(
+                asyncio.to_thread(Engines.load, self.settings, listen=True)
+            )
+            self._engines.add_done_callback(_log_engines)
+        return self._engines
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def prepare(self, session_id: str) -> None:
+        """Start setting up the call of a just-consumed session (in the background)."""
+        if session_id not in self._prepared and not self._closing:
+            task = asyncio.ensure_future(self._setup(session_id))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved later
+            self._prepared[session_id] = task
+            asyncio.get_running_loop().call_later(
+                PREPARED_TTL_S, lambda: self._drop_prepared(session_id, task)
+            )
+
+    def _drop_prepared(self, session_id: str, task: asyncio.Future[_Setup]) -> None:
+        if self._prepared.get(session_id) is task:
+            del self._prepared[session_id]
+
+    async def _setup(self, session_id: str) -> _Setup:
+        engines = self.engines()
+        async with self._db.transaction() as db:
+            session = await db.get(RealtimeSession, session_id)
+            if session is None:
+                raise NotFound(f"Realtime session {session_id} not found.")
+            avatar = await db.get(Avatar, session.avatar_id) if session.avatar_id else None
+            if avatar is None or avatar.status != "READY":
+                raise _AvatarGone(f"The avatar of session {session_id} is no longer available.")
+            inputs = await face_inputs(db, self._blobs, avatar)
+            documents = (
+                await db.scalars(
+                    select(Document)
+                    .join(AvatarDocument, AvatarDocument.document_id == Document.id)
+                    .where(AvatarDocument.avatar_id == avatar.id)
+                    .order_by(AvatarDocument.position)
+                )
+            ).all()
+            character = character_of(avatar, list(documents))
+            if session.personality:
+                character = replace(character, personality=session.personality)
+            if session.start_script:
+                character = replace(character, start_script=session.start_script)
+            if session.tools:
+                character = replace(character, tools=tools_from_runway(session.tools))
+            max_duration = session.max_duration
+        renderer = await asyncio.to_thread(face_renderer, inputs)
+        from characters.voices.tts import check_voice, sample_rate, warm_up
+
+        check_voice(character.voice)
+        rate = sample_rate(character.voice)
+        await asyncio.to_thread(warm_up, [character.voice])
+        seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
+        generator = FaceVideoGenerator(renderer, sample_rate=rate, fps=25.0, seed=seed)
+        try:
+            loaded = await engines
+        except Exception as e:
+            raise Unavailable(
+                f"The conversation engine could not be loaded ({type(e).__name__}: {e}); run "
+                "`characters models check` on the server.",
+                retry_after_s=10,
+            ) from e
+        # The persona's prompt into the language model's cache: the first answer is faster.
+        await asyncio.to_thread(loaded.warm, character)
+        return _Setup(character, generator, max_duration)
+
+    # -- signaling ------------------------------------------------------------------------------
+
+    async def offer(
+        self, session_id: str, authorization: str | None, body: bytes, content_type: str | None
+    ) -> Answer:
+        """Answer a client's WHIP offer and start its call (see the module docstring)."""
+        offer = read_offer(body, content_type)
+        token = _bearer(authorization)
+        await self._sessions.check_token(session_id, token)
+        assert token is not None
+        if self._closing:
+            raise Unavailable("The server is shutting down.", retry_after_s=5)
+        self.prepare(session_id)
+        prepared = self._prepared.pop(session_id)
+        try:
+            setup = await prepared
+        except _AvatarGone as e:
+            await self._sessions.finish(
+                session_id,
+                Status.FAILED,
+                reason="avatar unavailable",
+                failure=e.message,
+                failure_code=FailureCode.AVATAR_UNAVAILABLE,
+            )
+            raise Conflict(e.message) from None
+        live: _Live | None = None
+        peer = WebRTCPeer(
+            self.settings.ice_servers,
+            on_message=lambda m: live.runner.on_message(m) if live else None,
+        )
+        try:
+            sdp = await asyncio.wait_for(peer.answer(offer), ANSWER_TIMEOUT_S)
+            await self._sessions.claim(session_id, token, self.settings.node)
+        except BaseException as e:
+            await peer.close("offer failed")
+            if isinstance(e, CharactersError | asyncio.CancelledError):
+                raise
+            raise _negotiation_failed(e) from e
+        s = self.settings
+        engines = self.engines().result()
+        runner = CallRunner(
+            session_id,
+            peer,
+            Conversation(engines, setup.character),
+            engines.listener,
+            setup.generator,
+            _Hooks(self, session_id),
+            CallSettings(
+                max_duration_s=setup.max_duration,
+                connect_timeout_s=s.call_connect_timeout_s,
+                peer_grace_s=s.session_peer_grace_s,
+                goodbye_s=s.goodbye_s,
+                goodbye_line=s.goodbye_line,
+                video_bitrate=s.video_bitrate,
+                lead_s=s.media_lead_ms / 1000,
+                recording=self._recording_path(session_id) if s.record_calls else None,
+            ),
+        )
+        live = _Live(runner, secrets.token_urlsafe(12), hash_secret(token))
+        self._live[session_id] = live
+        live.task = asyncio.ensure_future(self._run(session_id, live))
+        return Answer(sdp, live.resource, s.ice_servers)
+
+    async def hangup(self, session_id: str, resource: str, authorization: str | None) -> None:
+        """``DELETE`` on the WHIP resource: the call ends (COMPLETED) and is stored."""
+        live = self._live.get(session_id)
+        token = _bearer(authorization)
+        if live is None or not secrets.compare_digest(live.resource, resource):
+            raise NotFound("No live call at this address (it may have ended already).")
+        if token is None or not secrets.compare_digest(live.token_hash, hash_secret(token)):
+            raise Unauthorized("Send the call's media token: 'Authorization: Bearer <token>'.")
+        live.runner.end(Outcome(Status.COMPLETED, "hung up by the client (DELETE)"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(live.runner.finished.wait()), 10)
+
+    async def _run(self, session_id: str, live: _Live) -> None:
+        try:
+            await live.runner.run()
+        finally:
+            if self._live.get(session_id) is live:
+                del self._live[session_id]
+
+    def _session_ended(self, session_id: str, status: Status, reason: str) -> None:
+        live = self._live.get(session_id)
+        if live is not None:
+            live.runner.end(Outcome(status, reason, notify=False))
+        prepared = self._prepared.pop(session_id, None)
+        if prepared is not None:
+            prepared.cancel()
+
+    # -- storage --------------------------------------------------------------------------------
+
+    def _recording_path(self, session_id: str) -> Path:
+        return self.settings.recordings_dir / f"{session_id}.mp4"
+
+    async def _store_transcript(self, session_id: str, item: TranscriptItem) -> None:
+        async with self._db.transaction() as db:
+            db.add(
+                TranscriptEntry(
+                    session_id=session_id,
+                    role=item.role,
+                    content=item.content,
+                    timestamp=item.timestamp,
+                    tool_calls=item.tool_calls,
+                )
+            )
+
+    async def _store_recording(self, session_id: str, path: Path | None) -> None:
+        """Move a finished recording into the blob store and link it to the conversation."""
+        if path is None or not await asyncio.to_thread(_nonempty_file, path):
+            return
+        try:
+            async with self._db.transaction() as db:
+                session = await db.get(RealtimeSession, session_id, with_for_update=True)
+                if session is None or session.conversation_deleted_at is not None:
+                    await asyncio.to_thread(path.unlink, True)
+                    return
+                blob = await self._blobs.put_file(db, path, "video/mp4", session.organization_id)
+                session.recording_blob_id = blob.id
+        except Exception:
+            log.exception("storing the recording of %s failed (kept at %s)", session_id, path)
+
+
+def _nonempty_file(path: Path) -> bool:
+    """Whether ``path`` is a file with something in it (an empty one is removed)."""
+    try:
+        if path.stat().st_size > 0:
+            return True
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    return False
+
+
+class _Hooks(CallHooks):
+    def __init__(self, calls: Calls, session_id: str) -> None:
+        self._calls = calls
+        self._id = session_id
+
+    async def running(self) -> None:
+        await self._calls._sessions.mark_running(self._id)
+
+    async def alive(self) -> str:
+        return await self._calls._sessions.heartbeat(self._id) or Status.CANCELLED.value
+
+    async def transcript(self, item: TranscriptItem) -> None:
+        await self._calls._store_transcript(self._id, item)
+
+    async def ended(self, outcome: Outcome, recording: Path | None) -> None:
+        calls = self._calls
+        if outcome.notify:
+            await calls._sessions.finish(
+                self._id,
+                outcome.status,
+                reason=outcome.reason,
+                failure=outcome.failure,
+                failure_code=outcome.failure_code,
+                at=outcome.at,
+            )
+        await calls._store_recording(self._id, recording)
+
+
+class _AvatarGone(CharactersError):
+    pass
+
+
+def _negotiation_failed(error: BaseException) -> CharactersError:
+    from characters.errors import InvalidInput
+
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, TimeoutError):
+        detail = f"no answer within {ANSWER_TIMEOUT_S:g} s"
+    return InvalidInput(f"The offer could not be answered ({detail}).")
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _log_engines(task: asyncio.Future[Engines]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("loading the conversation models failed: %s", error)
+    else:
+        log.info("conversation models loaded")

@@ -1,0 +1,512 @@
+"""One live call: the user's audio in, the character's voice, face and events out, until it ends.
+
+A :class:`CallRunner` joins three things for one session: a :class:`Transport` (the embedded
+WebRTC peer, or later a LiveKit room), the conversation engine
+(:class:`~characters.conversation.voice.VoiceConversation`) and the face
+(:class:`~characters.realtime.stage.AvatarStage`). Data flows one way::
+
+    transport mic ─► VoiceConversation (listen, answer) ─► AvatarStage (voice + face) ─► transport
+
+and what the user heard flows back (:class:`~characters.conversation.voice.Playback`), so a
+barge-in keeps only the words that were played, in memory and in the transcript.
+
+The runner owns the call's lifecycle (``docs/realtime.md``): it waits for the media to connect
+(then the session is RUNNING), speaks the start script, and ends the call on hang-up, END_CALL,
+a vanished peer, the duration cap (with a goodbye shortly before), an engine error (FAILED, the
+client told first), or when told to stop (API cancel, a timer, server shutdown). Everything the
+outside world must know goes through :class:`CallHooks`; the runner knows no database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from characters.conversation.engine import AgentDone, AgentSpeech, AgentToolCall, Conversation
+from characters.conversation.voice import (
+    EngineFailure,
+    Interrupted,
+    UserPartial,
+    UserSpeaking,
+    UserTurn,
+    VoiceConversation,
+)
+from characters.face.generator import FaceVideoGenerator
+from characters.pcm import Int16, StreamResampler
+from characters.realtime import events
+from characters.realtime.encoder import Codec, VideoEncoder
+from characters.realtime.events import EndCall, Event, UserMessage
+from characters.realtime.recorder import Recorder
+from characters.realtime.stage import AvatarStage
+from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, AvatarVideoTrack, MediaClock
+from characters.sessions.states import FailureCode, Status
+from characters.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """Where a call's media and messages go (the embedded :class:`~characters.realtime.webrtc.
+    WebRTCPeer`; a LiveKit room later)."""
+
+    clock: MediaClock
+    audio_out: AudioBuffer
+    video_out: AvatarVideoTrack | None
+    video_codec: Codec | None
+    connected: asyncio.Event
+    gone: asyncio.Event
+    gone_reason: str
+
+    def send(self, event: Event) -> None: ...
+
+    def microphone(self) -> AsyncIterator[tuple[Int16 | None, int]]: ...
+
+    async def flush_events(self, timeout_s: float = 1.0) -> None: ...
+
+    async def close(self, reason: str = "closed") -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptItem:
+    """One transcript entry, in the shape ``GET /v1/avatar_conversations/{id}`` serves."""
+
+    role: str
+    content: str | None
+    timestamp: datetime
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call ended."""
+
+    status: Status
+    reason: str
+    failure: str | None = None
+    failure_code: FailureCode | None = None
+    at: datetime = field(default_factory=utcnow)
+    notify: bool = True
+    """Whether the session manager must still be told (False when it told us)."""
+
+
+class CallHooks(Protocol):
+    """What a runner needs from the rest of the server."""
+
+    async def running(self) -> None:
+        """The media connected: the session becomes RUNNING (raises if it cannot)."""
+
+    async def alive(self) -> str:
+        """The peer is alive (heartbeat); the session's status as stored."""
+
+    async def transcript(self, item: TranscriptItem) -> None: ...
+
+    async def ended(self, outcome: Outcome, recording: Path | None) -> None:
+        """The call is over (the transport is closed and the recording finished)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """The settings of one call (from :class:`~characters.config.Settings` and the session)."""
+
+    max_duration_s: float
+    connect_timeout_s: float = 15.0
+    peer_grace_s: float = 10.0
+    heartbeat_s: float = 2.0
+    goodbye_s: float = 10.0
+    goodbye_line: str = ""
+    video_bitrate: int = 1_000_000
+    lead_s: float = 0.08
+    recording: Path | None = None
+
+
+class CallRunner:
+    """One session's call (see the module docstring)."""
+
+    def __init__(
+        self,
+        session_id: str,
+        transport: Transport,
+        conversation: Conversation,
+        listener_factory: Callable[[], Any],
+        generator: FaceVideoGenerator,
+        hooks: CallHooks,
+        settings: CallSettings,
+    ) -> None:
+        self.session_id = session_id
+        self.transport = transport
+        self.generator = generator
+        self.hooks = hooks
+        self.settings = settings
+        self._conversation = conversation
+        self._listener_factory = listener_factory
+        self._outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._stores: list[asyncio.Future[None]] = []
+        self._turn = 0
+        self._answer_turn = 0
+        """The turn whose answer is being produced (0: the start script)."""
+        self._played_at: dict[int, datetime] = {}
+        self._tool_calls: dict[int, list[dict[str, Any]]] = {}
+        self._user_started: datetime | None = None
+        self._state: str = ""
+        self._last_audio = time.monotonic()
+        self._last_audio_at = utcnow()
+        self._started = 0.0
+        self._goodbye_said = False
+        self.stage: AvatarStage | None = None
+        self.voice: VoiceConversation | None = None
+        self.recorder: Recorder | None = None
+        self.finished = asyncio.Event()
+
+    # -- from outside ---------------------------------------------------------------------------
+
+    def end(self, outcome: Outcome) -> None:
+        """End the call (the first outcome wins)."""
+        if not self._outcome.done():
+            self._outcome.set_result(outcome)
+
+    def on_message(self, raw: str) -> None:
+        """A message from the client's ``events`` channel."""
+        message = events.parse(raw)
+        if isinstance(message, EndCall):
+            self.end(Outcome(Status.COMPLETED, "ended by the client (END_CALL)"))
+        elif isinstance(message, UserMessage) and self.voice is not None:
+            self._task(self._typed(message.text))
+
+    # -- the call -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The whole call; returns once it is over and everything is stored."""
+        outcome: Outcome | None = None
+        try:
+            outcome = await self._connect()
+            if outcome is None:
+                await self._start()
+                outcome = await self._outcome
+        except Exception as e:
+            log.exception("call %s failed", self.session_id)
+            outcome = Outcome(
+                Status.FAILED,
+                "internal error",
+                f"The call failed: {type(e).__name__}.",
+                FailureCode.INTERNAL,
+            )
+        finally:
+            if outcome is None:  # cancelled (server shutdown)
+                outcome = Outcome(
+                    Status.FAILED,
+                    "server stopped",
+                    "The server stopped during the call.",
+                    FailureCode.SERVER_STOPPED,
+                )
+            await asyncio.shield(self._finish(outcome))
+
+    async def _connect(self) -> Outcome | None:
+        t = self.transport
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(t.connected.wait()),
+            asyncio.ensure_future(t.gone.wait()),
+        ]
+        try:
+            await asyncio.wait(
+                [*waits, self._outcome],
+                timeout=self.settings.connect_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for w in waits:
+                w.cancel()
+        if self._outcome.done():
+            return self._outcome.result()
+        if t.connected.is_set():
+            return None
+        why = t.gone_reason or f"no connection within {self.settings.connect_timeout_s:g} s"
+        return Outcome(
+            Status.FAILED,
+            "media never connected",
+            f"The client's media did not connect ({why}).",
+            FailureCode.CONNECTION_FAILED,
+        )
+
+    async def _start(self) -> None:
+        await self.hooks.running()
+        self._started = time.monotonic()
+        self._last_audio = time.monotonic()
+        s, t = self.settings, self.transport
+        if s.recording is not None:
+            try:
+                renderer = self.generator.renderer
+                self.recorder = Recorder(s.recording, renderer.width, renderer.height)
+            except Exception:
+                log.exception("cannot record call %s", self.session_id)
+        encoder = None
+        if t.video_out is not None and t.video_codec is not None:
+            r = self.generator.renderer
+            encoder = VideoEncoder(
+                t.video_codec, r.width, r.height, fps=self.generator.fps, bitrate=s.video_bitrate
+            )
+        self.stage = AvatarStage(
+            self.generator,
+            t.clock,
+            t.audio_out,
+            video_out=t.video_out,
+            encoder=encoder,
+            recorder=self.recorder,
+            lead_s=s.lead_s,
+            on_words=self._on_words,
+            on_playing=self._on_playing,
+            on_answer_played=self._on_answer_played,
+        )
+        self.voice = VoiceConversation(self._conversation, self._listener_factory(), self.stage)
+        t.send(events.session(Status.RUNNING, sessionId=self.session_id))
+        self._set_state("listening")
+        t.clock.start()
+        self._task(self.stage.run())
+        self._task(self._listen())
+        self._task(self._follow())
+        self._task(self._watch())
+        self._task(self._peer_gone())
+        await self.voice.opening()
+
+    async def _finish(self, outcome: Outcome) -> None:
+        t = self.transport
+        final = {"status": outcome.status.value, "reason": outcome.reason}
+        if outcome.failure_code is not None:
+            final["failureCode"] = outcome.failure_code.value
+        if (
+            outcome.status == Status.FAILED
+            and outcome.failure_code != FailureCode.CONNECTION_FAILED
+        ):
+            t.send(
+                events.error(outcome.failure_code or "INTERNAL", outcome.failure or "", fatal=True)
+            )
+        t.send(
+            events.session(
+                outcome.status.value, **{k: v for k, v in final.items() if k != "status"}
+            )
+        )
+        with contextlib.suppress(Exception):
+            await t.flush_events()
+        await t.close(outcome.reason)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.voice is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.voice.aclose(), 10)
+        if self.stage is not None:
+            self._store_interrupted_answer()
+        if self._stores:
+            await asyncio.wait(list(self._stores), timeout=10)
+        recording = None
+        if self.recorder is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.recorder.close)
+            recording = self.recorder.path
+        try:
+            await self.hooks.ended(outcome, recording)
+        finally:
+            self.finished.set()
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        assert self.voice is not None
+        to48 = StreamResampler(AUDIO_RATE, np.int16)
+        async for pcm, rate in self.transport.microphone():
+            if pcm is None:
+                continue
+            self._last_audio = time.monotonic()
+            self._last_audio_at = utcnow()
+            if self.recorder is not None:
+                self.recorder.microphone(to48(pcm, rate), self.transport.clock.now())  # type: ignore[arg-type]
+            await self.voice.push(pcm, rate)
+
+    async def _typed(self, text: str) -> None:
+        assert self.voice is not None
+        await self.voice.say(text)
+
+    async def _follow(self) -> None:
+        """The conversation's events, in order."""
+        assert self.voice is not None and self.stage is not None
+        stage, t = self.stage, self.transport
+        async for event in self.voice.events():
+            if isinstance(event, UserSpeaking):
+                self._user_started = utcnow()
+                stage.set_listening(True)
+            elif isinstance(event, UserPartial):
+                t.send(events.user_transcript(self._turn + 1, event.text, final=False))
+            elif isinstance(event, UserTurn):
+                stage.set_listening(False)
+                self._user_turn(event.text, self._user_started or utcnow())
+            elif isinstance(event, Interrupted):
+                self._interrupted(event.heard)
+            elif isinstance(event, AgentSpeech):
+                chunk = event.chunk
+                stage.speak(
+                    self._answer_turn, event.text, chunk.pcm, chunk.sample_rate, chunk.phonemes
+                )
+            elif isinstance(event, AgentToolCall):
+                self._tool_call(event)
+            elif isinstance(event, AgentDone):
+                stage.end_answer(self._answer_turn)
+            elif isinstance(event, EngineFailure):
+                self.end(
+                    Outcome(
+                        Status.FAILED,
+                        f"engine error ({event.stage})",
+                        f"The conversation engine failed ({event.stage}): {event.message}",
+                        FailureCode.ENGINE_ERROR,
+                    )
+                )
+
+    # -- what happens on the way ----------------------------------------------------------------
+
+    def _user_turn(self, text: str, started: datetime) -> None:
+        self._turn += 1
+        self._answer_turn = self._turn
+        t = self.transport
+        t.send(events.user_transcript(self._turn, text, final=True))
+        t.send(events.user_words(self._turn, text))
+        self._store(TranscriptItem("user", text, started))
+        self._set_state("thinking")
+        self._user_started = None
+
+    def _interrupted(self, heard: str) -> None:
+        turn = self._answer_turn
+        self.transport.send(events.interrupted(turn, heard))
+        at = self._played_at.pop(turn, None)
+        calls = self._tool_calls.pop(turn, None)
+        if at is not None or calls:
+            self._store(TranscriptItem("assistant", heard or None, at or utcnow(), calls))
+        self._set_state("listening")
+
+    def _store_interrupted_answer(self) -> None:
+        """At the end of the call: an answer being played is stored with what was heard."""
+        assert self.stage is not None
+        for turn, at in list(self._played_at.items()):
+            text = self.stage.captions.text(turn)
+            calls = self._tool_calls.pop(turn, None)
+            self._store(TranscriptItem("assistant", text or None, at, calls))
+            del self._played_at[turn]
+
+    def _on_words(self, turn: int, delta: str) -> None:
+        self.transport.send(events.assistant_words(turn, delta))
+
+    def _on_playing(self, playing: bool) -> None:
+        if playing:
+            self._played_at.setdefault(self._answer_turn, utcnow())
+            self._set_state("speaking")
+        elif self.stage is not None and self.stage.busy:
+            self._set_state("thinking")
+
+    def _on_answer_played(self, turn: int) -> None:
+        assert self.stage is not None
+        text = self.stage.captions.text(turn)
+        at = self._played_at.pop(turn, utcnow())
+        calls = self._tool_calls.pop(turn, None)
+        if text or calls:
+            self._store(TranscriptItem("assistant", text or None, at, calls))
+        if not self.stage.busy:
+            self._set_state("listening")
+
+    def _tool_call(self, call: AgentToolCall) -> None:
+        self._tool_calls.setdefault(self._answer_turn, []).append(
+            {"id": call.id, "name": call.name, "arguments": call.arguments}
+        )
+        tool = next((x for x in self._conversation.character.tools if x.name == call.name), None)
+        if tool is not None and tool.kind == "client_event":
+            self.transport.send(events.client_event(call.name, dict(call.arguments)))
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.transport.send(events.state(state))  # type: ignore[arg-type]
+
+    def _store(self, item: TranscriptItem) -> None:
+        """Store a transcript entry now (in the background; the call's end waits for it)."""
+        task = asyncio.ensure_future(self.hooks.transcript(item))
+        self._stores.append(task)
+        task.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._stores.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "call %s: storing the transcript failed", self.session_id, exc_info=task.exception()
+            )
+
+    # -- watchdogs ------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Heartbeat, the cap (with a goodbye before it) and a vanished peer."""
+        s = self.settings
+        last_beat = 0.0
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            elapsed = now - self._started
+            if now - self._last_audio > s.peer_grace_s:
+                self.end(Outcome(Status.COMPLETED, "media peer vanished", at=self._last_audio_at))
+                return
+            if elapsed >= s.max_duration_s:
+                self.end(Outcome(Status.COMPLETED, "maxDuration reached"))
+                return
+            if not self._goodbye_said and elapsed >= s.max_duration_s - s.goodbye_s:
+                self._goodbye_said = True
+                self.transport.send(
+                    events.session(
+                        "ENDING",
+                        reason="maxDuration",
+                        endsInSeconds=round(s.max_duration_s - elapsed),
+                    )
+                )
+                if s.goodbye_line and self.voice is not None and not self.voice.speaking:
+                    self._turn += 1
+                    self._answer_turn = self._turn
+                    await self.voice.announce(s.goodbye_line)
+            if now - last_beat >= s.heartbeat_s:
+                last_beat = now
+                status = await self.hooks.alive()
+                if status != Status.RUNNING:
+                    self.end(Outcome(Status(status), f"session is {status}", notify=False))
+                    return
+
+    async def _peer_gone(self) -> None:
+        await self.transport.gone.wait()
+        reason = self.transport.gone_reason or "peer closed"
+        await asyncio.sleep(0)  # a hang-up (DELETE) sets its own outcome first
+        self.end(Outcome(Status.COMPLETED, f"media peer gone ({reason})"))
+
+    def _task(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.append(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        log.error("call %s: a task failed", self.session_id, exc_info=error)
+        self.end(
+            Outcome(
+                Status.FAILED,
+                "internal error",
+                f"The call failed: {type(error).__name__}: {error}",
+                FailureCode.INTERNAL,
+            )
+        )

@@ -1,0 +1,220 @@
+"""The call's media clock and the character's two outgoing tracks, paced from timestamps.
+
+One :class:`MediaClock` per call: media time 0 is one instant of the event loop's clock, and
+every sample and frame the character sends has a time on it. Both tracks sleep until their
+media's time comes and then hand it to aiortc, so the RTP timestamps, the send times and
+therefore the RTCP sender reports (what a browser syncs lips and sound with) agree.
+
+* :class:`AvatarAudioTrack` sends 20 ms frames of 48 kHz mono forever: what the stage wrote into
+  the :class:`AudioBuffer` for that stretch of time, or silence. It never waits for the stage,
+  so audio cannot stall: a stretch the stage was too late for is silent (an underrun, counted).
+* :class:`AvatarVideoTrack` sends the stage's encoded frames (VP8 or H.264 packets, aiortc only
+  packetizes them), each at its own time; frames the stage dropped are simply not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from characters.pcm import Int16
+
+AUDIO_RATE = 48_000
+"""Opus runs at 48 kHz; the character's voice is resampled to it."""
+AUDIO_FRAME = 960
+"""Samples per outgoing audio frame (20 ms)."""
+VIDEO_CLOCK = 90_000
+"""RTP clock of video."""
+
+
+class MediaClock:
+    """Media time of one call: seconds since :meth:`start` on the event loop's clock."""
+
+    def __init__(self) -> None:
+        self._t0: float | None = None
+        self.started = asyncio.Event()
+
+    def start(self) -> None:
+        """Media time 0 is now (once; later calls do nothing)."""
+        if self._t0 is None:
+            self._t0 = asyncio.get_running_loop().time()
+            self.started.set()
+
+    @property
+    def running(self) -> bool:
+        return self._t0 is not None
+
+    def now(self) -> float:
+        """Media seconds now (0 before :meth:`start`)."""
+        if self._t0 is None:
+            return 0.0
+        return asyncio.get_running_loop().time() - self._t0
+
+    async def sleep_until(self, media_s: float) -> None:
+        """Sleep until media time ``media_s`` (at once if it has passed)."""
+        await self.started.wait()
+        delay = media_s - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class AudioBuffer:
+    """48 kHz mono samples by position on the media clock (sample ``n`` plays at ``n / 48000`` s).
+
+    The stage writes ahead of time (:meth:`write`, in order); the audio track reads in real time
+    (:meth:`read`). Nothing waits on anything: a read finds silence where nothing was written,
+    and a write for a stretch already read is dropped (both are counted).
+    """
+
+    def __init__(self) -> None:
+        self._chunks: deque[tuple[int, Int16]] = deque()
+        self.write_pos = 0
+        self.read_pos = 0
+        self.underrun_samples = 0
+        """Samples read as silence because the stage had not written them in time."""
+        self.late_samples = 0
+        """Samples written after their time had passed (dropped)."""
+        self.voiced_until = 0
+        """Position up to which non-silent audio was written (for :attr:`playing`)."""
+
+    def write(self, pcm: Int16, *, voiced: bool) -> None:
+        """Append ``pcm`` at :attr:`write_pos`; ``voiced`` when it holds the character's speech."""
+        start = self.write_pos
+        self.write_pos += len(pcm)
+        if voiced:
+            self.voiced_until = self.write_pos
+        if self.write_pos <= self.read_pos:
+            self.late_samples += len(pcm)
+            return
+        if start < self.read_pos:
+            cut = self.read_pos - start
+            self.late_samples += cut
+            pcm, start = pcm[cut:], self.read_pos
+        self._chunks.append((start, pcm))
+
+    def read(self, count: int) -> Int16:
+        """The next ``count`` samples from :attr:`read_pos` (silence where none were written)."""
+        out = np.zeros(count, np.int16)
+        start, end = self.read_pos, self.read_pos + count
+        while self._chunks:
+            pos, pcm = self._chunks[0]
+            if pos >= end:
+                break
+            a, b = max(pos, start), min(pos + len(pcm), end)
+            out[a - start : b - start] = pcm[a - pos : b - pos]
+            if pos + len(pcm) <= end:
+                self._chunks.popleft()
+            else:
+                break
+        if end > self.write_pos and self.write_pos > 0:  # before the first write: not a gap
+            self.underrun_samples += end - max(start, self.write_pos)
+        self.read_pos = end
+        return out
+
+    def silence_after(self, pos: int) -> None:
+        """Drop what was written beyond ``pos`` (barge-in): it plays as silence instead."""
+        pos = max(pos, self.read_pos)
+        kept: deque[tuple[int, Int16]] = deque()
+        for start, pcm in self._chunks:
+            if start >= pos:
+                continue
+            kept.append((start, pcm[: pos - start] if start + len(pcm) > pos else pcm))
+        self._chunks = kept
+        self.voiced_until = min(self.voiced_until, pos)
+
+    @property
+    def playing(self) -> bool:
+        """Whether speech is playing now (voiced samples at or after the read position)."""
+        return self.voiced_until > self.read_pos
+
+
+class AvatarAudioTrack(MediaStreamTrack):
+    """The character's voice: 20 ms frames of the :class:`AudioBuffer`, paced by the clock."""
+
+    kind = "audio"
+
+    def __init__(self, clock: MediaClock, buffer: AudioBuffer) -> None:
+        super().__init__()
+        self.clock = clock
+        self.buffer = buffer
+        self._time_base = fractions.Fraction(1, AUDIO_RATE)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        self.clock.start()
+        pos = self.buffer.read_pos
+        await self.clock.sleep_until(pos / AUDIO_RATE)
+        if self.readyState != "live":
+            raise MediaStreamError
+        pcm = self.buffer.read(AUDIO_FRAME)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = pos
+        frame.time_base = self._time_base
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One encoded video frame and its media time."""
+
+    packet: av.Packet[Any]
+    time_s: float
+
+
+class AvatarVideoTrack(MediaStreamTrack):
+    """The character's face: encoded frames handed to aiortc at their media time.
+
+    aiortc asks for a keyframe (the receiver sent a PLI or FIR) through
+    :meth:`request_keyframe`; the stage reads :attr:`keyframe_wanted` before encoding.
+    """
+
+    kind = "video"
+
+    def __init__(self, clock: MediaClock, *, max_queue: int = 8) -> None:
+        super().__init__()
+        self.clock = clock
+        self._queue: deque[EncodedFrame] = deque(maxlen=max_queue)
+        self._ready = asyncio.Event()
+        self.keyframe_wanted = True
+        self.sent = 0
+
+    def put(self, frame: EncodedFrame) -> None:
+        self._queue.append(frame)
+        self._ready.set()
+
+    def drop_after(self, time_s: float) -> int:
+        """Forget the queued frames due after ``time_s`` (barge-in); how many were dropped."""
+        kept = [f for f in self._queue if f.time_s <= time_s]
+        dropped = len(self._queue) - len(kept)
+        self._queue.clear()
+        self._queue.extend(kept)
+        return dropped
+
+    def request_keyframe(self) -> None:
+        self.keyframe_wanted = True
+
+    async def recv(self) -> av.Packet[Any]:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        frame = self._queue.popleft()
+        await self.clock.sleep_until(frame.time_s)
+        if self.readyState != "live":
+            raise MediaStreamError
+        self.sent += 1
+        return frame.packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()  # wake a pending recv, which then raises MediaStreamError
