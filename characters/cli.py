@@ -395,6 +395,96 @@ def render(**options: Any) -> None:
     render_command(**options)
 
 
+@main.command()
+@click.argument("avatar_id", required=False)
+@click.option(
+    "--audio",
+    "-a",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A recording to play as the microphone (WAV, MP3, OGG, FLAC, M4A or WebM); repeat for "
+    "several turns. Each is played in real time, then the answer is awaited.",
+)
+@click.option(
+    "--text",
+    "-t",
+    "texts",
+    multiple=True,
+    help="A message to type (sent on the events channel after the recordings); repeatable.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write what was received (the character's video and voice) to this MP4.",
+)
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every event received (JSON lines, with its time since the offer).",
+)
+@click.option(
+    "--key",
+    default=None,
+    help="API key that creates the session [env CHARACTERS_API_KEY or RUNWAYML_API_SECRET].",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The server (for AVATAR_ID with --key).",
+)
+@click.option("--url", default=None, help="Join with a consume's url instead (with --token).")
+@click.option("--token", default=None, help="The consume's token (with --url).")
+@click.option(
+    "--max-duration",
+    type=click.IntRange(10, 1800),
+    default=None,
+    help="The session's maxDuration in seconds [default: the server's, 300].",
+)
+@click.option(
+    "--answer-timeout",
+    "answer_timeout_s",
+    type=click.FloatRange(1, 600),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(["vp8", "h264"]),
+    default="vp8",
+    show_default=True,
+    help="Video codec to offer: vp8 (VP8, H.264 as fallback) or h264 (H.264 only, as Safari may).",
+)
+@click.option(
+    "--hang-up",
+    type=click.Choice(["delete", "end-call"]),
+    default="delete",
+    show_default=True,
+    help="End with DELETE on the call's address (WHIP) or an END_CALL message.",
+)
+def call(avatar_id: str | None, **options: Any) -> None:
+    """Talk with a character in a live call over WebRTC, from the terminal.
+
+    \b
+    Examples:
+      characters call AVATAR_ID --key KEY -t "When are you open?" -o call.mp4
+      characters call AVATAR_ID --audio question.wav --events events.jsonl -o call.mp4
+      characters call --url URL --token TOKEN -t "Hi"      (credentials from a consume)
+
+    It connects as a browser would (the WHIP offer, the events channel), listens to the start
+    script, then plays each recording as the microphone and sends each text, waiting for each
+    answer; the conversation is printed as it is heard.
+    """
+    from characters.realtime.commands import call_command
+
+    call_command(avatar_id=avatar_id, **options)
+
+
 main.add_command(chat)
 main.add_command(voices)
 main.add_command(models)

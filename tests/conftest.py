@@ -193,6 +193,10 @@ def start_server(
         CHARACTERS_LOG_LEVEL="warning",
         CHARACTERS_SWEEP_INTERVAL_S="0.2",
         CHARACTERS_MODELS_DIR=os.environ["CHARACTERS_MODELS_DIR"],
+        # Most tests make no calls: no 4 s of model loading per server (call tests turn it on),
+        # and the machine's call capacity does not queue the sessions of admission tests.
+        CHARACTERS_PRELOAD_MODELS="false",
+        CHARACTERS_MAX_CALLS="100",
     )
     if pg is not None:
         pg.create()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -128,7 +129,15 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
     @app.get("/healthz", include_in_schema=False)
     async def healthz(services: ServicesDep) -> JSONResponse:
         await services.db.ping()
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "liveCalls": services.calls.live,
+                "conversationModels": services.calls.engine_state,
+                "tasks": len(asyncio.all_tasks()),
+            }
+        )
 
     @app.get(
         "/files/{blob_id}",

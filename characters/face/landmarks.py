@@ -135,3 +135,14 @@ def fit_mesh(rgb: npt.NDArray[np.uint8], box: FaceBox | None) -> npt.NDArray[np.
         pts[:, 2] = pts[:, 2] / scale
         return pts
     return None
+
+
+def mouth_aperture(rgb: npt.NDArray[np.uint8]) -> float | None:
+    """How open the mouth is in a frame: the inner-lip gap over the mouth's width, measured with
+    the face mesh (None when no face is found). For checking rendered or received video."""
+    pts = fit_mesh(rgb, None)
+    if pts is None:
+        return None
+    gap = float(np.hypot(*(pts[13, :2] - pts[14, :2])))
+    width = float(np.hypot(*(pts[61, :2] - pts[291, :2])))
+    return gap / width if width > 0 else None

@@ -136,6 +136,16 @@ class Calls:
         """Calls running in this process."""
         return len(self._live)
 
+    @property
+    def engine_state(self) -> str:
+        """``idle`` (not loaded yet), ``loading``, ``ready`` or ``failed``."""
+        task = self._engines
+        if task is None:
+            return "idle"
+        if not task.done():
+            return "loading"
+        return "failed" if task.cancelled() or task.exception() else "ready"
+
     def engines(self) -> asyncio.Future[Engines]:
         """The conversation models (loading starts at the first call of this)."""
         if self._engines is None or (self._engines.done() and self._engines.exception()):
@@ -203,8 +213,10 @@ class Calls:
                 "`characters models check` on the server.",
                 retry_after_s=10,
             ) from e
-        # The persona's prompt into the language model's cache: the first answer is faster.
-        await asyncio.to_thread(loaded.warm, character)
+        # The persona's prompt into the language model's cache (the first answer is faster),
+        # while the client connects and the start script plays.
+        warming = asyncio.ensure_future(asyncio.to_thread(loaded.warm, character))
+        warming.add_done_callback(_log_warm)
         return _Setup(character, generator, max_duration)
 
     # -- signaling ------------------------------------------------------------------------------
@@ -387,6 +399,11 @@ def _bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _log_warm(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("warming the language model failed: %s", task.exception())
 
 
 def _log_engines(task: asyncio.Future[Engines]) -> None:

@@ -312,10 +312,32 @@ class CallRunner:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.recorder.close)
             recording = self.recorder.path
+        self._log_stats(outcome)
         try:
             await self.hooks.ended(outcome, recording)
         finally:
             self.finished.set()
+
+    def _log_stats(self, outcome: Outcome) -> None:
+        stage, t = self.stage, self.transport
+        if stage is None:
+            log.info("call %s ended before its media started: %s", self.session_id, outcome.reason)
+            return
+        st = stage.stats
+        render = sorted(st.render_s) or [0.0]
+        log.info(
+            "call %s ended (%s, %s): %d frames, %d drawn, %d dropped, render p50 %.1f ms, "
+            "audio underrun %.0f ms, late %.0f ms",
+            self.session_id,
+            outcome.status.value,
+            outcome.reason,
+            st.frames,
+            st.rendered,
+            st.dropped,
+            1000 * render[len(render) // 2],
+            1000 * t.audio_out.underrun_samples / AUDIO_RATE,
+            1000 * t.audio_out.late_samples / AUDIO_RATE,
+        )
 
     # -- inputs ---------------------------------------------------------------------------------
 

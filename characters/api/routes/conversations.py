@@ -18,6 +18,7 @@ from characters.api.pagination import keyset, page
 from characters.api.wire import ok
 from characters.errors import Conflict, InvalidInput, NotFound
 from characters.sessions.states import ACTIVE, Status
+from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
 from characters.store.tables import Avatar, RealtimeSession, TranscriptEntry
 from characters.timeutil import as_utc, iso, iso_opt, utcnow
@@ -241,8 +242,11 @@ async def delete_conversation(
         if Status(session.status) in ACTIVE:
             raise Conflict("The conversation is still in progress; end the session first.")
         await db.execute(delete(TranscriptEntry).where(TranscriptEntry.session_id == session.id))
-        session.recording_blob_id = None
+        recording, session.recording_blob_id = session.recording_blob_id, None
         session.conversation_deleted_at = utcnow()
+        await db.flush()
+        unused = await forget_blobs(db, [recording])
+    services.blobs.unlink_stale(unused, min_age_s=0)  # the recording file goes with it
     return Response(status_code=204)
 
 

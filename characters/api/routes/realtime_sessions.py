@@ -191,9 +191,10 @@ class ConsumeOut(wire.Response):
     url: str
     token: str
     roomName: str
-    iceServers: list[IceServer] = Field(
-        description="Extension: STUN/TURN servers for the client's RTCPeerConnection (empty "
-        "unless the server is configured with CHARACTERS_ICE_SERVERS)."
+    iceServers: list[IceServer] | None = Field(
+        None,
+        description="Extension: STUN/TURN servers for the client's RTCPeerConnection; present "
+        "only when the server is configured with CHARACTERS_ICE_SERVERS.",
     )
 
 
@@ -288,11 +289,7 @@ async def consume_session(
 ) -> JSONResponse:
     creds = await services.sessions.consume(str(id), authorization, base_url)
     services.calls.prepare(str(id))  # the call's face and voice get ready while the client connects
-    return ok(
-        {
-            "url": creds.url,
-            "token": creds.token,
-            "roomName": creds.room_name,
-            "iceServers": services.settings.ice_servers,
-        }
-    )
+    out: dict[str, Any] = {"url": creds.url, "token": creds.token, "roomName": creds.room_name}
+    if services.settings.ice_servers:  # an extension, only when configured
+        out["iceServers"] = services.settings.ice_servers
+    return ok(out)

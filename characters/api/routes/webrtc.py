@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from characters.api.deps import ServicesDep
+from characters.api.errors import error_response
 from characters.errors import InvalidInput
 from characters.realtime.webrtc import MAX_OFFER_BYTES
 
@@ -78,7 +79,12 @@ async def hang_up(
 @router.patch("/realtime_sessions/{id}/webrtc/{resource}", include_in_schema=False)
 async def trickle(id: uuid.UUID, resource: str) -> Response:
     """Trickle ICE is not supported: the answer carries every candidate (RFC 9725 §4.3.1)."""
-    return Response(status_code=405, headers={"Allow": "DELETE"})
+    return error_response(
+        405,
+        "Trickle ICE is not supported: wait for ICE gathering to complete before sending the "
+        "offer; the answer carries every candidate.",
+        headers={"Allow": "DELETE"},
+    )
 
 
 def _link(server: dict[str, object]) -> list[str]:

@@ -1,0 +1,270 @@
+"""Live calls end to end: a real server with the real models, a real WebRTC client on loopback.
+
+What the user gets is checked where the user gets it: the words in the events, the answer in the
+received audio (speech recognition), the face in the decoded video (the face mesh), the frame
+rate and the timing at the client; then what the API stores (status, transcript, recording).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from tests.calls import (
+    LIVE_SETTINGS,
+    START,
+    assistant_text,
+    audio_between,
+    is_session,
+    is_state,
+    live_avatar,
+    models_ready,
+    mouth_openings,
+    open_call,
+    spoken,
+    transcribe,
+)
+from tests.conftest import Server, start_server, stop_server, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {f"CHARACTERS_{k}": v for k, v in LIVE_SETTINGS.items()}
+    srv, pg = start_server(tmp_path_factory.mktemp("live"), env)
+    models_ready(srv)
+    yield srv
+    stop_server(srv, pg)
+
+
+@pytest.fixture(scope="module")
+def key(live: Server) -> str:
+    return live.create_key("calls", "--tier", "3")
+
+
+@pytest.fixture(scope="module")
+def avatar(live: Server, key: str) -> str:
+    return live_avatar(live, key)
+
+
+def status(live: Server, key: str, session_id: str) -> object:
+    return live.sdk(key, max_retries=0).realtime_sessions.retrieve(session_id)
+
+
+async def test_a_spoken_question_is_heard_answered_and_stored(
+    live: Server, key: str, avatar: str
+) -> None:
+    call = await open_call(live, key, avatar, keep_every=2)
+    client = call.client
+    assert status(live, key, call.session_id).status == "RUNNING"  # type: ignore[attr-defined]
+    assert client.first_frame_at is not None or await _first_frame(client)
+
+    # The start script, heard word by word, then the character listens.
+    await client.wait_event(is_state("speaking"), 20)
+    opening_spoken = client.event_time(is_state("speaking"))
+    await client.wait_event(is_state("listening"), 30, after=opening_spoken or 0)
+    assert assistant_text(client, 0) == START
+    listening_from = time.monotonic()
+    await asyncio.sleep(1.5)  # a listening face to compare with
+
+    # A spoken question: its words come back as the user's transcript, the answer uses a fact.
+    pcm, rate = spoken("How much does a ticket cost?")
+    utterance = client.play(pcm, rate)
+    await utterance.done.wait()
+    listening_to = utterance.started_at or time.monotonic()
+    user = await client.wait_event(lambda e: e.get("type") == "transcription" and e.get("role") == "user", 20)
+    assert "ticket" in user["text"].lower()
+    partial = [e for _, e in client.events if e.get("type") == "user_transcript"]
+    assert partial and partial[-1]["final"] is True and partial[-1]["turn"] == user["turn"] == 1
+    answer_start = await _event_time(client, is_state("speaking"), after=listening_to)
+    await client.wait_event(is_state("listening"), 40, after=answer_start)
+    answer_end = client.event_time(is_state("listening"), after=answer_start)
+    assert answer_end is not None
+    words = assistant_text(client, 1)
+    heard = transcribe(audio_between(client, answer_start, answer_end + 0.3))
+    assert "12" in words or "twelve" in words.lower(), words
+    assert "12" in heard or "twelve" in heard, (heard, words)
+    assert client.first_voice(utterance.speech_end_at or 0) is not None
+
+    # The video: at least 20 fps at the client; the mouth moves while it speaks, and is still
+    # while it listens.
+    span = client.video.arrivals[-1] - client.video.arrivals[0]
+    fps = (len(client.video.arrivals) - 1) / span
+    assert fps >= 20, fps
+    speaking = mouth_openings(call.frames, answer_start + 0.2, answer_end - 0.2)
+    still = mouth_openings(call.frames, listening_from, listening_to - 0.1)
+    assert len(speaking) >= 10 and len(still) >= 5
+    assert np.std(speaking) > 3 * np.std(still) and max(speaking) > max(still) + 0.1, (
+        speaking,
+        still,
+    )
+
+    # END_CALL: COMPLETED, with the transcript and a recording as long as the call.
+    ended_at = time.monotonic()
+    client.send({"type": "END_CALL"})
+    final = await client.wait_event(is_session("COMPLETED", "FAILED", "CANCELLED"), 10)
+    assert final["status"] == "COMPLETED"
+    await client.close()
+    sdk = live.sdk(key, max_retries=0)
+    session = wait_for(lambda: (s := sdk.realtime_sessions.retrieve(call.session_id)).status == "COMPLETED" and s)
+    conv = wait_for(lambda: (c := sdk.avatar_conversations.retrieve(call.session_id)).recording_url and c)
+    roles = [(t.role, t.content) for t in conv.transcript]
+    assert roles[0] == ("assistant", START)
+    assert roles[1][0] == "user" and "ticket" in (roles[1][1] or "").lower()
+    assert roles[2] == ("assistant", words)
+    call_s = ended_at - (client.connected_at or 0)
+    assert abs(session.duration - call_s) <= 1.5, (session.duration, call_s)
+    video_s, audio_s = _durations(httpx.get(conv.recording_url, timeout=30).content)
+    assert abs(video_s - call_s) <= 1.5 and abs(audio_s - call_s) <= 1.5, (video_s, audio_s, call_s)
+
+
+async def test_barge_in_stops_voice_and_face_and_keeps_what_was_heard(
+    live: Server, key: str, avatar: str
+) -> None:
+    call = await open_call(live, key, avatar)
+    client = call.client
+    await client.wait_event(is_state("speaking"), 20)
+    await client.wait_event(is_state("listening"), 30, after=client.event_time(is_state("speaking")) or 0)
+    asked = time.monotonic()
+    client.send(
+        {
+            "type": "user_message",
+            "text": "Please tell me everything about the museum, its opening hours, its prices "
+            "and its famous painting, in detail.",
+        }
+    )
+    speaking_at = await _event_time(client, is_state("speaking"), after=asked, timeout=40)
+    await asyncio.sleep(1.5)
+    pcm, rate = spoken("Sorry, stop there. When do you close?")
+    utterance = client.play(pcm, rate)
+    cut = await client.wait_event(lambda e: e.get("type") == "interrupted", 15, after=speaking_at)
+    assert utterance.started_at is not None
+    # The voice stops at the client soon after the barge-in point (250 ms of speech).
+    barge_in_point = utterance.started_at + _onset_s(pcm, rate) + 0.25
+    await asyncio.sleep(1.0)
+    last = client.last_voice(before=time.monotonic() - 0.5)
+    # (the user's own question is not echoed back: what arrives is the character's voice)
+    assert last is not None and last - barge_in_point < 0.5, last - barge_in_point
+    assert cut["turn"] == 1 and cut["heard"]
+    said = assistant_text(client, 1)
+    assert said == cut["heard"], (said, cut["heard"])
+    assert len(said.split()) < 60
+    await client.wait_event(lambda e: e.get("type") == "transcription" and e.get("role") == "user" and e.get("turn") == 2, 20)
+    await client.hang_up()
+    await client.close()
+    sdk = live.sdk(key, max_retries=0)
+    conv = wait_for(lambda: (c := sdk.avatar_conversations.retrieve(call.session_id)).status == "ended" and c)
+    assistant = [t.content for t in conv.transcript if t.role == "assistant"]
+    assert cut["heard"] in assistant
+
+
+async def test_deleting_the_session_cancels_the_call(live: Server, key: str, avatar: str) -> None:
+    call = await open_call(live, key, avatar)
+    await call.client.wait_event(is_state("speaking"), 20)
+    live.sdk(key, max_retries=0).realtime_sessions.delete(call.session_id)
+    final = await call.client.wait_event(is_session("CANCELLED", "COMPLETED", "FAILED"), 10)
+    assert final["status"] == "CANCELLED"
+    await asyncio.wait_for(call.client.closed.wait(), 10)  # the server closed the peer
+    assert status(live, key, call.session_id).status == "CANCELLED"  # type: ignore[attr-defined]
+    await call.client.close()
+
+
+async def test_the_cap_ends_the_call_on_time_after_a_goodbye(
+    live: Server, key: str, avatar: str
+) -> None:
+    call = await open_call(live, key, avatar, max_duration=10)
+    client = call.client
+    started = client.connected_at or time.monotonic()
+    ending = await client.wait_event(is_session("ENDING"), 15)
+    assert ending["reason"] == "maxDuration"
+    final = await client.wait_event(is_session("COMPLETED", "FAILED", "CANCELLED"), 15)
+    took = time.monotonic() - started
+    assert final["status"] == "COMPLETED" and final["reason"] == "maxDuration reached"
+    assert 9.0 <= took <= 11.5, took
+    goodbye = " ".join(
+        assistant_text(client, turn) for turn in {e.get("turn") for _, e in client.events} if turn
+    )
+    assert "goodbye" in goodbye.lower(), goodbye
+    await client.close()
+    session = status(live, key, call.session_id)
+    assert session.status == "COMPLETED" and 9 <= session.duration <= 11  # type: ignore[attr-defined]
+
+
+async def test_a_client_that_vanishes_mid_answer_ends_the_call(
+    live: Server, key: str, avatar: str
+) -> None:
+    call = await open_call(live, key, avatar)
+    await call.client.wait_event(is_state("speaking"), 20)
+    call.client.mic.stop()  # no more audio from the client, and no goodbye either
+    vanished = time.monotonic()
+    sdk = live.sdk(key, max_retries=0)
+    session = wait_for(
+        lambda: (s := sdk.realtime_sessions.retrieve(call.session_id)).status != "RUNNING" and s,
+        timeout=15,
+    )
+    assert session.status == "COMPLETED"
+    assert time.monotonic() - vanished < 8
+    await call.client.close()
+    # the server is fine: the next call works
+    call2 = await open_call(live, key, avatar)
+    await call2.client.wait_event(is_state("speaking"), 20)
+    await call2.client.hang_up()
+    await call2.client.close()
+
+
+async def test_h264_only_clients_get_h264(live: Server, key: str, avatar: str) -> None:
+    from characters.realtime.client import CallClient
+    from tests.calls import consume, create_session
+
+    session_id, session_key = create_session(live, key, avatar)
+    creds = consume(live, session_id, session_key)
+    client = CallClient(creds["url"], creds["token"], video_codecs=("H264",))
+    await client.connect()
+    await client.wait_event(is_state("speaking"), 20)
+    await asyncio.sleep(2)
+    assert len(client.video.arrivals) >= 30
+    assert "H264" in client._pc.localDescription.sdp
+    await client.hang_up()
+    await client.close()
+
+
+async def _first_frame(client: object) -> bool:
+    for _ in range(100):
+        if client.first_frame_at is not None:  # type: ignore[attr-defined]
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def _event_time(client: object, predicate: object, *, after: float, timeout: float = 30) -> float:
+    await client.wait_event(predicate, timeout, after=after)  # type: ignore[attr-defined]
+    at = client.event_time(predicate, after=after)  # type: ignore[attr-defined]
+    assert at is not None
+    return float(at)
+
+
+def _onset_s(pcm: np.ndarray, rate: int) -> float:
+    frame = rate // 50
+    for i in range(0, len(pcm), frame):
+        piece = pcm[i : i + frame].astype(np.float64)
+        if np.sqrt(np.mean(piece**2)) / 32768 > 0.01:
+            return i / rate
+    return 0.0
+
+
+def _durations(mp4: bytes) -> tuple[float, float]:
+    import io
+
+    with av.open(io.BytesIO(mp4)) as container:
+        video = [f.time for f in container.decode(video=0)]
+    with av.open(io.BytesIO(mp4)) as container:
+        samples = sum(f.samples for f in container.decode(audio=0))
+    return float(video[-1] - video[0]), samples / 48_000
+
