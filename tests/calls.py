@@ -23,7 +23,7 @@ START = "Hello, I'm Ada. Ask me anything about the Blue Lake Museum!"
 LIVE_SETTINGS = {
     "PRELOAD_MODELS": "true",
     "SESSION_PEER_GRACE_S": "3",
-    "GOODBYE_S": "4",
+    "GOODBYE_S": "7",
     "MAX_CALLS": "3",
     "LOG_LEVEL": "info",
 }
@@ -124,7 +124,7 @@ def assistant_text(client: CallClient, turn: int | None = None) -> str:
 
 
 @functools.cache
-def spoken(text: str, voice: str = "drew") -> tuple[np.ndarray, int]:
+def spoken(text: str, voice: str = "victoria") -> tuple[np.ndarray, int]:
     """``text`` said by one of the project's voices (int16 PCM, rate)."""
     from characters.voices.tts import synthesize
 
@@ -171,3 +171,15 @@ def mouth_openings(frames: list[tuple[float, np.ndarray]], start: float, end: fl
 
 def until(deadline_s: float) -> float:
     return time.monotonic() + deadline_s
+
+
+def heard_words(heard: str, said: str) -> float:
+    """The share of the words of ``said`` that are in ``heard`` (case and punctuation aside)."""
+    import re
+
+    def words(text: str) -> list[str]:
+        return re.findall(r"[a-z0-9']+", text.lower())
+
+    said_words = words(said)
+    got = set(words(heard))
+    return sum(w in got for w in said_words) / max(1, len(said_words))

@@ -171,16 +171,22 @@ class VoiceConversation:
     async def push(self, pcm: npt.NDArray[np.int16] | npt.NDArray[np.float32], rate: int) -> None:
         """Feed the user's audio (any rate, mono). Returns once the listener has taken it."""
         loop = asyncio.get_running_loop()
-        speaking = self.speaking
-        try:
-            events = await loop.run_in_executor(self._listen, self._listen_to, pcm, rate, speaking)
-        except Exception as e:
-            log.exception("listening failed")
-            self._events.put_nowait(EngineFailure("listen", _reason(e)))
-            return
-        self._audio_s += len(pcm) / rate
-        for event in events:
-            self._on_listener(event)
+        # A long piece (audio that piled up while the machine was busy) goes in 100 ms steps, so
+        # that a barge-in early in it is acted on before the listener decodes the rest.
+        step = max(1, rate // 10)
+        for start in range(0, len(pcm), step):
+            piece = pcm[start : start + step]
+            try:
+                events = await loop.run_in_executor(
+                    self._listen, self._listen_to, piece, rate, self.speaking
+                )
+            except Exception as e:
+                log.exception("listening failed")
+                self._events.put_nowait(EngineFailure("listen", _reason(e)))
+                return
+            self._audio_s += len(piece) / rate
+            for event in events:
+                self._on_listener(event)
 
     async def say(self, text: str) -> None:
         """Answer typed text as if the user had said it (no turn-taking): emits

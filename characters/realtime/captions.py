@@ -32,7 +32,7 @@ class Captions:
 
     _pieces: list[_Piece] = field(default_factory=list)
     said: dict[int, list[str]] = field(default_factory=dict)
-    """Turn → the words released so far."""
+    """Turn → the words heard so far."""
 
     def add(self, turn: int, text: str, start: int, length: int) -> None:
         """Audio ``[start, start + length)`` of ``turn``; ``text`` opens a new piece, empty text
@@ -49,8 +49,8 @@ class Captions:
             self._pieces[-1].length += length
 
     def advance(self, position: int) -> list[tuple[int, str]]:
-        """Words whose audio starts before ``position``, as (turn, delta) with the spacing the
-        transcript needs (a leading space except for a turn's first word)."""
+        """Words whose audio starts before ``position``, as (turn, word); :meth:`say` them when
+        their audio is played."""
         out: list[tuple[int, str]] = []
         while self._pieces:
             piece = self._pieces[0]
@@ -58,7 +58,7 @@ class Captions:
                 at = piece.start + piece.ends[piece.shown] * piece.length
                 if at > position:
                     break
-                out.append((piece.turn, self._release(piece.turn, piece.words[piece.shown])))
+                out.append((piece.turn, piece.words[piece.shown]))
                 piece.shown += 1
             if piece.shown < len(piece.words):
                 break
@@ -70,13 +70,15 @@ class Captions:
         self._pieces.clear()
 
     def text(self, turn: int) -> str:
-        """What was released of ``turn``."""
+        """What was heard of ``turn``."""
         return " ".join(self.said.get(turn, []))
 
     def pending(self) -> bool:
         return bool(self._pieces)
 
-    def _release(self, turn: int, word: str) -> str:
+    def say(self, turn: int, word: str) -> str:
+        """The word was heard: it joins the turn's text; the delta for the live transcript (a
+        leading space except for the turn's first word)."""
         words = self.said.setdefault(turn, [])
         words.append(word)
         return word if len(words) == 1 else " " + word

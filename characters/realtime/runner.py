@@ -53,6 +53,9 @@ from characters.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+MIN_GOODBYE_S = 2.0
+"""The goodbye is not started with less time than this left before the cap."""
+
 
 class Transport(Protocol):
     """Where a call's media and messages go (the embedded :class:`~characters.realtime.webrtc.
@@ -162,6 +165,7 @@ class CallRunner:
         self._last_audio_at = utcnow()
         self._started = 0.0
         self._goodbye_said = False
+        self._ending_sent = False
         self.stage: AvatarStage | None = None
         self.voice: VoiceConversation | None = None
         self.recorder: Recorder | None = None
@@ -342,16 +346,51 @@ class CallRunner:
     # -- inputs ---------------------------------------------------------------------------------
 
     async def _listen(self) -> None:
+        """The user's audio into the recording and the conversation. Audio that arrives while
+        the listener is busy is pushed in one piece next time: one hop to its thread per batch,
+        not per 20 ms frame, so a loaded machine never leaves the listener behind real time."""
         assert self.voice is not None
-        to48 = StreamResampler(AUDIO_RATE, np.int16)
-        async for pcm, rate in self.transport.microphone():
-            if pcm is None:
-                continue
-            self._last_audio = time.monotonic()
-            self._last_audio_at = utcnow()
-            if self.recorder is not None:
-                self.recorder.microphone(to48(pcm, rate), self.transport.clock.now())  # type: ignore[arg-type]
-            await self.voice.push(pcm, rate)
+        voice = self.voice
+        queue: asyncio.Queue[tuple[Int16, int] | None] = asyncio.Queue()
+
+        async def receive() -> None:
+            to48 = StreamResampler(AUDIO_RATE, np.int16)
+            try:
+                async for pcm, rate in self.transport.microphone():
+                    if pcm is None:
+                        continue
+                    self._last_audio = time.monotonic()
+                    self._last_audio_at = utcnow()
+                    if self.recorder is not None:
+                        now = self.transport.clock.now()
+                        self.recorder.microphone(to48(pcm, rate), now)  # type: ignore[arg-type]
+                    queue.put_nowait((pcm, rate))
+            finally:
+                queue.put_nowait(None)
+
+        receiver = asyncio.ensure_future(receive())
+        held: tuple[Int16, int] | None = None
+        ended = False
+        try:
+            while not ended:
+                item = held if held is not None else await queue.get()
+                held = None
+                if item is None:
+                    return
+                batch, rate = [item[0]], item[1]
+                while not queue.empty():
+                    more = queue.get_nowait()
+                    if more is None:
+                        ended = True
+                        break
+                    if more[1] != rate:
+                        held = more
+                        break
+                    batch.append(more[0])
+                await voice.push(np.concatenate(batch) if len(batch) > 1 else batch[0], rate)
+        finally:
+            receiver.cancel()
+            await asyncio.gather(receiver, return_exceptions=True)
 
     async def _typed(self, text: str) -> None:
         assert self.voice is not None
@@ -484,25 +523,32 @@ class CallRunner:
             if elapsed >= s.max_duration_s:
                 self.end(Outcome(Status.COMPLETED, "maxDuration reached"))
                 return
-            if not self._goodbye_said and elapsed >= s.max_duration_s - s.goodbye_s:
-                self._goodbye_said = True
-                self.transport.send(
-                    events.session(
-                        "ENDING",
-                        reason="maxDuration",
-                        endsInSeconds=round(s.max_duration_s - elapsed),
-                    )
-                )
-                if s.goodbye_line and self.voice is not None and not self.voice.speaking:
-                    self._turn += 1
-                    self._answer_turn = self._turn
-                    await self.voice.announce(s.goodbye_line)
+            if elapsed >= s.max_duration_s - s.goodbye_s:
+                await self._closing(s.max_duration_s - elapsed)
             if now - last_beat >= s.heartbeat_s:
                 last_beat = now
                 status = await self.hooks.alive()
                 if status != Status.RUNNING:
                     self.end(Outcome(Status(status), f"session is {status}", notify=False))
                     return
+
+    async def _closing(self, remaining_s: float) -> None:
+        """Shortly before the cap: tell the client, and say goodbye as soon as the character is
+        not speaking (unless too little time is left to say it)."""
+        if not self._ending_sent:
+            self._ending_sent = True
+            self.transport.send(
+                events.session("ENDING", reason="maxDuration", endsInSeconds=round(remaining_s))
+            )
+        line = self.settings.goodbye_line
+        if self._goodbye_said or not line or self.voice is None or self.voice.speaking:
+            return
+        if remaining_s < MIN_GOODBYE_S:
+            return
+        self._goodbye_said = True
+        self._turn += 1
+        self._answer_turn = self._turn
+        await self.voice.announce(line)
 
     async def _peer_gone(self) -> None:
         await self.transport.gone.wait()

@@ -197,9 +197,11 @@ class AvatarStage:
     async def _wait(self, media_s: float) -> None:
         """Sleep until ``media_s``, running due callbacks on time on the way."""
         while self._due and self._due[0][0] <= media_s:
-            at, callback = self._due.popleft()
-            await self.clock.sleep_until(at)
-            callback()
+            due = self._due[0]
+            await self.clock.sleep_until(due[0])
+            if self._due and self._due[0] is due:  # not dropped by a barge-in meanwhile
+                self._due.popleft()
+                due[1]()
         await self.clock.sleep_until(media_s)
 
     @property
@@ -227,8 +229,8 @@ class AvatarStage:
             self._due.append((end, lambda: self.on_answer_played(turn)))
 
     def _release(self, words: list[tuple[int, str]], speaking: bool) -> None:
-        for turn, delta in words:
-            self.on_words(turn, delta)
+        for turn, word in words:
+            self.on_words(turn, self.captions.say(turn, word))
         self._set_playing(speaking)
 
     def _set_playing(self, playing: bool) -> None:
