@@ -3,6 +3,7 @@ what the client received (words by speech recognition, mouth openings by the fac
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from dataclasses import dataclass, field
@@ -183,3 +184,9 @@ def heard_words(heard: str, said: str) -> float:
     said_words = words(said)
     got = set(words(heard))
     return sum(w in got for w in said_words) / max(1, len(said_words))
+
+
+async def http(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """An HTTP request from an async test, off its event loop (the client's media runs there)."""
+    kwargs.setdefault("timeout", 30)
+    return await asyncio.to_thread(httpx.request, method, url, **kwargs)

@@ -89,10 +89,10 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         app.state.services = Services(settings, db, blobs, processor, sessions, runner, calls)
         processor.start()
         await processor.resume()
-        sessions.start()
+        await calls.start()  # fails the calls a previous run left behind; loads the models
+        sessions.start()  # (after: its timers would call those calls merely "vanished")
         janitor.start()
         await runner.start()  # resumes the tasks left PENDING
-        await calls.start()  # fails the calls a previous run left behind; loads the models
         try:
             yield
         finally:

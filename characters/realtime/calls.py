@@ -35,6 +35,7 @@ from characters.conversation.engine import Conversation, Engines
 from characters.conversation.prompt import Character, tools_from_runway
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
+from characters.realtime.recorder import salvage
 from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outcome, TranscriptItem
 from characters.realtime.webrtc import WebRTCPeer, read_offer
 from characters.sessions.manager import SessionManager
@@ -107,7 +108,9 @@ class Calls:
         failed = await self._sessions.recover(self.settings.node)
         for session_id in failed:
             log.warning("session %s was live when the server stopped: FAILED", session_id)
-            await self._store_recording(session_id, self._recording_path(session_id))
+            path = self._recording_path(session_id)
+            if await asyncio.to_thread(salvage, path):
+                await self._store_recording(session_id, path)
         if self.settings.preload_models:
             self.engines()
 

@@ -178,6 +178,8 @@ class CallClient:
         self._pc.on("track", self._on_track)
         self._pc.on("connectionstatechange", self._on_state)
         self._channel.on("message", self._on_message)
+        self._channel.on("open", self._on_open)
+        self._unsent: list[str] = []
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -221,9 +223,14 @@ class CallClient:
         """Play a recording as the microphone (after what is queued)."""
         return self.mic.play(pcm, rate)
 
-    def send(self, message: dict[str, Any]) -> None:
-        """A message on ``events`` (e.g. ``{"type": "user_message", "text": "Hi"}``)."""
-        self._channel.send(json.dumps(message))
+    def send(self, message: dict[str, Any] | str) -> None:
+        """A message on ``events`` (e.g. ``{"type": "user_message", "text": "Hi"}``; a string is
+        sent as it is); queued until the channel is open."""
+        text = message if isinstance(message, str) else json.dumps(message)
+        if self._channel.readyState == "open":
+            self._channel.send(text)
+        else:
+            self._unsent.append(text)
 
     async def wait_event(
         self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float, *, after: float = 0.0
@@ -310,6 +317,11 @@ class CallClient:
             self._connected.set()
         elif state in ("failed", "closed"):
             self.closed.set()
+
+    def _on_open(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        for text in unsent:
+            self._channel.send(text)
 
     def _on_message(self, message: str | bytes) -> None:
         try:

@@ -171,3 +171,35 @@ class Recorder:
             frame.pts = position + start
             frame.time_base = Fraction(1, AUDIO_RATE)
             self._container.mux(self._audio.encode(frame))
+
+
+def salvage(path: Path) -> bool:
+    """Rewrite a recording cut short by a crash into a clean MP4 (the packets that can be read,
+    copied as they are, no re-encoding); False if nothing could be read (the file is removed)."""
+    if not path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.salvage")
+    packets = 0
+    try:
+        with av.open(str(path)) as source, av.open(str(tmp), "w", format="mp4") as out:
+            streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+            try:
+                for packet in source.demux():
+                    if packet.dts is None or packet.size == 0:
+                        continue
+                    # Decoded on the way: the torn end may be packets of garbage that a player
+                    # chokes on; the copy stops at the first one.
+                    packet.stream.codec_context.decode(packet)
+                    packet.stream = streams[packet.stream.index]
+                    out.mux(packet)
+                    packets += 1
+            except (av.FFmpegError, EOFError) as e:  # the torn end of the file
+                log.info("recording %s ends in a torn fragment (%s)", path, e)
+    except (av.FFmpegError, OSError) as e:
+        log.warning("recording %s cannot be read (%s)", path, e)
+    if packets == 0:
+        tmp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        return False
+    tmp.replace(path)
+    return True

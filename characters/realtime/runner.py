@@ -165,6 +165,7 @@ class CallRunner:
         self._last_audio_at = utcnow()
         self._started = 0.0
         self._goodbye_said = False
+        self._early: list[str] = []
         self._ending_sent = False
         self.stage: AvatarStage | None = None
         self.voice: VoiceConversation | None = None
@@ -183,8 +184,11 @@ class CallRunner:
         message = events.parse(raw)
         if isinstance(message, EndCall):
             self.end(Outcome(Status.COMPLETED, "ended by the client (END_CALL)"))
-        elif isinstance(message, UserMessage) and self.voice is not None:
-            self._task(self._typed(message.text))
+        elif isinstance(message, UserMessage):
+            if self.voice is None:  # the call is still starting: answered once it has
+                self._early.append(message.text)
+            else:
+                self._task(self._typed(message.text))
 
     # -- the call -------------------------------------------------------------------------------
 
@@ -280,6 +284,9 @@ class CallRunner:
         self._task(self._watch())
         self._task(self._peer_gone())
         await self.voice.opening()
+        for text in self._early:
+            self._task(self._typed(text))
+        self._early.clear()
 
     async def _finish(self, outcome: Outcome) -> None:
         t = self.transport
