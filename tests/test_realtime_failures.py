@@ -81,11 +81,7 @@ def post_offer(
 async def a_real_offer() -> str:
     """A real client's offer (what a browser sends), made by aiortc."""
     client = CallClient("http://unused", "unused")
-    pc = client._pc
-    pc.addTransceiver(client.mic, direction="sendrecv")
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = str(pc.localDescription.sdp)
+    sdp = await client.make_offer()
     await client.close()
     return sdp
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import hashlib
 import logging
 import secrets
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -163,16 +166,21 @@ class Calls:
     def prepare(self, session_id: str) -> None:
         """Start setting up the call of a just-consumed session (in the background)."""
         if session_id not in self._prepared and not self._closing:
-            task = asyncio.ensure_future(self._setup(session_id))
+            task: asyncio.Future[_Setup] = asyncio.ensure_future(self._setup(session_id))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved later
             self._prepared[session_id] = task
+            # Forgotten if the client never makes its offer (the session expires long before).
             asyncio.get_running_loop().call_later(
-                PREPARED_TTL_S, lambda: self._drop_prepared(session_id, task)
+                PREPARED_TTL_S, self._drop_prepared, session_id, weakref.ref(task)
             )
 
-    def _drop_prepared(self, session_id: str, task: asyncio.Future[_Setup]) -> None:
-        if self._prepared.get(session_id) is task:
+    def _drop_prepared(
+        self, session_id: str, task: weakref.ReferenceType[asyncio.Future[_Setup]]
+    ) -> None:
+        prepared = self._prepared.get(session_id)
+        if prepared is not None and prepared is task():
             del self._prepared[session_id]
+            prepared.cancel()
 
     async def _setup(self, session_id: str) -> _Setup:
         engines = self.engines()
@@ -303,6 +311,12 @@ class Calls:
         finally:
             if self._live.get(session_id) is live:
                 del self._live[session_id]
+            if not self._live:
+                # aiortc's objects form reference cycles, which only a full collection frees,
+                # with the codec threads and buffers they hold. With no call running, nobody's
+                # media stalls during the collection (tens of milliseconds).
+                gc.collect()
+                _trim_heap()
 
     def _session_ended(self, session_id: str, status: Status, reason: str) -> None:
         live = self._live.get(session_id)
@@ -402,6 +416,15 @@ def _bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _trim_heap() -> None:
+    """Give the memory that finished calls freed back to the system (glibc keeps it in its
+    per-thread arenas otherwise; the process would stay at its busiest size)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _log_warm(task: asyncio.Future[None]) -> None:

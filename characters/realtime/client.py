@@ -183,8 +183,8 @@ class CallClient:
 
     # -- connecting -----------------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        """Offer, answer, and wait until the media is connected (:class:`CallError` if not)."""
+    async def make_offer(self) -> str:
+        """The SDP offer (microphone, video wanted, ``events``), ICE candidates gathered."""
         pc = self._pc
         pc.addTransceiver(self.mic, direction="sendrecv")
         video = pc.addTransceiver("video", direction="recvonly")
@@ -195,6 +195,12 @@ class CallClient:
         for t in pc.getTransceivers():
             self._watch_reports(t.receiver)
         await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+
+    async def connect(self) -> None:
+        """Offer, answer, and wait until the media is connected (:class:`CallError` if not)."""
+        pc = self._pc
+        await self.make_offer()
         self.offered_at = time.monotonic()
         async with httpx.AsyncClient(timeout=self.timeout_s) as http:
             try:

@@ -81,6 +81,10 @@ class VideoEncoder:
         self._interval = round(keyframe_interval_s * VIDEO_CLOCK)
         self._last_key: int | None = None
 
+    def close(self) -> None:
+        """Free the codec now (with its threads), not when the garbage collector gets to it."""
+        self._ctx = None  # type: ignore[assignment]
+
     def encode(
         self, frame: av.VideoFrame, pts: int, *, keyframe: bool = False
     ) -> av.Packet[Any] | None:

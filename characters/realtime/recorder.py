@@ -152,6 +152,9 @@ class Recorder:
                 self._container.close()
             except Exception:
                 log.exception("closing recording %s failed", self.path)
+            # The encoders' threads end when their contexts are freed: now, not whenever the
+            # garbage collector gets to a finished call.
+            del self._video, self._audio, self._container
 
     def _encode_video(self, frame: av.VideoFrame, pts: int) -> None:
         if pts <= self._last_pts:
@@ -189,7 +192,7 @@ def salvage(path: Path) -> bool:
                         continue
                     # Decoded on the way: the torn end may be packets of garbage that a player
                     # chokes on; the copy stops at the first one.
-                    packet.stream.codec_context.decode(packet)
+                    packet.decode()
                     packet.stream = streams[packet.stream.index]
                     out.mux(packet)
                     packets += 1

@@ -316,6 +316,7 @@ class CallRunner:
                 await asyncio.wait_for(self.voice.aclose(), 10)
         if self.stage is not None:
             self._store_interrupted_answer()
+            await asyncio.to_thread(self.stage.close)
         if self._stores:
             await asyncio.wait(list(self._stores), timeout=10)
         recording = None
@@ -328,6 +329,15 @@ class CallRunner:
             await self.hooks.ended(outcome, recording)
         finally:
             self.finished.set()
+            self._release()
+
+    def _release(self) -> None:
+        """Let go of the call's heavy parts (face, models' state, media) at once: aiortc's
+        objects hold references in cycles, which would keep them until a garbage collection."""
+        self.stage = self.voice = self.recorder = None
+        self.generator = None  # type: ignore[assignment]
+        self._conversation = None  # type: ignore[assignment]
+        self._listener_factory = None  # type: ignore[assignment]
 
     def _log_stats(self, outcome: Outcome) -> None:
         stage, t = self.stage, self.transport

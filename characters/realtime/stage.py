@@ -194,6 +194,14 @@ class AvatarStage:
         finally:
             self._worker.shutdown(wait=False, cancel_futures=True)
 
+    def close(self) -> None:
+        """After :meth:`run`: wait for the worker, and free the encoder (and its threads) now,
+        not whenever the garbage collector gets to the finished call. Blocking."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        if self.encoder is not None:
+            self.encoder.close()
+            self.encoder = None
+
     async def _wait(self, media_s: float) -> None:
         """Sleep until ``media_s``, running due callbacks on time on the way."""
         while self._due and self._due[0][0] <= media_s:
