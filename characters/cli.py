@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -121,6 +122,13 @@ def serve(**options: Any) -> None:
 
     settings = settings_from(**options)
     settings.ensure_dirs()
+    # The server's own messages (calls starting and ending, with their figures) at the chosen
+    # level; the WebRTC libraries only when something is wrong.
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
+    for noisy in ("aiortc", "aioice"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     click.echo(
         f"characters {__version__}: data in {settings.data_dir.resolve()}, "
         f"listening on http://{settings.host}:{settings.port}",

@@ -237,6 +237,19 @@ class FaceVideoGenerator:
         return round(self._frame * self._sample_rate / self._fps)
 
     @property
+    def frame(self) -> int:
+        """Index of the next frame."""
+        return self._frame
+
+    def rewind(self, frame: int) -> None:
+        """Go back to frame ``frame`` (frames after it were made but not shown; only while no
+        audio is queued, so what they held was idle face)."""
+        with self._lock:
+            if any(s.length > s.read for s in self._segments):
+                raise RuntimeError("cannot rewind over queued audio")
+        self._frame = max(0, min(frame, self._frame))
+
+    @property
     def played_samples(self) -> int:
         """Samples of pushed audio played so far (audio dropped by :meth:`clear` never is)."""
         return self._played

@@ -21,7 +21,9 @@ silences everything not yet played and returns what was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPT_MARGIN_S = 0.02
 """On barge-in, audio already handed to the track (the 20 ms frame in flight) still plays."""
+REWIND_MARGIN_S = 0.03
+"""Speech after silence starts at the first frame at least this far ahead (time to draw it)."""
 
 
 @dataclass
@@ -62,6 +66,8 @@ class StageStats:
     rendered: int = 0
     dropped: int = 0
     """Frames not drawn because the worker was still busy (the video gives way)."""
+    rewinds: int = 0
+    """Answers that started at the next frame instead of after the lead (see ``_rewind``)."""
     render_s: list[float] = field(default_factory=list)
     """Seconds the worker took per frame (render, convert, encode), the last 250."""
 
@@ -113,6 +119,7 @@ class AvatarStage:
         self._will_play = False
         """Whether the last scheduled step speaks (``_playing`` follows it at its time)."""
         self._busy = False
+        self._poke = asyncio.Event()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._draw_need = video_out is not None or recorder is not None
 
@@ -121,6 +128,8 @@ class AvatarStage:
     def speak(self, turn: int, text: str, pcm: Int16, sample_rate: int, phonemes: object) -> None:
         """Queue a chunk of the answer to ``turn`` (``text``: its words when the chunk opens a
         new piece of text, else empty)."""
+        if not self._answers and self.generator.queued_samples == 0:
+            self._rewind()
         answer = self._answer(turn)
         self.generator.push_audio(AudioChunk(pcm, sample_rate, phonemes))  # type: ignore[arg-type]
         self.captions.add(turn, text, self._pushed, len(pcm))
@@ -153,6 +162,27 @@ class AvatarStage:
         self._will_play = False
         self._set_playing(False)
         return self.captions.text(turn) if turn is not None else ""
+
+    def _rewind(self) -> None:
+        """Speech after silence starts at the next frame, not after the ``lead_s`` of idle
+        frames already made: those have not been shown yet, so they are made again."""
+        if not self.clock.running:
+            return
+        fps = self.generator.fps
+        frame = math.ceil((self.clock.now() + REWIND_MARGIN_S) * fps)
+        if frame >= self.generator.frame:
+            return
+        time_s = frame / fps
+        self.generator.rewind(frame)
+        self.audio_out.rewind(round(time_s * AUDIO_RATE))
+        self._resample = StreamResampler(AUDIO_RATE, np.int16)
+        if self.video_out is not None:
+            self.video_out.drop_after(time_s - 1e-6)
+        while self._due and self._due[-1][0] >= time_s:
+            self._due.pop()
+        self._will_play = self._playing
+        self.stats.rewinds += 1
+        self._poke.set()
 
     def set_listening(self, listening: bool) -> None:
         """The user is speaking: the face listens."""
@@ -189,8 +219,7 @@ class AvatarStage:
                         job.add_done_callback(self._drawn)
                 if self.recorder is not None:
                     self.recorder.advance(self.clock.now())
-                next_time = (step.pts + self._samples_per_frame) / step.sample_rate
-                await self._wait(next_time - self.lead_s)
+                await self._wait(self.generator.pts / step.sample_rate - self.lead_s)
         finally:
             self._worker.shutdown(wait=False, cancel_futures=True)
 
@@ -203,14 +232,27 @@ class AvatarStage:
             self.encoder = None
 
     async def _wait(self, media_s: float) -> None:
-        """Sleep until ``media_s``, running due callbacks on time on the way."""
+        """Sleep until ``media_s``, running due callbacks on time on the way; a rewind (speech
+        arriving while idle) wakes it at once."""
+        self._poke.clear()
         while self._due and self._due[0][0] <= media_s:
             due = self._due[0]
-            await self.clock.sleep_until(due[0])
+            if not await self._sleep(due[0]):
+                return
             if self._due and self._due[0] is due:  # not dropped by a barge-in meanwhile
                 self._due.popleft()
                 due[1]()
-        await self.clock.sleep_until(media_s)
+        await self._sleep(media_s)
+
+    async def _sleep(self, media_s: float) -> bool:
+        """Sleep until ``media_s``; False if poked first."""
+        delay = media_s - self.clock.now()
+        if delay <= 0:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._poke.wait(), delay)
+            return False
+        return True
 
     @property
     def _samples_per_frame(self) -> float:

@@ -129,6 +129,13 @@ class AudioBuffer:
         self._chunks = kept
         self.voiced_until = min(self.voiced_until, pos)
 
+    def rewind(self, pos: int) -> None:
+        """Write from ``pos`` on next (what was written after it is dropped; never before what
+        was read)."""
+        pos = max(pos, self.read_pos)
+        self.silence_after(pos)
+        self.write_pos = min(self.write_pos, pos)
+
     @property
     def playing(self) -> bool:
         """Whether speech is playing now (voiced samples at or after the read position)."""
