@@ -119,18 +119,19 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 
 
 class Frames:
-    """Decoded frames kept (half size) with their arrival time, RTP timestamp and index."""
+    """Decoded frames kept (while ``keep``) with their arrival time and RTP timestamp. They are
+    kept as decoded and converted only when measured, after the turn: the client shares the
+    machine with the server here, and its work should not slow the server down."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[float, int, np.ndarray]] = []
+        self.items: list[tuple[float, int, Any]] = []
         self.keep = False
 
     def __call__(self, frame: Any, at: float) -> None:
         if self.keep:
-            small = frame.reformat(width=frame.width // 2, height=frame.height // 2)
-            self.items.append((at, int(frame.pts or 0), small.to_ndarray(format="rgb24")))
+            self.items.append((at, int(frame.pts or 0), frame))
 
-    def between(self, start: float, end: float) -> list[tuple[float, int, np.ndarray]]:
+    def between(self, start: float, end: float) -> list[tuple[float, int, Any]]:
         return [f for f in self.items if start <= f[0] <= end]
 
 
@@ -162,10 +163,11 @@ async def wait_first_frame(client: CallClient, timeout: float = 10) -> float | N
     return None if client.first_frame_at is None else client.first_frame_at - client.offered_at
 
 
-def apertures(frames: list[tuple[float, int, np.ndarray]]) -> list[tuple[float, int, float]]:
+def apertures(frames: list[tuple[float, int, Any]]) -> list[tuple[float, int, float]]:
     out = []
-    for at, pts, image in frames:
-        value = mouth_aperture(image)
+    for at, pts, frame in frames:
+        small = frame.reformat(width=frame.width // 2, height=frame.height // 2)
+        value = mouth_aperture(small.to_ndarray(format="rgb24"))
         if value is not None:
             out.append((at, pts, value))
     return out
@@ -225,11 +227,17 @@ async def latency(server: Server, key: str, avatar: str, turns: int, asker: str)
             if mouth is not None:
                 to_mouth.append(mouth - end)
             heard_ok += bool(heard)
+            turn_end = client.event_time(
+                lambda e: e.get("type") == "transcription" and e.get("role") == "user",
+                after=utterance.started_at or 0,
+            )
             per_turn.append(
                 {
                     "question": question,
                     "heard": heard,
                     "answer": said,
+                    "to_turn_end_s": _r(None if turn_end is None else turn_end - end),
+                    "to_speaking_event_s": _r(answer_start - end),
                     "to_first_audio_s": _r(None if voice is None else voice - end),
                     "to_mouth_open_s": _r(None if mouth is None else mouth - end),
                 }
@@ -246,8 +254,14 @@ async def latency(server: Server, key: str, avatar: str, turns: int, asker: str)
         connects.append(await wait_first_frame(client))
         await client.hang_up()
         await client.close()
+
+    def split(key: str) -> dict[str, Any]:
+        return summary([t[key] for t in per_turn if t.get(key) is not None])
+
     return {
         "voice_to_voice_audio_s": summary(to_audio),
+        "turn_end_detected_s": split("to_turn_end_s"),
+        "answer_starts_playing_s": split("to_speaking_event_s"),
         "voice_to_voice_mouth_s": summary(to_mouth),
         "connect_to_first_frame_s": summary([c for c in connects if c is not None]),
         "turns": per_turn,
@@ -564,6 +578,8 @@ def report(out: dict[str, Any]) -> None:
             ("end of speech → first audible answer", "voice_to_voice_audio_s"),
             ("end of speech → mouth opens (video)", "voice_to_voice_mouth_s"),
             ("offer → first video frame", "connect_to_first_frame_s"),
+            ("  of which: end of speech → turn ended", "turn_end_detected_s"),
+            ("  end of speech → answer starts playing", "answer_starts_playing_s"),
         ):
             s = lat[key]
             print(f"  {label:42} {s['p50']!s:>7} s {s['p95']!s:>6} s {s['n']:>4}")

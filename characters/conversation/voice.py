@@ -289,8 +289,10 @@ class VoiceConversation:
                 and not answer.cancel.is_set()
                 and _normalise(answer.text) == _normalise(event.text)
             ):
+                log.debug("turn ended (%s): the speculative answer is released", event.reason)
                 self._release(answer)
             else:
+                log.debug("turn ended (%s): the answer starts now", event.reason)
                 if answer is not None and not answer.released:
                     answer.cancel.set()
                 self._start_answer(event.text, released=True)

@@ -437,8 +437,12 @@ class CallRunner:
                 self._tool_call(event)
             elif isinstance(event, AgentDone):
                 stage.end_answer(self._answer_turn)
-                timings = {k: round(v, 3) for k, v in event.timings.as_dict().items() if isinstance(v, float)}
-                log.info("call %s: answer %d timings %s", self.session_id, self._answer_turn, timings)
+                timings = {
+                    k: round(v, 3)
+                    for k, v in event.timings.as_dict().items()
+                    if isinstance(v, float)
+                }
+                log.debug("call %s: answer %d %s", self.session_id, self._answer_turn, timings)
             elif isinstance(event, EngineFailure):
                 self.end(
                     Outcome(
