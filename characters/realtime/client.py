@@ -128,14 +128,32 @@ class ReceivedMedia:
     """RTP timestamp of each frame."""
     reports: list[tuple[int, float]] = field(default_factory=list)
     """RTCP sender reports: (RTP timestamp, sender's NTP time in seconds)."""
+    origin: int | None = None
+    """The RTP timestamp of the first packet (decoded frames count their ``pts`` from it)."""
+    packets: int = 0
+    lost: int = 0
+    """Packets missing from the sequence numbers (never arrived)."""
+    _last_seq: int | None = None
+
+    def packet(self, sequence: int, timestamp: int) -> None:
+        if self.origin is None:
+            self.origin = timestamp
+        if self._last_seq is not None:
+            gap = (sequence - self._last_seq) % 65536
+            if 1 < gap < 32768:
+                self.lost += gap - 1
+        self._last_seq = sequence
+        self.packets += 1
 
     def sender_time(self, index: int) -> float | None:
-        """The sender's wall time (NTP seconds) of frame ``index``, from the latest report
-        before it arrived (None before the first report)."""
-        if not self.reports:
+        """The sender's wall time (NTP seconds) of frame ``index``, from the sender reports
+        (None before the first): when the sender says it sent that media, what a browser lines
+        the two streams up by."""
+        if not self.reports or self.origin is None:
             return None
-        rtp, ntp = self.reports[-1]
-        delta = (self.pts[index] - rtp + 2**31) % 2**32 - 2**31
+        rtp = (self.pts[index] + self.origin) % 2**32
+        ref_rtp, ntp = self.reports[-1]
+        delta = (rtp - ref_rtp + 2**31) % 2**32 - 2**31
         return ntp + delta / self.clock_rate
 
 
@@ -152,6 +170,7 @@ class CallClient:
         on_video: Callable[[av.VideoFrame, float], None] | None = None,
         on_audio: Callable[[Int16, float], None] | None = None,
         timeout_s: float = 20.0,
+        decode_video: bool = True,
     ) -> None:
         self.url = url
         self.token = token
@@ -170,6 +189,7 @@ class CallClient:
         self.first_frame_at: float | None = None
         self.closed = asyncio.Event()
         self._video_codecs = video_codecs
+        self._decode_video = decode_video
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(ice or [])))
         self._channel = self._pc.createDataChannel("events")
         self._event_added = asyncio.Event()
@@ -193,7 +213,8 @@ class CallClient:
         wanted = [c for c in caps.codecs if c.name in self._video_codecs or c.name == "rtx"]
         video.setCodecPreferences(wanted)
         for t in pc.getTransceivers():
-            self._watch_reports(t.receiver)
+            self._watch_reports(t.receiver, t.kind)
+            self._watch_packets(t.receiver, t.kind)
         await pc.setLocalDescription(await pc.createOffer())
         return str(pc.localDescription.sdp)
 
@@ -380,20 +401,37 @@ class CallClient:
             if self.on_video is not None:
                 self.on_video(frame, now)
 
-    def _watch_reports(self, receiver: RTCRtpReceiver) -> None:
+    def _watch_packets(self, receiver: RTCRtpReceiver, kind: str) -> None:
+        """Count each stream's packets and losses; without ``decode_video``, video frames are
+        counted here (arrival and timestamp) and never decoded."""
+        handle = receiver._handle_rtp_packet
+        media = self.audio if kind == "audio" else self.video
+        decode = kind == "audio" or self._decode_video
+        last: list[int | None] = [None]
+
+        async def counted(packet: Any, arrival_time_ms: int) -> None:
+            media.packet(packet.sequence_number, packet.timestamp)
+            if decode:
+                await handle(packet, arrival_time_ms)
+            elif packet.timestamp != last[0]:
+                last[0] = packet.timestamp
+                now = time.monotonic()
+                if self.first_frame_at is None:
+                    self.first_frame_at = now
+                media.arrivals.append(now)
+                media.pts.append((packet.timestamp - (media.origin or 0)) % 2**32)
+
+        receiver._handle_rtp_packet = counted  # type: ignore[method-assign]
+
+    def _watch_reports(self, receiver: RTCRtpReceiver, kind: str) -> None:
+        """Keep the stream's RTCP sender reports (RTP timestamp ↔ the sender's clock)."""
         handle = receiver._handle_rtcp_packet
-        client = self
+        media = self.audio if kind == "audio" else self.video
 
         async def with_reports(packet: Any) -> None:
             if isinstance(packet, RtcpSrPacket):
-                media = client.video if receiver.track and receiver.track.kind == "video" else None
-                if media is None:
-                    media = (
-                        client.audio if receiver.track and receiver.track.kind == "audio" else None
-                    )
-                if media is not None:
-                    ntp = packet.sender_info.ntp_timestamp / 2**32
-                    media.reports.append((packet.sender_info.rtp_timestamp, ntp))
+                ntp = packet.sender_info.ntp_timestamp / 2**32
+                media.reports.append((packet.sender_info.rtp_timestamp, ntp))
             await handle(packet)
 
         receiver._handle_rtcp_packet = with_reports  # type: ignore[method-assign]
