@@ -136,11 +136,19 @@ class Frames:
 
 
 async def join(
-    server: Server, key: str, avatar: str, frames: Frames | None = None, **extra: Any
+    server: Server,
+    key: str,
+    avatar: str,
+    frames: Frames | None = None,
+    *,
+    decode_video: bool = True,
+    **extra: Any,
 ) -> tuple[str, CallClient]:
     session_id, session_key = await asyncio.to_thread(create_session, server, key, avatar, **extra)
     creds = await asyncio.to_thread(consume, server, session_id, session_key)
-    client = CallClient(creds["url"], creds["token"], on_video=frames, timeout_s=30)
+    client = CallClient(
+        creds["url"], creds["token"], on_video=frames, timeout_s=30, decode_video=decode_video
+    )
     await client.connect()
     return session_id, client
 

@@ -80,10 +80,13 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(0.5, gt=0)
 
     # Live calls (characters/realtime): the embedded WebRTC transport
-    max_calls: int = Field(2, ge=1, le=1000)
+    max_calls: int = Field(1, ge=1, le=1000)
     """Live calls this deployment runs at once (counted over the database: READY and RUNNING
     sessions and admitted ones being set up). Beyond it new sessions wait queued (NOT_READY,
-    ``queued: true``). The default comes from ``bench/realtime.py`` on a 2-core machine."""
+    ``queued: true``). The default comes from ``bench/realtime.py`` on a 2-core machine: one
+    call holds 25 fps while its character talks non-stop, two drop to about 17 fps each (their
+    audio never gaps: video gives way). Raise it on more cores, or to trade frame rate for
+    calls."""
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     """STUN/TURN servers for WebRTC as JSON, e.g. ``[{"urls": "turn:turn.example.com:3478",
     "username": "u", "credential": "p"}]``. Used by the server and handed to clients (consume's

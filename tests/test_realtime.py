@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import httpx
@@ -296,3 +297,93 @@ def _durations(mp4: bytes) -> tuple[float, float]:
     with av.open(io.BytesIO(mp4)) as container:
         samples = sum(f.samples for f in container.decode(audio=0))
     return float(video[-1] - video[0]), samples / 48_000
+
+
+def test_characters_call_talks_from_the_terminal(
+    live: Server, key: str, avatar: str, speech: dict[str, tuple[np.ndarray, int]], tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+    import wave
+
+    question = tmp_path / "question.wav"
+    pcm, rate = speech[TICKET]
+    with wave.open(str(question), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+    out, log = tmp_path / "call.mp4", tmp_path / "events.jsonl"
+    env = {**live.env, "CHARACTERS_API_KEY": key}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "characters",
+            "call",
+            avatar,
+            "--base-url",
+            live.base_url,
+            "--audio",
+            str(question),
+            "-t",
+            "And when do you close?",
+            "-o",
+            str(out),
+            "--events",
+            str(log),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "character: " + START in done.stdout
+    assert "you (heard):" in done.stdout and "you (typed): And when do you close?" in done.stdout
+    assert "12" in done.stdout and "5" in done.stdout, done.stdout
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["type"] == "session" and lines[-1] == {
+        **lines[-1],
+        "type": "session",
+        "status": "COMPLETED",
+    }
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.width in (1088, 704)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 100
+    conversation = live.sdk(key, max_retries=0).avatar_conversations.list(limit=1).data[0]
+    assert conversation.status == "ended"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([], "give an AVATAR_ID"),
+        (["--url", "http://x"], "--url and --token together"),
+        (["abc", "--url", "http://x", "--token", "t"], "not both"),
+        (["abc", "-o", "out.avi"], "must end in .mp4"),
+        (["abc"], "an API key is needed"),
+    ],
+)
+def test_characters_call_refuses_bad_input_in_one_line(args: list[str], words: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CHARACTERS_API_KEY", "RUNWAYML_API_SECRET")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "characters", "call", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

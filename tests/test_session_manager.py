@@ -257,6 +257,7 @@ async def make_world(database: Database, tmp_path: Path) -> AsyncIterator[WorldF
             "sweep_interval_s": 0.05,
             "session_default_max_duration_s": 300,
             "session_max_duration_cap_s": 600,
+            "max_calls": 1000,  # tier admission is what most tests here are about
         }
         values.update(overrides)
         settings = Settings(**values)
@@ -1041,3 +1042,90 @@ async def test_late_sweep_records_expiry_at_expires_at(world: World, clock: Cloc
     assert row.status == Status.FAILED
     assert as_utc(row.ended_at) == due
     assert (await world.log(session.id))[-1][:3] == (Status.READY, Status.FAILED, due)
+
+
+# The machine's call capacity, the media token and the realtime side's hooks
+
+
+async def test_sessions_beyond_the_machine_capacity_queue_across_organisations(
+    make_world: WorldFactory, clock: Clock
+) -> None:
+    world = await make_world(max_calls=2)
+    a, b = await world.org(tier=3), await world.org(tier=3)
+    first = await world.create(a)
+    second = await world.create(b)
+    third = await world.create(a)  # the machine is full, though tier 3 allows 4
+    fourth = await world.create(b)
+    assert [s.status for s in (first, second)] == [Status.READY, Status.READY]
+    assert [(s.status, s.queued) for s in (third, fourth)] == [(Status.NOT_READY, True)] * 2
+    await world.manager.cancel(b.principal, second.id)  # a slot frees: the oldest waiter gets it
+    assert await world.status(third.id) == Status.READY
+    assert await world.status(fourth.id) == Status.NOT_READY
+    await world.start(first)
+    clock.advance(5)
+    await world.manager.finish(first.id, Status.COMPLETED, reason="hung up")
+    assert await world.status(fourth.id) == Status.READY
+
+
+async def test_a_media_token_is_checked_without_being_used_then_claimed_once(
+    world: World, clock: Clock
+) -> None:
+    org = await world.org()
+    session = await world.create(org)
+    creds = await world.consume(session)
+    for bad in (None, "", "nope"):
+        with pytest.raises(Unauthorized):
+            await world.manager.check_token(session.id, bad)
+    await world.manager.check_token(session.id, creds.token)
+    await world.manager.check_token(session.id, creds.token)  # checking uses nothing up
+    claimed = await world.manager.claim(session.id, creds.token, "node-1")
+    assert claimed.status == Status.READY and claimed.node == "node-1"
+    with pytest.raises(Unauthorized, match="already used"):
+        await world.manager.claim(session.id, creds.token, "node-1")
+    clock.advance(1)
+    running = await world.manager.mark_running(session.id)
+    assert running.status == Status.RUNNING and as_utc(running.started_at) == clock.now  # type: ignore[arg-type]
+    with pytest.raises(Conflict):
+        await world.manager.mark_running(session.id)
+
+
+async def test_a_restarted_node_fails_the_calls_it_was_running(world: World, clock: Clock) -> None:
+    org = await world.org(tier=3)
+    running, claimed, elsewhere = [await world.create(org) for _ in range(3)]
+    for session, node in ((running, "a"), (claimed, "a"), (elsewhere, "b")):
+        creds = await world.consume(session)
+        await world.manager.claim(session.id, creds.token, node)
+    await world.manager.mark_running(running.id)
+    await world.manager.mark_running(elsewhere.id)
+    clock.advance(3)
+    assert sorted(await world.manager.recover("a")) == sorted([running.id, claimed.id])
+    for session in (running, claimed):
+        row = await world.row(session.id)
+        assert row.status == Status.FAILED and row.failure_code == "SERVER_STOPPED"
+        assert "restarted" in (row.failure or "")
+    assert await world.status(elsewhere.id) == Status.RUNNING
+
+
+async def test_listeners_hear_of_sessions_the_manager_ends(world: World, clock: Clock) -> None:
+    org = await world.org(tier=3)
+    heard: list[tuple[str, Status, str]] = []
+    world.manager.ended_listeners.append(lambda *args: heard.append(args))
+    cancelled = await world.create(org)
+    capped = await world.create(org, max_duration=10)
+    await world.start(capped)
+    await world.manager.cancel(org.principal, cancelled.id)
+    await world.manager.heartbeat(capped.id)
+    clock.advance(11)
+    await world.manager.sweep()
+    assert (cancelled.id, Status.CANCELLED, "cancelled by API") in heard
+    assert (capped.id, Status.COMPLETED, "maxDuration reached") in heard
+
+
+async def test_heartbeat_returns_the_stored_status(world: World) -> None:
+    org = await world.org()
+    session = await world.create(org)
+    await world.start(session)
+    assert await world.manager.heartbeat(session.id) == Status.RUNNING
+    await world.manager.cancel(org.principal, session.id)
+    assert await world.manager.heartbeat(session.id) == Status.CANCELLED
+    assert await world.manager.heartbeat(str(uuid.uuid4())) is None
