@@ -111,3 +111,12 @@ def resample(pcm: npt.NDArray[np.generic], src: int, dst: int) -> npt.NDArray[np
     resampler = StreamResampler(dst, dtype)
     head = resampler(pcm, src)
     return np.concatenate([head, resampler.flush()])
+
+
+def frame_to_mono(frame: av.AudioFrame) -> Int16:
+    """A decoded packed int16 audio frame (any channel count) as mono int16."""
+    pcm = frame.to_ndarray().reshape(-1)
+    channels = len(frame.layout.channels)
+    if channels > 1:
+        pcm = pcm.reshape(-1, channels).mean(axis=1)
+    return pcm.astype(np.int16, copy=False)

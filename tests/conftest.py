@@ -302,3 +302,32 @@ def ready_avatar(client: Any, uri: str, **kwargs: Any) -> Any:
         **kwargs,
     )
     return wait_for(lambda: (a := client.avatars.retrieve(avatar.id)).status != "PROCESSING" and a)
+
+
+# Live calls (tests/calls.py has the helpers)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with the real conversation models loaded, for a module's live calls."""
+    from tests.calls import LIVE_SETTINGS, models_ready
+
+    env = {f"CHARACTERS_{k}": v for k, v in LIVE_SETTINGS.items()}
+    srv, pg = start_server(tmp_path_factory.mktemp("live"), env)
+    models_ready(srv)
+    yield srv
+    stop_server(srv, pg)
+
+
+@pytest.fixture(scope="module")
+def key(live: Server) -> str:
+    """A tier-3 key on the ``live`` server (modules may define their own ``key``)."""
+    return live.create_key("calls", "--tier", "3")
+
+
+@pytest.fixture(scope="module")
+def avatar(live: Server, key: str) -> str:
+    """The museum guide of ``tests/calls.py`` on the ``live`` server."""
+    from tests.calls import live_avatar
+
+    return live_avatar(live, key)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -18,21 +17,18 @@ import numpy as np
 import pytest
 
 from tests.calls import (
-    LIVE_SETTINGS,
     START,
     assistant_text,
     audio_between,
     heard_words,
     is_session,
     is_state,
-    live_avatar,
-    models_ready,
     mouth_openings,
     open_call,
     spoken,
     transcribe,
 )
-from tests.conftest import Server, start_server, stop_server, wait_for
+from tests.conftest import Server, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -45,25 +41,6 @@ def speech() -> dict[str, tuple[np.ndarray, int]]:
     """The user's questions, spoken by another voice of the project. Made before any call:
     making them inside a test would block the client's event loop, and its microphone too."""
     return {text: spoken(text) for text in (TICKET, STOP)}
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {f"CHARACTERS_{k}": v for k, v in LIVE_SETTINGS.items()}
-    srv, pg = start_server(tmp_path_factory.mktemp("live"), env)
-    models_ready(srv)
-    yield srv
-    stop_server(srv, pg)
-
-
-@pytest.fixture(scope="module")
-def key(live: Server) -> str:
-    return live.create_key("calls", "--tier", "3")
-
-
-@pytest.fixture(scope="module")
-def avatar(live: Server, key: str) -> str:
-    return live_avatar(live, key)
 
 
 def status(live: Server, key: str, session_id: str) -> object:

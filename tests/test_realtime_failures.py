@@ -9,7 +9,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -48,25 +47,6 @@ a=mid:0
 a=recvonly
 a=rtpmap:96 VP8/90000
 """
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {f"CHARACTERS_{k}": v for k, v in LIVE_SETTINGS.items()}
-    srv, pg = start_server(tmp_path_factory.mktemp("failures"), env)
-    models_ready(srv)
-    yield srv
-    stop_server(srv, pg)
-
-
-@pytest.fixture(scope="module")
-def key(live: Server) -> str:
-    return live.create_key("failures", "--tier", "3")
-
-
-@pytest.fixture(scope="module")
-def avatar(live: Server, key: str) -> str:
-    return live_avatar(live, key)
 
 
 def post_offer(

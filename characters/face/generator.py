@@ -65,11 +65,9 @@ class AudioChunk:
 
 
 @dataclass(frozen=True, slots=True)
-class VideoFrameOut:
-    """A rendered frame and the audio that plays while it shows."""
+class FrameStep:
+    """One frame of the clock before it is drawn: its time, its audio and the face to draw."""
 
-    image: RGB
-    """(height, width, 3) RGB uint8."""
     pts: int
     """Presentation time in samples of the audio clock."""
     sample_rate: int
@@ -90,6 +88,14 @@ class VideoFrameOut:
         """Presentation time in seconds."""
         return self.pts / self.sample_rate
 
+
+@dataclass(frozen=True, slots=True)
+class VideoFrameOut(FrameStep):
+    """A rendered frame and the audio that plays while it shows."""
+
+    image: RGB
+    """(height, width, 3) RGB uint8."""
+
     def to_av(self) -> av.VideoFrame:
         """The image as a PyAV frame with ``pts`` and ``time_base`` set (for aiortc / encoders)."""
         import av
@@ -98,25 +104,6 @@ class VideoFrameOut:
         frame.pts = self.pts
         frame.time_base = self.time_base
         return frame
-
-
-@dataclass(frozen=True, slots=True)
-class FrameStep:
-    """One frame of the clock before it is drawn: its time, its audio and the face to draw."""
-
-    pts: int
-    """Presentation time in samples of the audio clock."""
-    sample_rate: int
-    audio: npt.NDArray[np.int16]
-    """The mono int16 samples from ``pts`` up to the next frame (silence when idle)."""
-    state: AnimatorState
-    segment_ended: bool
-    params: FaceParams
-
-    @property
-    def time(self) -> float:
-        """Presentation time in seconds."""
-        return self.pts / self.sample_rate
 
 
 class VideoGenerator(Protocol):
@@ -354,13 +341,13 @@ class FaceVideoGenerator:
         """Render a step's face (may run on another thread than :meth:`advance`)."""
         image = self.renderer.render(step.params)
         return VideoFrameOut(
-            image,
             step.pts,
             step.sample_rate,
             step.audio,
             step.state,
             step.segment_ended,
             step.params,
+            image,
         )
 
     def next_frame(self) -> VideoFrameOut:

@@ -16,7 +16,7 @@ import fractions
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpSrPacket
 
-from characters.pcm import Int16, StreamResampler
+from characters.pcm import Int16, StreamResampler, frame_to_mono
 from characters.realtime.tracks import AUDIO_FRAME, AUDIO_RATE
 from characters.realtime.webrtc import ice_servers
 
@@ -320,20 +320,21 @@ class CallClient:
 
     def first_voice(self, after: float) -> float | None:
         """Arrival time of the first received audio frame with speech after ``after``."""
-        for at, pcm in zip(self.audio.arrivals, self.audio_pcm, strict=True):
-            if at > after and _dbfs(pcm) > VOICED_DBFS:
-                return at
-        return None
+        return next((at for at in self._voiced() if at > after), None)
 
     def last_voice(self, before: float | None = None) -> float | None:
         """Arrival time of the last received audio frame with speech (before ``before``)."""
         last = None
-        for at, pcm in zip(self.audio.arrivals, self.audio_pcm, strict=True):
+        for at in self._voiced():
             if before is not None and at > before:
                 break
-            if _dbfs(pcm) > VOICED_DBFS:
-                last = at
+            last = at
         return last
+
+    def _voiced(self) -> Iterator[float]:
+        for at, pcm in zip(self.audio.arrivals, self.audio_pcm, strict=True):
+            if _dbfs(pcm) > VOICED_DBFS:
+                yield at
 
     # -- aiortc callbacks -----------------------------------------------------------------------
 
@@ -364,20 +365,10 @@ class CallClient:
         self._tasks.append(asyncio.ensure_future(reader))
 
     async def _read_audio(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await asyncio.wait_for(track.recv(), 5)
-            except TimeoutError:
-                continue
-            except MediaStreamError:
-                return
+        async for frame in _frames(track):
             assert isinstance(frame, av.AudioFrame)
             now = time.monotonic()
-            pcm = frame.to_ndarray().reshape(-1)
-            channels = len(frame.layout.channels)
-            if channels > 1:
-                pcm = pcm.reshape(-1, channels).mean(axis=1)
-            mono = pcm.astype(np.int16)
+            mono = frame_to_mono(frame)
             self.audio.arrivals.append(now)
             self.audio.pts.append(int(frame.pts or 0))
             self.audio_pcm.append(mono)
@@ -385,13 +376,7 @@ class CallClient:
                 self.on_audio(mono, now)
 
     async def _read_video(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await asyncio.wait_for(track.recv(), 5)
-            except TimeoutError:
-                continue
-            except MediaStreamError:
-                return
+        async for frame in _frames(track):
             assert isinstance(frame, av.VideoFrame)
             now = time.monotonic()
             if self.first_frame_at is None:
@@ -435,6 +420,17 @@ class CallClient:
             await handle(packet)
 
         receiver._handle_rtcp_packet = with_reports  # type: ignore[method-assign]
+
+
+async def _frames(track: MediaStreamTrack) -> AsyncIterator[Any]:
+    """A remote track's frames until it ends (waits of 5 s at most, then again)."""
+    while True:
+        try:
+            yield await asyncio.wait_for(track.recv(), 5)
+        except TimeoutError:
+            continue
+        except MediaStreamError:
+            return
 
 
 def _dbfs(pcm: Int16) -> float:

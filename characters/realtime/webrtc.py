@@ -25,7 +25,6 @@ from typing import Any
 
 import aioice.ice
 import av
-import numpy as np
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
@@ -40,7 +39,7 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from characters.errors import InvalidInput
-from characters.pcm import Int16
+from characters.pcm import Int16, frame_to_mono
 from characters.realtime.encoder import Codec
 from characters.realtime.events import Event, encode
 from characters.realtime.tracks import AudioBuffer, AvatarAudioTrack, AvatarVideoTrack, MediaClock
@@ -232,11 +231,7 @@ class WebRTCPeer:
             except MediaStreamError:
                 return
             assert isinstance(frame, av.AudioFrame)
-            pcm = frame.to_ndarray().reshape(-1)
-            channels = len(frame.layout.channels)
-            if channels > 1:
-                pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
-            yield pcm.astype(np.int16, copy=False), frame.sample_rate
+            yield frame_to_mono(frame), frame.sample_rate
 
     async def close(self, reason: str = "closed") -> None:
         """Close the connection (the client sees its peer connection close)."""
