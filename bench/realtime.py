@@ -11,7 +11,10 @@ Phases (each can be skipped):
 
 * ``latency``: ``--turns`` spoken questions over calls of 3 turns, plus extra connects: end of
   the user's speech (the client sent its last voiced sample) → first audible answer sample
-  arrived, and → first decoded frame with the mouth opening (face mesh); offer → first frame.
+  arrived, and offer → first video frame; with a client that decodes only the audio (as a client
+  on another machine would cost this one nothing), then ``--mouth-turns`` more with the video
+  decoded too, where the end of speech → first frame with the mouth opening (face mesh) is
+  measured as well.
 * ``drift``: one call of ``--drift-minutes`` (default 5) + 1 with a question at the start and
   at the end: the A/V offset of each answer (mouth opening against the voice's loudness, by
   sender time and by arrival time), and the two streams' clocks against each other over the
@@ -185,17 +188,22 @@ def apertures(frames: list[tuple[float, int, Any]]) -> list[tuple[float, int, fl
 # -- latency --------------------------------------------------------------------------------
 
 
-async def latency(server: Server, key: str, avatar: str, turns: int, asker: str) -> dict[str, Any]:
+async def latency(
+    server: Server, key: str, avatar: str, turns: int, asker: str, *, decode_video: bool
+) -> dict[str, Any]:
+    """``decode_video``: the client decodes the video (and the mouth is measured on it); without,
+    it counts video frames as they arrive and only decodes audio, as a client on another machine
+    would cost this one nothing."""
     speech = {q: spoken(q, asker) for q in QUESTIONS}
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(turns)]
     to_audio, to_mouth, connects, heard_ok = [], [], [], 0
     per_turn = []
     for start in range(0, turns, 3):
         frames = Frames()
-        _, client = await join(server, key, avatar, frames)
+        _, client = await join(server, key, avatar, frames, decode_video=decode_video)
         connects.append(await wait_first_frame(client))
         await wait_answer(client, client.offered_at)  # the start script
-        frames.keep = True
+        frames.keep = decode_video
         await asyncio.sleep(1.0)
         rest_frames = apertures(frames.items[-10:])
         rest = statistics.median(a for _, _, a in rest_frames) if rest_frames else 0.0
@@ -554,8 +562,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.soak:
             phases.add("soak")
         if "latency" in phases:
-            log(f"latency: {args.turns} turns")
-            out["latency"] = await latency(server, key, avatar, args.turns, args.asker)
+            log(f"latency: {args.turns} turns, the client decoding audio only")
+            out["latency"] = await latency(
+                server, key, avatar, args.turns, args.asker, decode_video=False
+            )
+            log(f"latency: {args.mouth_turns} turns, the client decoding the video too")
+            out["latency_decoding_video"] = await latency(
+                server, key, avatar, args.mouth_turns, args.asker, decode_video=True
+            )
         if "barge" in phases:
             log(f"barge-in: {args.barge} trials")
             out["barge_in"] = await barge(server, key, avatar, args.barge, args.asker)
@@ -586,9 +600,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(out: dict[str, Any]) -> None:
     print()
-    if "latency" in out:
-        lat = out["latency"]
-        print("latency at the client                        p50      p95      n")
+    for name, title in (
+        ("latency", "latency at the client (decoding audio only)"),
+        ("latency_decoding_video", "latency at the client (decoding the video too)"),
+    ):
+        if name not in out:
+            continue
+        lat = out[name]
+        print(f"{title:44} p50      p95      n")
         for label, key in (
             ("end of speech → first audible answer", "voice_to_voice_audio_s"),
             ("end of speech → mouth opens (video)", "voice_to_voice_mouth_s"),
@@ -597,7 +616,8 @@ def report(out: dict[str, Any]) -> None:
             ("  end of speech → answer starts playing", "answer_starts_playing_s"),
         ):
             s = lat[key]
-            print(f"  {label:42} {s['p50']!s:>7} s {s['p95']!s:>6} s {s['n']:>4}")
+            if s["n"]:
+                print(f"  {label:42} {s['p50']!s:>7} s {s['p95']!s:>6} s {s['n']:>4}")
     if "barge_in" in out:
         b = out["barge_in"]
         print(
@@ -631,6 +651,9 @@ def report(out: dict[str, Any]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--turns", type=int, default=12)
+    p.add_argument(
+        "--mouth-turns", type=int, default=9, help="turns with the video decoded (the mouth)"
+    )
     p.add_argument("--barge", type=int, default=5)
     p.add_argument("--drift-minutes", type=float, default=5.0)
     p.add_argument(

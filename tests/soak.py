@@ -63,6 +63,8 @@ class SoakResult:
     after: Usage
     statuses: dict[str, int]
     errors: list[str] = field(default_factory=list)
+    halfway: Usage | None = None
+    """After half the calls (and their settling): growth from here to the end is a leak."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,13 +148,28 @@ async def soak(
     session_ids: list[str] = []
     errors: list[str] = []
     started = time.monotonic()
-    await _run(server, key, avatar, calls, concurrency, session_ids, errors, done, progress)
+    half = calls // 2
+    await _run(server, key, avatar, half, concurrency, session_ids, errors, done, progress)
+    await settle(server, session_ids, key)
+    await asyncio.sleep(2)
+    halfway = await asyncio.to_thread(usage, server)
+    await _run(
+        server,
+        key,
+        avatar,
+        calls - half,
+        concurrency,
+        session_ids,
+        errors,
+        done,
+        None if progress is None else (lambda n, total: progress(half + n, calls)),
+    )
     seconds = time.monotonic() - started
     await settle(server, session_ids, key)
     await asyncio.sleep(2)  # threads that were told to stop have stopped
     after = await asyncio.to_thread(usage, server)
     statuses = await asyncio.to_thread(_statuses, server, key, session_ids)
-    return SoakResult(calls, seconds, dict(done), before, after, statuses, errors)
+    return SoakResult(calls, seconds, dict(done), before, after, statuses, errors, halfway)
 
 
 async def _run(

@@ -36,9 +36,13 @@ async def test_many_short_calls_leave_nothing_behind(soak_server: Server) -> Non
     assert not result.errors, result.errors[:5]
     assert sum(result.kinds.values()) == CALLS
     assert set(result.statuses) <= {"COMPLETED", "FAILED"}, result.statuses
-    before, after = result.before, result.after
-    assert after.live_calls == 0
+    before, half, after = result.before, result.halfway, result.after
+    assert half is not None and after.live_calls == 0
     assert after.threads <= before.threads + 4, (before, after)
     assert after.open_files <= before.open_files + 8, (before, after)
     assert after.tasks <= before.tasks + 5, (before, after)
-    assert after.rss_mb <= before.rss_mb + 150, (before, after)
+    # Memory: the allocator keeps some of the busiest moment, so the level after warm-up wobbles
+    # by a hundred MB or two; a leak is growth that goes on: the second half adds (almost)
+    # nothing to the first.
+    assert after.rss_mb <= before.rss_mb + 250, (before, half, after)
+    assert after.rss_mb <= half.rss_mb + 60, (before, half, after)

@@ -1052,10 +1052,11 @@ async def test_sessions_beyond_the_machine_capacity_queue_across_organisations(
 ) -> None:
     world = await make_world(max_calls=2)
     a, b = await world.org(tier=3), await world.org(tier=3)
-    first = await world.create(a)
-    second = await world.create(b)
-    third = await world.create(a)  # the machine is full, though tier 3 allows 4
-    fourth = await world.create(b)
+    sessions = []
+    for org in (a, b, a, b):  # the third and fourth find the machine full (tier 3 allows 4)
+        sessions.append(await world.create(org))
+        clock.advance(1)  # "oldest first" needs distinct creation times
+    first, second, third, fourth = sessions
     assert [s.status for s in (first, second)] == [Status.READY, Status.READY]
     assert [(s.status, s.queued) for s in (third, fourth)] == [(Status.NOT_READY, True)] * 2
     await world.manager.cancel(b.principal, second.id)  # a slot frees: the oldest waiter gets it

@@ -30,22 +30,42 @@ class FaceInputs:
     """Manual face keypoints, with the reference image's size (``imageSize``)."""
 
 
-async def face_inputs(db: AsyncSession, blobs: BlobStore, avatar: Avatar) -> FaceInputs:
-    """The face inputs of ``avatar``; :class:`InvalidInput` if it is not READY."""
+@dataclass(frozen=True, slots=True)
+class FaceSources:
+    """Where an avatar's face inputs are stored (read in a transaction; the bytes after it)."""
+
+    image: Blob
+    reference: Blob | None
+    face: dict[str, Any] | None
+    keypoints: dict[str, Any] | None
+
+    def read(self, blobs: BlobStore) -> FaceInputs:
+        """The inputs themselves (file reads: call it in a worker thread)."""
+        keypoints = self.keypoints
+        if keypoints is not None and self.reference is not None:
+            # They were placed on the reference image; say its size so a re-analysis (when the
+            # stored one no longer matches) rescales them to the processed image.
+            size = upright_size(blobs.read(self.reference))
+            keypoints = {**keypoints, "imageSize": list(size)}
+        return FaceInputs(blobs.read(self.image), self.face, keypoints)
+
+
+async def face_sources(db: AsyncSession, avatar: Avatar) -> FaceSources:
+    """Where ``avatar``'s face inputs are; :class:`InvalidInput` if it is not READY."""
     if avatar.status != "READY" or avatar.processed_blob_id is None:
         raise InvalidInput(f"The avatar is {avatar.status}, not READY.")
-    image_blob = await db.get(Blob, avatar.processed_blob_id)
-    assert image_blob is not None
-    image = await asyncio.to_thread(blobs.read, image_blob)
-    keypoints = avatar.face_keypoints
-    if keypoints is not None:
-        # They were placed on the reference image; say its size so a re-analysis (when the
-        # stored one no longer matches) rescales them to the processed image.
+    image = await db.get(Blob, avatar.processed_blob_id)
+    assert image is not None
+    reference = None
+    if avatar.face_keypoints is not None:
         reference = await db.get(Blob, avatar.reference_blob_id)
-        assert reference is not None
-        data = await asyncio.to_thread(blobs.read, reference)
-        keypoints = {**keypoints, "imageSize": list(upright_size(data))}
-    return FaceInputs(image, avatar.face, keypoints)
+    return FaceSources(image, reference, avatar.face, avatar.face_keypoints)
+
+
+async def face_inputs(db: AsyncSession, blobs: BlobStore, avatar: Avatar) -> FaceInputs:
+    """The face inputs of ``avatar`` (read within the caller's transaction)."""
+    sources = await face_sources(db, avatar)
+    return await asyncio.to_thread(sources.read, blobs)
 
 
 def analysis_matches(face: dict[str, Any] | None, image: npt.NDArray[np.uint8]) -> bool:

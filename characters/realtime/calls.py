@@ -25,13 +25,14 @@ import hashlib
 import logging
 import secrets
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from characters.avatars.face_inputs import face_inputs, face_renderer
+from characters.avatars.face_inputs import face_renderer, face_sources
 from characters.config import Settings
 from characters.conversation.character import character_of
 from characters.conversation.engine import Conversation, Engines
@@ -43,7 +44,7 @@ from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outc
 from characters.realtime.webrtc import WebRTCPeer, read_offer
 from characters.sessions.manager import SessionManager
 from characters.sessions.states import FailureCode, Status
-from characters.store.blobs import BlobStore
+from characters.store.blobs import BlobStore, file_digest
 from characters.store.db import Database
 from characters.store.keys import hash_secret
 from characters.store.tables import (
@@ -102,6 +103,8 @@ class Calls:
         self._prepared: dict[str, asyncio.Future[_Setup]] = {}
         self._live: dict[str, _Live] = {}
         self._closing = False
+        self._warm_pool = ThreadPoolExecutor(1, thread_name_prefix="warm")
+        self._warming = False
         sessions.ended_listeners.append(self._session_ended)
 
     # -- lifecycle of the registry ------------------------------------------------------------
@@ -136,6 +139,7 @@ class Calls:
             prepared.cancel()
         if self._engines is not None and not self._engines.done():
             self._engines.cancel()
+        self._warm_pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def live(self) -> int:
@@ -191,7 +195,7 @@ class Calls:
             avatar = await db.get(Avatar, session.avatar_id) if session.avatar_id else None
             if avatar is None or avatar.status != "READY":
                 raise _AvatarGone(f"The avatar of session {session_id} is no longer available.")
-            inputs = await face_inputs(db, self._blobs, avatar)
+            sources = await face_sources(db, avatar)
             documents = (
                 await db.scalars(
                     select(Document)
@@ -208,6 +212,9 @@ class Calls:
             if session.tools:
                 character = replace(character, tools=tools_from_runway(session.tools))
             max_duration = session.max_duration
+        # Files are read, and the face prepared, after the transaction: never hold the
+        # database while waiting for a worker thread.
+        inputs = await asyncio.to_thread(sources.read, self._blobs)
         renderer = await asyncio.to_thread(face_renderer, inputs)
         from characters.voices.tts import check_voice, sample_rate, warm_up
 
@@ -225,10 +232,19 @@ class Calls:
                 retry_after_s=10,
             ) from e
         # The persona's prompt into the language model's cache (the first answer is faster),
-        # while the client connects and the start script plays.
-        warming = asyncio.ensure_future(asyncio.to_thread(loaded.warm, character))
-        warming.add_done_callback(_log_warm)
+        # while the client connects and the start script plays. On a thread of its own, at most
+        # one waiting: a warm-up waits for the model, and must not hold a shared worker meanwhile.
+        if not self._warming:
+            self._warming = True
+            self._warm_pool.submit(self._warm, loaded, character)
         return _Setup(character, generator, max_duration)
+
+    def _warm(self, engines: Engines, character: Character) -> None:
+        self._warming = False
+        try:
+            engines.warm(character)
+        except Exception as e:
+            log.warning("warming the language model failed: %s", e)
 
     # -- signaling ------------------------------------------------------------------------------
 
@@ -348,13 +364,18 @@ class Calls:
         if path is None or not await asyncio.to_thread(_nonempty_file, path):
             return
         try:
+            digest = await asyncio.to_thread(file_digest, path)
+            gone = False
             async with self._db.transaction() as db:
                 session = await db.get(RealtimeSession, session_id, with_for_update=True)
-                if session is None or session.conversation_deleted_at is not None:
-                    await asyncio.to_thread(path.unlink, True)
-                    return
-                blob = await self._blobs.put_file(db, path, "video/mp4", session.organization_id)
-                session.recording_blob_id = blob.id
+                gone = session is None or session.conversation_deleted_at is not None
+                if session is not None and not gone:
+                    blob = await self._blobs.put_file(
+                        db, path, "video/mp4", session.organization_id, digest
+                    )
+                    session.recording_blob_id = blob.id
+            if gone:  # the conversation was deleted meanwhile: so is its recording
+                await asyncio.to_thread(path.unlink, True)
         except Exception:
             log.exception("storing the recording of %s failed (kept at %s)", session_id, path)
 
@@ -425,11 +446,6 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
-
-
-def _log_warm(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("warming the language model failed: %s", task.exception())
 
 
 def _log_engines(task: asyncio.Future[Engines]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import os
@@ -61,11 +60,17 @@ class BlobStore:
         return blob
 
     async def put_file(
-        self, db: AsyncSession, path: Path, content_type: str, organization_id: str | None
+        self,
+        db: AsyncSession,
+        path: Path,
+        content_type: str,
+        organization_id: str | None,
+        digest: tuple[str, int],
     ) -> Blob:
-        """Like :meth:`put` for a file on the same file system: it is moved in, not copied."""
-        digest, size = await asyncio.to_thread(_sha256_of, path)
-        target = self.path_for(digest)
+        """Like :meth:`put` for a file on the same file system: it is moved in, not copied.
+        ``digest`` is :func:`file_digest` of it, computed beforehand (outside the transaction)."""
+        sha256, size = digest
+        target = self.path_for(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
         blob = Blob(
@@ -73,7 +78,7 @@ class BlobStore:
             organization_id=organization_id,
             content_type=content_type,
             size=size,
-            sha256=digest,
+            sha256=sha256,
             created_at=utcnow(),
         )
         db.add(blob)
@@ -111,7 +116,8 @@ class BlobStore:
         return hmac.compare_digest(self.sign(blob_id, expires).encode(), sig.encode())
 
 
-def _sha256_of(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
+    """(SHA-256, size) of a file, read in 1 MiB blocks (blocking: use a worker thread)."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
