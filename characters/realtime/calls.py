@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from characters.avatars.face_inputs import face_renderer, face_sources
+from characters.avatars.face_inputs import FaceSources, face_renderer, face_sources
 from characters.config import Settings
 from characters.conversation.character import character_of
 from characters.conversation.engine import Conversation, Engines
@@ -186,8 +186,8 @@ class Calls:
             del self._prepared[session_id]
             prepared.cancel()
 
-    async def _setup(self, session_id: str) -> _Setup:
-        engines = self.engines()
+    async def _read_session(self, session_id: str) -> tuple[Character, FaceSources, int]:
+        """The call's character, face sources and cap, from the store (one transaction)."""
         async with self._db.transaction() as db:
             session = await db.get(RealtimeSession, session_id)
             if session is None:
@@ -211,7 +211,13 @@ class Calls:
                 character = replace(character, start_script=session.start_script)
             if session.tools:
                 character = replace(character, tools=tools_from_runway(session.tools))
-            max_duration = session.max_duration
+            return character, sources, session.max_duration
+
+    async def _setup(self, session_id: str) -> _Setup:
+        engines = self.engines()
+        # Shielded: a set-up may be cancelled (its session ended), and a transaction cut off
+        # halfway would leave its connection holding the database.
+        character, sources, max_duration = await asyncio.shield(self._read_session(session_id))
         # Files are read, and the face prepared, after the transaction: never hold the
         # database while waiting for a worker thread.
         inputs = await asyncio.to_thread(sources.read, self._blobs)
@@ -324,6 +330,8 @@ class Calls:
     async def _run(self, session_id: str, live: _Live) -> None:
         try:
             await live.runner.run()
+        except Exception:  # the call is over either way; its session ends by its timers
+            log.exception("call %s did not end cleanly", session_id)
         finally:
             if self._live.get(session_id) is live:
                 del self._live[session_id]

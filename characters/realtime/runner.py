@@ -550,7 +550,9 @@ class CallRunner:
                 await self._closing(s.max_duration_s - elapsed)
             if now - last_beat >= s.heartbeat_s:
                 last_beat = now
-                status = await self.hooks.alive()
+                # Shielded: the call's end cancels this task, and a database transaction cut
+                # off halfway leaves its connection holding the lock (SQLite: every writer waits).
+                status = await asyncio.shield(self.hooks.alive())
                 if status != Status.RUNNING:
                     self.end(Outcome(Status(status), f"session is {status}", notify=False))
                     return
