@@ -539,7 +539,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.work
         else Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-realtime-{os.getpid()}"
     )
-    env = {f"CHARACTERS_{k}": v for k, v in SERVER_SETTINGS.items()}
+    settings = dict(SERVER_SETTINGS)
+    for item in args.setting:
+        name, _, value = item.partition("=")
+        settings[name.upper()] = value
+    env = {f"CHARACTERS_{k}": v for k, v in settings.items()}
     server, pg = start_server(tmp, env)
     out: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -551,6 +555,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "voice": args.voice,
         "asker": args.asker,
         "persona": PERSONA,
+        "settings": args.setting,
     }
     try:
         models_ready(server)
@@ -665,6 +670,13 @@ def main() -> None:
     p.add_argument("--asker", default="victoria", help="the voice that asks the questions")
     p.add_argument(
         "--only", default="", help="comma-separated phases: latency,drift,barge,capacity,soak"
+    )
+    p.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting, e.g. --setting TURN_SILENCE_MS=500 (repeatable)",
     )
     p.add_argument("--work", default="", help="folder for the server's data (default: a temp dir)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "realtime.json"))

@@ -336,3 +336,35 @@ async def test_a_client_whose_media_never_connects_fails_the_session(
         timeout=15,
     )
     assert session.status == "FAILED" and session.failure_code == "CONNECTION_FAILED"
+
+
+async def test_configured_ice_servers_are_handed_out_with_the_credentials(
+    server_factory: Any,
+) -> None:
+    import json as _json
+
+    servers = [{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "p"}]
+    srv = server_factory(ICE_SERVERS=_json.dumps(servers))
+    key = srv.create_key("ice", "--tier", "3")
+    avatar = live_avatar(srv, key)
+    session_id, session_key = create_session(srv, key, avatar)
+    creds = consume(srv, session_id, session_key)
+    assert creds["iceServers"] == servers
+    bad = subprocess_serve_error({"CHARACTERS_ICE_SERVERS": '[{"urls": "http://x"}]'})
+    assert "ice_servers" in bad and "stun:, turn: or turns:" in bad
+
+
+def subprocess_serve_error(env: dict[str, str]) -> str:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "characters", "serve", "--port", "1"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    return done.stderr.strip()

@@ -307,3 +307,25 @@ async def test_the_stage_plays_speech_releases_words_and_stops_at_a_barge_in() -
     await asyncio.gather(runner, reader, return_exceptions=True)
     stage.close()
     track.stop()
+
+
+# -- ICE servers ----------------------------------------------------------------------------
+
+
+def test_ice_servers_are_checked_and_handed_to_clients_as_link_headers() -> None:
+    from pydantic import ValidationError
+
+    from characters.api.routes.webrtc import _link
+    from characters.config import Settings
+
+    turn = {"urls": ["turn:t.example:3478?transport=udp"], "username": "u", "credential": "p"}
+    settings = Settings(ice_servers=[{"urls": "stun:s.example:3478"}, turn])
+    assert settings.ice_servers[1]["username"] == "u"
+    assert _link(settings.ice_servers[0]) == ['<stun:s.example:3478>; rel="ice-server"']
+    assert _link(turn) == [
+        '<turn:t.example:3478?transport=udp>; rel="ice-server"; username="u"; '
+        'credential="p"; credential-type="password"'
+    ]
+    for bad in ([{"urls": "http://x"}], [{"username": "u"}], [{"urls": [1]}]):
+        with pytest.raises(ValidationError):
+            Settings(ice_servers=bad)

@@ -251,8 +251,10 @@ class VoiceConversation:
         if self._answer is not None:
             self._answer.cancel.set()
         await self.idle()
-        self._listen.shutdown(wait=True)
-        self._answer_pool.shutdown(wait=True)
+        # Waiting for the worker threads (a decode or a chunk of speech may be under way) off
+        # the event loop: other calls' media keeps flowing meanwhile.
+        await asyncio.to_thread(self._listen.shutdown, True)
+        await asyncio.to_thread(self._answer_pool.shutdown, True)
         self._events.put_nowait(None)
 
     # -- internals ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from characters.conversation.voice import (
     UserTurn,
     VoiceConversation,
 )
+from characters.errors import CharactersError
 from characters.face.generator import FaceVideoGenerator
 from characters.pcm import Int16, StreamResampler
 from characters.realtime import events
@@ -200,6 +201,8 @@ class CallRunner:
             if outcome is None:
                 await self._start()
                 outcome = await self._outcome
+        except CharactersError as e:  # the session ended before its media connected
+            outcome = Outcome(Status.FAILED, f"not started: {e.message}", notify=False)
         except Exception as e:
             log.exception("call %s failed", self.session_id)
             outcome = Outcome(
