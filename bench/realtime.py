@@ -225,7 +225,7 @@ async def latency(
             said = "".join(
                 e["text"]
                 for t, e in client.events
-                if t >= answer_start
+                if t >= end
                 and e.get("type") == "transcription"
                 and e.get("role") == "assistant"
             )

@@ -163,8 +163,9 @@ class Settings(BaseSettings):
     server, a cloud), e.g. ``http://localhost:11434/v1``. Default: the embedded llama.cpp."""
     llm_api_key: str | None = None
     """Bearer key sent to ``llm_url``."""
-    llm_threads: int = Field(2, ge=1, le=64)
-    """CPU threads of the embedded llama.cpp model."""
+    llm_threads: int | None = Field(None, ge=1, le=64)
+    """CPU threads of the embedded llama.cpp model. Default: the cores (at most 4), one fewer
+    in the server, whose live calls need CPU for the face and voice while the model writes."""
     llm_max_tokens: int = Field(160, ge=16, le=4096)
     """Longest answer, in tokens."""
     llm_temperature: float = Field(0.4, ge=0.0, le=2.0)

@@ -248,6 +248,20 @@ def test_make_llm_picks_the_engine(tmp_path: Path) -> None:
         make_llm(Settings(data_dir=tmp_path, llm_model="gpt-17-local"), tmp_path)
 
 
+def test_live_calls_leave_a_core_to_the_media_unless_threads_are_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    settings = Settings(data_dir=tmp_path, llm_model="smollm2-135m-instruct")
+    for cores, chat, live in ((1, 1, 1), (2, 2, 1), (3, 3, 2), (16, 4, 3)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert make_llm(settings, tmp_path).threads == chat  # type: ignore[attr-defined]
+        assert make_llm(settings, tmp_path, live=True).threads == live  # type: ignore[attr-defined]
+    fixed = settings.model_copy(update={"llm_threads": 2})
+    assert make_llm(fixed, tmp_path, live=True).threads == 2  # type: ignore[attr-defined]
+
+
 # OpenAI-compatible engine against llama-cpp-python's own server
 
 SERVER = """

@@ -264,6 +264,20 @@ def test_advance_and_draw_are_next_frame_in_two_steps() -> None:
         a.rewind(0)  # audio is queued
 
 
+def test_an_answer_starts_at_its_first_sound_with_its_phonemes_cut_alike() -> None:
+    from characters.face.generator import PhonemeTiming
+
+    rate = 22_050
+    lead, sound = np.zeros(1_100, np.int16), to_int16(0.3 * np.cos(np.arange(rate) / 5))
+    phonemes = [PhonemeTiming("^", 600), PhonemeTiming("_", 500), PhonemeTiming("a", rate)]
+    chunk = AudioChunk(np.concatenate([lead, sound]), rate, phonemes).without_lead(keep_s=0.01)
+    assert len(chunk.pcm) == rate + 220  # 10 ms of the 50 ms silence left
+    assert chunk.phonemes == [PhonemeTiming("_", 220), PhonemeTiming("a", rate)]
+    assert sum(p.num_samples for p in chunk.phonemes) == len(chunk.pcm)
+    quiet = AudioChunk(np.zeros(500, np.int16), rate)
+    assert quiet.without_lead() is quiet  # nothing to cut to
+
+
 async def test_the_stage_plays_speech_releases_words_and_stops_at_a_barge_in() -> None:
     from characters.realtime.tracks import AvatarAudioTrack
 

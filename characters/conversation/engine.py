@@ -139,13 +139,16 @@ class Engines:
         settings: Settings,
         *,
         listen: bool = True,
+        live: bool = False,
         voices: Sequence[str] = (),
         progress: Progress | None = None,
     ) -> Engines:
         """Load and check every model a conversation needs; fail here, not mid-session.
 
         ``listen`` loads speech recognition and turn-taking (not needed for text chat);
-        ``voices`` are preset ids whose engines are checked (and warmed) now.
+        ``live``: for live calls, whose media shares the CPU (the language model's default
+        threads, :func:`~characters.conversation.llm.default_threads`); ``voices`` are preset
+        ids whose engines are checked (and warmed) now.
         """
         say = progress or (lambda _msg: None)
         configure_voice_models(settings.resolved_models_dir)
@@ -153,7 +156,7 @@ class Engines:
             check_voice(voice)
         models_dir = settings.resolved_models_dir
         say(f"language model: {settings.llm_url or settings.llm_model}")
-        llm = make_llm(settings, models_dir)
+        llm = make_llm(settings, models_dir, live=live)
         llm.check()
         engines = cls(settings=settings, llm=llm)
         if voices:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -558,8 +559,23 @@ def _why(error: httpx.HTTPError) -> str:
     return str(error) or type(error).__name__
 
 
-def make_llm(settings: Settings, data_dir: Path) -> LLM:
+def default_threads(*, live: bool) -> int:
+    """llama.cpp's threads when ``CHARACTERS_LLM_THREADS`` is unset: the cores this process
+    may use, at most 4 (the small models gain nothing beyond), and in live calls one fewer.
+
+    A live call's face and voice take about half a core while the model writes the answer, and
+    llama.cpp's threads wait for the slowest of them at every layer: on 2 cores one thread
+    gave the first audible answer 0.06-0.15 s sooner than two (``bench/realtime.py``), while a
+    text chat, with nothing else running, is faster with both.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = min(4, cores or 1)
+    return max(1, threads - 1) if live else threads
+
+
+def make_llm(settings: Settings, data_dir: Path, *, live: bool = False) -> LLM:
     """The embedded model when ``settings.llm_url`` is unset, else the remote endpoint.
+    ``live``: the model answers in live calls (see :func:`default_threads`).
 
     Raises :class:`~characters.errors.InvalidInput` (``ModelMissing``) for an embedded model id
     that is unknown or not installed.
@@ -570,4 +586,5 @@ def make_llm(settings: Settings, data_dir: Path) -> LLM:
         )
     from characters.models import resolve
 
-    return LlamaCppLLM(resolve(settings.llm_model, data_dir), threads=settings.llm_threads)
+    threads = settings.llm_threads or default_threads(live=live)
+    return LlamaCppLLM(resolve(settings.llm_model, data_dir), threads=threads)

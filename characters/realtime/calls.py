@@ -160,7 +160,7 @@ class Calls:
         """The conversation models (loading starts at the first call of this)."""
         if self._engines is None or (self._engines.done() and self._engines.exception()):
             self._engines = asyncio.ensure_future(
-                asyncio.to_thread(Engines.load, self.settings, listen=True)
+                asyncio.to_thread(Engines.load, self.settings, listen=True, live=True)
             )
             self._engines.add_done_callback(_log_engines)
         return self._engines

@@ -128,13 +128,17 @@ class AvatarStage:
     def speak(self, turn: int, text: str, pcm: Int16, sample_rate: int, phonemes: object) -> None:
         """Queue a chunk of the answer to ``turn`` (``text``: its words when the chunk opens a
         new piece of text, else empty)."""
+        chunk = AudioChunk(pcm, sample_rate, phonemes)  # type: ignore[arg-type]
         if not self._answers and self.generator.queued_samples == 0:
+            # Speech after silence: it starts at its first sound, at the next frame.
+            chunk = chunk.without_lead()
             self._rewind()
         answer = self._answer(turn)
-        self.generator.push_audio(AudioChunk(pcm, sample_rate, phonemes))  # type: ignore[arg-type]
-        self.captions.add(turn, text, self._pushed, len(pcm))
-        self._pushed += len(pcm)
-        answer.voiced = answer.voiced or len(pcm) > 0
+        self.generator.push_audio(chunk)
+        samples = len(chunk.pcm)
+        self.captions.add(turn, text, self._pushed, samples)
+        self._pushed += samples
+        answer.voiced = answer.voiced or samples > 0
 
     def end_answer(self, turn: int) -> None:
         """The answer to ``turn`` is complete; :attr:`on_answer_played` follows once it played."""
@@ -279,6 +283,8 @@ class AvatarStage:
             self._due.append((end, lambda: self.on_answer_played(turn)))
 
     def _release(self, words: list[tuple[int, str]], speaking: bool) -> None:
+        if speaking:
+            self._set_playing(True)  # "speaking" before its first words
         for turn, word in words:
             self.on_words(turn, self.captions.say(turn, word))
         self._set_playing(speaking)
