@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import statistics
@@ -444,8 +445,13 @@ async def barge(server: Server, key: str, avatar: str, trials: int, asker: str) 
         await asyncio.sleep(1.5)
         frames.keep = False
         point = (utterance.started_at or 0) + onset + 0.25
-        last = client.last_voice(before=point + 1.2)
-        faces = apertures(frames.items)
+        # Until the character answers what the user said (if it did within the window).
+        until = min(
+            point + 1.2,
+            client.event_time(is_state("speaking"), after=decided or point) or math.inf,
+        )
+        last = client.last_voice(before=until)
+        faces = [f for f in apertures(frames.items) if f[0] < until]
         rest = min(a for _, _, a in faces) if faces else 0
         open_after = [at for at, _, a in faces if a > rest + 0.08 and at >= point - 0.5]
         if last is not None and decided is not None:

@@ -20,7 +20,7 @@ from characters.realtime.captions import Captions
 from characters.realtime.encoder import VideoEncoder, to_yuv
 from characters.realtime.recorder import Recorder, salvage
 from characters.realtime.stage import AvatarStage
-from characters.realtime.tracks import AudioBuffer, AvatarVideoTrack, MediaClock
+from characters.realtime.tracks import AudioBuffer, AvatarVideoTrack, MediaClock, VideoFrameIn
 from characters.realtime.webrtc import read_offer
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,11 +69,9 @@ async def test_the_video_track_sends_each_frame_at_its_time() -> None:
     clock = MediaClock()
     clock.start()
     track = AvatarVideoTrack(clock)
-    from characters.realtime.tracks import EncodedFrame
-
+    track.use(VideoEncoder("vp8", 544, 352, fps=25, bitrate=500_000))
     for k in range(3):
-        packet = av.Packet(b"x")
-        track.put(EncodedFrame(packet, 0.05 * (k + 1)))
+        track.put(VideoFrameIn(to_yuv(_image(k)), 0.05 * (k + 1)))
     assert track.drop_after(0.1) == 1
     sent = []
     for _ in range(2):
@@ -81,6 +79,41 @@ async def test_the_video_track_sends_each_frame_at_its_time() -> None:
         sent.append(clock.now())
     assert 0.045 <= sent[0] < 0.09 and 0.095 <= sent[1] < 0.14
     track.stop()
+
+
+def _mean_error(decoded: list[av.VideoFrame], images: list[np.ndarray]) -> float:
+    return max(
+        float(np.abs(f.to_ndarray(format="rgb24").astype(int) - img).mean())
+        for f, img in zip(decoded, images, strict=True)
+    )
+
+
+async def test_frames_dropped_before_their_time_never_reach_the_encoder() -> None:
+    """A barge-in or an answer starting drops frames drawn ahead; had they been encoded, the
+    frames after them would be decoded against references the client never got."""
+    clock = MediaClock()
+    clock.start()
+    track = AvatarVideoTrack(clock)
+    track.use(VideoEncoder("vp8", 544, 352, fps=25, bitrate=2_000_000))
+    images = [_image(k * 7) for k in range(8)]
+    for k in range(4):
+        track.put(VideoFrameIn(to_yuv(images[k]), 0.04 * (k + 1)))
+    packets = [await track.recv()]
+    assert track.drop_after(0.05) == 3  # frames 1-3, drawn ahead, are gone
+    for k in range(4, 8):
+        track.put(VideoFrameIn(to_yuv(images[k]), 0.04 * (k + 1)))
+    packets += [await track.recv() for _ in range(4)]
+    track.stop()
+    decoder = av.CodecContext.create("libvpx", "r")
+    decoded = [f for p in packets for f in decoder.decode(p)]  # type: ignore[arg-type]
+    shown = [images[0], *images[4:]]
+    assert len(decoded) == 5 and _mean_error(decoded, shown) < 4
+    # The test can tell: encoding every frame and sending the same five breaks the picture.
+    encoder = VideoEncoder("vp8", 544, 352, fps=25, bitrate=2_000_000)
+    every = [encoder.encode(to_yuv(img), k * 3600) for k, img in enumerate(images)]
+    broken = av.CodecContext.create("libvpx", "r")
+    wrong = [f for p in [every[0], *every[4:]] for f in broken.decode(p)]  # type: ignore[arg-type]
+    assert _mean_error(wrong, shown) > 4 * _mean_error(decoded, shown)
 
 
 # -- captions -------------------------------------------------------------------------------
@@ -290,7 +323,6 @@ async def test_the_stage_plays_speech_releases_words_and_stops_at_a_barge_in() -
         clock,
         buf,
         video_out=None,
-        encoder=None,
         on_words=lambda turn, delta: words.append((turn, delta)),
         on_playing=playing.append,
     )

@@ -259,18 +259,22 @@ class CallRunner:
                 self.recorder = Recorder(s.recording, renderer.width, renderer.height)
             except Exception:
                 log.exception("cannot record call %s", self.session_id)
-        encoder = None
         if t.video_out is not None and t.video_codec is not None:
             r = self.generator.renderer
-            encoder = VideoEncoder(
-                t.video_codec, r.width, r.height, fps=self.generator.fps, bitrate=s.video_bitrate
+            t.video_out.use(
+                VideoEncoder(
+                    t.video_codec,
+                    r.width,
+                    r.height,
+                    fps=self.generator.fps,
+                    bitrate=s.video_bitrate,
+                )
             )
         self.stage = AvatarStage(
             self.generator,
             t.clock,
             t.audio_out,
             video_out=t.video_out,
-            encoder=encoder,
             recorder=self.recorder,
             lead_s=s.lead_s,
             on_words=self._on_words,

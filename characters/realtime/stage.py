@@ -6,9 +6,10 @@ frame period (40 ms at 25 fps) it runs ``lead_s`` ahead of the media clock and
 1. advances the generator one frame (cheap: the audio of that frame and the face to draw),
 2. writes the audio, resampled from the voice's rate to 48 kHz, into the outgoing
    :class:`~characters.realtime.tracks.AudioBuffer` (and the recording),
-3. hands the face to its worker thread, which renders it, converts it to YUV and encodes it for
-   the wire (and the recording) -- unless the worker is still busy with an earlier frame, in
-   which case this frame is dropped: video gives way, audio never waits.
+3. hands the face to its worker thread, which renders it and converts it to YUV for the video
+   track (which encodes it just before its time) and the recording -- unless the worker is still
+   busy with an earlier frame, in which case this frame is dropped: video gives way, audio never
+   waits.
 
 Frame ``k`` and its audio share one media time (the generator's sample clock), so lips and sound
 leave together. Idle frames (blinks, small motion, a listening face) keep coming between answers.
@@ -29,7 +30,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import av
 import numpy as np
@@ -38,15 +38,14 @@ from characters.face.animator import AnimatorState
 from characters.face.generator import AudioChunk, FaceVideoGenerator, FrameStep
 from characters.pcm import Int16, StreamResampler
 from characters.realtime.captions import Captions
-from characters.realtime.encoder import VideoEncoder, to_yuv
+from characters.realtime.encoder import to_yuv
 from characters.realtime.recorder import Recorder
 from characters.realtime.tracks import (
     AUDIO_RATE,
-    VIDEO_CLOCK,
     AudioBuffer,
     AvatarVideoTrack,
-    EncodedFrame,
     MediaClock,
+    VideoFrameIn,
 )
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class StageStats:
     rewinds: int = 0
     """Answers that started at the next frame instead of after the lead (see ``_rewind``)."""
     render_s: list[float] = field(default_factory=list)
-    """Seconds the worker took per frame (render, convert, encode), the last 250."""
+    """Seconds the worker took per frame (render, convert), the last 250."""
 
 
 @dataclass
@@ -90,7 +89,6 @@ class AvatarStage:
         audio_out: AudioBuffer,
         *,
         video_out: AvatarVideoTrack | None,
-        encoder: VideoEncoder | None,
         recorder: Recorder | None = None,
         lead_s: float = 0.08,
         on_words: Callable[[int, str], None] = lambda turn, delta: None,
@@ -101,7 +99,6 @@ class AvatarStage:
         self.clock = clock
         self.audio_out = audio_out
         self.video_out = video_out
-        self.encoder = encoder
         self.recorder = recorder
         self.lead_s = lead_s
         self.on_words = on_words
@@ -228,12 +225,8 @@ class AvatarStage:
             self._worker.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        """After :meth:`run`: wait for the worker, and free the encoder (and its threads) now,
-        not whenever the garbage collector gets to the finished call. Blocking."""
+        """After :meth:`run`: wait for the worker. Blocking."""
         self._worker.shutdown(wait=True, cancel_futures=True)
-        if self.encoder is not None:
-            self.encoder.close()
-            self.encoder = None
 
     async def _wait(self, media_s: float) -> None:
         """Sleep until ``media_s``, running due callbacks on time on the way; a rewind (speech
@@ -308,12 +301,7 @@ class AvatarStage:
         started = time.perf_counter()
         frame = self.generator.draw(step)
         yuv = to_yuv(frame.image)
-        packet = None
-        if self.encoder is not None and self.video_out is not None:
-            keyframe = self.video_out.keyframe_wanted
-            self.video_out.keyframe_wanted = False
-            packet = self.encoder.encode(yuv, round(step.time * VIDEO_CLOCK), keyframe=keyframe)
-        return _Drawn(step.time, yuv, packet, time.perf_counter() - started)
+        return _Drawn(step.time, yuv, time.perf_counter() - started)
 
     def _drawn(self, job: asyncio.Future[_Drawn]) -> None:
         self._busy = False
@@ -328,8 +316,8 @@ class AvatarStage:
         self.stats.render_s.append(drawn.took_s)
         if len(self.stats.render_s) > 250:
             del self.stats.render_s[:-250]
-        if drawn.packet is not None and self.video_out is not None:
-            self.video_out.put(EncodedFrame(drawn.packet, drawn.time_s))
+        if self.video_out is not None:
+            self.video_out.put(VideoFrameIn(drawn.yuv, drawn.time_s))
         if self.recorder is not None:
             self.recorder.video(drawn.yuv, drawn.time_s)
 
@@ -338,5 +326,4 @@ class AvatarStage:
 class _Drawn:
     time_s: float
     yuv: av.VideoFrame
-    packet: av.Packet[Any] | None
     took_s: float

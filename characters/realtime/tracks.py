@@ -8,8 +8,11 @@ therefore the RTCP sender reports (what a browser syncs lips and sound with) agr
 * :class:`AvatarAudioTrack` sends 20 ms frames of 48 kHz mono forever: what the stage wrote into
   the :class:`AudioBuffer` for that stretch of time, or silence. It never waits for the stage,
   so audio cannot stall: a stretch the stage was too late for is silent (an underrun, counted).
-* :class:`AvatarVideoTrack` sends the stage's encoded frames (VP8 or H.264 packets, aiortc only
-  packetizes them), each at its own time; frames the stage dropped are simply not there.
+* :class:`AvatarVideoTrack` sends the stage's frames, each at its own time, encoding each one
+  (VP8 or H.264; aiortc only packetizes the packets) just before: a frame dropped before it was
+  sent (barge-in, an answer starting) was never encoded, so every frame the encoder made reaches
+  the client and the decoder's reference frames stay the encoder's. Frames the stage did not
+  draw are simply not there.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import fractions
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from characters.pcm import Int16
+
+if TYPE_CHECKING:
+    from characters.realtime.encoder import VideoEncoder
 
 AUDIO_RATE = 48_000
 """Opus runs at 48 kHz; the character's voice is resampled to it."""
@@ -169,19 +176,26 @@ class AvatarAudioTrack(MediaStreamTrack):
         return frame
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedFrame:
-    """One encoded video frame and its media time."""
+ENCODE_AHEAD_S = 0.015
+"""A frame is encoded this long before its time (about 3-7 ms of work), not earlier: until then
+it can still be dropped without the encoder having seen it."""
 
-    packet: av.Packet[Any]
+
+@dataclass(frozen=True, slots=True)
+class VideoFrameIn:
+    """One drawn frame (yuv420p) and its media time."""
+
+    image: av.VideoFrame
     time_s: float
 
 
 class AvatarVideoTrack(MediaStreamTrack):
-    """The character's face: encoded frames handed to aiortc at their media time.
+    """The character's face: frames encoded and handed to aiortc at their media time.
 
-    aiortc asks for a keyframe (the receiver sent a PLI or FIR) through
-    :meth:`request_keyframe`; the stage reads :attr:`keyframe_wanted` before encoding.
+    The stage :meth:`put` s drawn frames ahead of time and may :meth:`drop_after` those not
+    sent yet; each frame is encoded on the track's own thread :data:`ENCODE_AHEAD_S` before its
+    time, in order, so what the encoder saw is exactly what was sent. aiortc asks for a keyframe
+    (the receiver sent a PLI or FIR) through :meth:`request_keyframe`.
     """
 
     kind = "video"
@@ -189,17 +203,24 @@ class AvatarVideoTrack(MediaStreamTrack):
     def __init__(self, clock: MediaClock, *, max_queue: int = 8) -> None:
         super().__init__()
         self.clock = clock
-        self._queue: deque[EncodedFrame] = deque(maxlen=max_queue)
+        self.encoder: VideoEncoder | None = None
+        self._queue: deque[VideoFrameIn] = deque(maxlen=max_queue)
         self._ready = asyncio.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
         self.keyframe_wanted = True
         self.sent = 0
 
-    def put(self, frame: EncodedFrame) -> None:
+    def use(self, encoder: VideoEncoder) -> None:
+        """Encode with ``encoder`` (once the codec is negotiated; the track closes it)."""
+        self.encoder = encoder
+
+    def put(self, frame: VideoFrameIn) -> None:
         self._queue.append(frame)
         self._ready.set()
 
     def drop_after(self, time_s: float) -> int:
-        """Forget the queued frames due after ``time_s`` (barge-in); how many were dropped."""
+        """Forget the frames not sent yet that are due after ``time_s`` (barge-in, an answer
+        starting); how many were dropped."""
         kept = [f for f in self._queue if f.time_s <= time_s]
         dropped = len(self._queue) - len(kept)
         self._queue.clear()
@@ -210,18 +231,43 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.keyframe_wanted = True
 
     async def recv(self) -> av.Packet[Any]:
-        while not self._queue:
+        loop = asyncio.get_running_loop()
+        while True:
+            while not self._queue:
+                if self.readyState != "live":
+                    raise MediaStreamError
+                self._ready.clear()
+                await self._ready.wait()
+            frame = self._queue[0]
+            await self.clock.sleep_until(frame.time_s - ENCODE_AHEAD_S)
             if self.readyState != "live":
                 raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        frame = self._queue.popleft()
-        await self.clock.sleep_until(frame.time_s)
-        if self.readyState != "live":
-            raise MediaStreamError
-        self.sent += 1
-        return frame.packet
+            if not self._queue or self._queue[0] is not frame:
+                continue  # dropped (or overtaken) meanwhile
+            self._queue.popleft()
+            packet = await loop.run_in_executor(self._pool, self._encode, frame)
+            if packet is None:
+                continue
+            await self.clock.sleep_until(frame.time_s)
+            if self.readyState != "live":
+                raise MediaStreamError
+            self.sent += 1
+            return packet
+
+    def _encode(self, frame: VideoFrameIn) -> av.Packet[Any] | None:
+        if self.encoder is None:
+            raise MediaStreamError("no encoder")
+        keyframe, self.keyframe_wanted = self.keyframe_wanted, False
+        return self.encoder.encode(
+            frame.image, round(frame.time_s * VIDEO_CLOCK), keyframe=keyframe
+        )
 
     def stop(self) -> None:
         super().stop()
         self._ready.set()  # wake a pending recv, which then raises MediaStreamError
+        # After any encoding in flight, on the same thread: free the codec (and its threads)
+        # now, not whenever the garbage collector gets to the finished call.
+        encoder, self.encoder = self.encoder, None
+        if encoder is not None:
+            self._pool.submit(encoder.close)
+        self._pool.shutdown(wait=False)
