@@ -1,11 +1,11 @@
 """Video encoding for the wire: RGB frames in, VP8 or H.264 packets out (aiortc packetizes them).
 
 We encode ourselves instead of letting aiortc do it, for three reasons measured in
-``../shared/FRAMEWORKS.md`` and ``bench/face.py``: the encoder runs right after the renderer in
-the stage's worker thread (the frame is ready at its send time, so send times match media
-times); libvpx runs at ``cpu-used 16`` (4.5 ms per 1088×704 frame instead of 6.7 ms at aiortc's
-``-6``); and H.264 uses x264's ``veryfast`` preset (about 7 ms instead of aiortc's ``medium`` at
-28 ms, which does not fit one core at 25 fps).
+``../shared/FRAMEWORKS.md`` and ``bench/face.py``: the video track encodes each frame on a thread
+of its own just before its send time (so send times match media times, and a frame dropped
+before then never reaches the encoder); libvpx runs at ``cpu-used 16`` (4.5 ms per 1088×704
+frame instead of 6.7 ms at aiortc's ``-6``); and H.264 uses x264's ``veryfast`` preset (about
+7 ms instead of aiortc's ``medium`` at 28 ms, which does not fit one core at 25 fps).
 
 Both encoders are constant-bitrate with no lag, one packet per frame; a keyframe is sent first,
 when the receiver asks for one (PLI/FIR), and every ``keyframe_interval_s`` as a fallback.
