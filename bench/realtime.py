@@ -226,9 +226,7 @@ async def latency(
             said = "".join(
                 e["text"]
                 for t, e in client.events
-                if t >= end
-                and e.get("type") == "transcription"
-                and e.get("role") == "assistant"
+                if t >= end and e.get("type") == "transcription" and e.get("role") == "assistant"
             )
             heard = next(
                 (
