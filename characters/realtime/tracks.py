@@ -203,16 +203,16 @@ class AvatarVideoTrack(MediaStreamTrack):
     def __init__(self, clock: MediaClock, *, max_queue: int = 8) -> None:
         super().__init__()
         self.clock = clock
-        self.encoder: VideoEncoder | None = None
+        self._encoder: VideoEncoder | None = None
         self._queue: deque[VideoFrameIn] = deque(maxlen=max_queue)
         self._ready = asyncio.Event()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
-        self.keyframe_wanted = True
+        self._keyframe_wanted = True
         self.sent = 0
 
     def use(self, encoder: VideoEncoder) -> None:
         """Encode with ``encoder`` (once the codec is negotiated; the track closes it)."""
-        self.encoder = encoder
+        self._encoder = encoder
 
     def put(self, frame: VideoFrameIn) -> None:
         self._queue.append(frame)
@@ -228,7 +228,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         return dropped
 
     def request_keyframe(self) -> None:
-        self.keyframe_wanted = True
+        self._keyframe_wanted = True
 
     async def recv(self) -> av.Packet[Any]:
         loop = asyncio.get_running_loop()
@@ -255,10 +255,10 @@ class AvatarVideoTrack(MediaStreamTrack):
             return packet
 
     def _encode(self, frame: VideoFrameIn) -> av.Packet[Any] | None:
-        if self.encoder is None:
+        if self._encoder is None:
             raise MediaStreamError("no encoder")
-        keyframe, self.keyframe_wanted = self.keyframe_wanted, False
-        return self.encoder.encode(
+        keyframe, self._keyframe_wanted = self._keyframe_wanted, False
+        return self._encoder.encode(
             frame.image, round(frame.time_s * VIDEO_CLOCK), keyframe=keyframe
         )
 
@@ -267,7 +267,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         self._ready.set()  # wake a pending recv, which then raises MediaStreamError
         # After any encoding in flight, on the same thread: free the codec (and its threads)
         # now, not whenever the garbage collector gets to the finished call.
-        encoder, self.encoder = self.encoder, None
+        encoder, self._encoder = self._encoder, None
         if encoder is not None:
             self._pool.submit(encoder.close)
         self._pool.shutdown(wait=False)
