@@ -330,6 +330,11 @@ def test_characters_call_talks_from_the_terminal(
         assert container.streams.video[0].codec_context.width in (1088, 704)
         frames = sum(1 for _ in container.decode(video=0))
     assert frames > 100
+    with av.open(str(out)) as container:  # the character's voice is in it, not silence
+        voice = np.concatenate([f.to_ndarray().mean(axis=0) for f in container.decode(audio=0)])
+    windows = voice[: len(voice) // 960 * 960].reshape(-1, 960)
+    voiced_s = np.count_nonzero(np.sqrt((windows**2).mean(axis=1)) > 0.01) * 0.02
+    assert voiced_s > 3, voiced_s  # the start script and two answers
     conversation = live.sdk(key, max_retries=0).avatar_conversations.list(limit=1).data[0]
     assert conversation.status == "ended"
 

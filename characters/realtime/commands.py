@@ -342,7 +342,7 @@ class _Writer:
             self._audio_pos = round(at * 48_000)
         self.recorder.voice(pcm, self._audio_pos)
         self._audio_pos += len(pcm)
-        self.recorder.advance(self._audio_pos / 48_000 + 1.0)
+        self.recorder.advance(self._audio_pos / 48_000)
 
     def close(self) -> None:
         if self.recorder is None:
