@@ -121,22 +121,22 @@ def _preset_table() -> dict[str, EngineVoice]:
     # alone or blended, for the male and neutral ones.
     h, k, p = "hibari", "kokoro", "piper"
     table = {
-        # female: hibari heart; pitch 0.88 (about 180 Hz) .. 1.16 (about 235 Hz), each pitch
-        # step of 2-3 % paired with a different pace
+        # female: hibari heart; pitch 0.91 (about 170 Hz on the bench sentences) .. 1.16 (about
+        # 220 Hz), each pitch step of 1-3 % paired with a different pace
         "clara": EngineVoice(h, "heart", 1.05, pitch=1.0),
-        "victoria": EngineVoice(h, "heart", 0.95, pitch=0.92),
+        "victoria": EngineVoice(h, "heart", 0.95, pitch=0.94),
         "skye": EngineVoice(h, "heart", 0.9, pitch=1.14),
         "mia": EngineVoice(h, "heart", 0.99, pitch=1.1),
         "summer": EngineVoice(h, "heart", 0.95, pitch=1.12),
         "ruby": EngineVoice(h, "heart", 0.92, pitch=1.04),
-        "aurora": EngineVoice(h, "heart", 1.1, pitch=0.9),
+        "aurora": EngineVoice(h, "heart", 1.1, pitch=0.92),
         "nina": EngineVoice(h, "heart", 0.98, pitch=1.02),
         "emma": EngineVoice(h, "heart", 1.03, pitch=1.06),
         "maya": EngineVoice(h, "heart", 1.09, pitch=1.08),
-        "georgia": EngineVoice(h, "heart", 1.04, pitch=0.95),
-        "petra": EngineVoice(h, "heart", 0.98, pitch=0.88),
+        "georgia": EngineVoice(h, "heart", 1.04, pitch=0.96),
+        "petra": EngineVoice(h, "heart", 0.98, pitch=0.91),
         "violet": EngineVoice(h, "heart", 1.06, pitch=1.16),
-        "luna": EngineVoice(h, "heart", 1.15, pitch=0.97),
+        "luna": EngineVoice(h, "heart", 1.15, pitch=0.98),
         # male: Piper joe (cheap, aligned) and Kokoro jm_kumo, alone and blended
         "vincent": EngineVoice(p, "joe", 1.05, 0.6, 0.7),
         "drew": EngineVoice(p, "joe", 1.02, 0.75, 0.9),
