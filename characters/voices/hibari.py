@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     import onnxruntime as ort  # type: ignore[import-untyped]
 
 SAMPLE_RATE = 24_000
-FRAME_SAMPLES = 600
-"""Samples per duration frame (25 ms; the spectral frames are half of it)."""
 VOICES = ("heart",)
 THREADS = 1
 MAX_PHONEMES = 400
@@ -54,7 +52,8 @@ MAX_PHONEMES = 400
 AUDIO_LEAD_S = 0.05
 """The audio runs this far ahead of the duration frames (measured like Kokoro's: the hiss of /s/,
 /z/ and /ʃ/ best matches their symbols' frames 35-55 ms earlier, median 48 ms over 4 sentences x
-3 pitches x 2 paces); timings are shifted by it."""
+3 pitches x 2 paces); timings are shifted by it. Against hama's phoneme recogniser the shifted
+onsets sit about 20 ms earlier than Piper's (bench/voices.py), within one video frame."""
 MIN_PITCH, MAX_PITCH = 0.8, 1.25
 INSTALL = "install it with `pip install hibari-tts==0.2.1`"
 
@@ -122,7 +121,7 @@ class HibariEngine:
         session, g2p, vocab = self.load()
         speed = min(2.0, max(0.5, 1.0 / (voice.length_scale * voice.pitch)))
         for piece in split_for_speech(text):
-            with self._run_lock:  # the G2P keeps per-call state
+            with self._run_lock:  # the G2P does not say it is thread-safe
                 symbols = "".join(c for c in g2p(piece) if c in vocab)
             for part in _within_limit(symbols):
                 chunk = self._speak(session, vocab, part, speed, voice.pitch, _pause_after(piece))
