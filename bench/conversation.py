@@ -307,7 +307,11 @@ def rtf_per_voice() -> list[dict[str, object]]:
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-conv-"))
-    settings = load_settings(data_dir=data_dir, stt_model=args.stt)
+    overrides: dict[str, str] = {"stt_model": args.stt} if args.stt else {}
+    for item in args.setting:
+        name, _, value = item.partition("=")
+        overrides[name.lower()] = value
+    settings = load_settings(data_dir=data_dir, **overrides)
     t = time.perf_counter()
     engines = Engines.load(settings, voices=[args.voice], progress=lambda m: print(f"  {m}"))
     load_s = time.perf_counter() - t
@@ -352,7 +356,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     summary |= {
         "machine": {"cpus": os.cpu_count()},
         "settings": {
-            "stt": args.stt,
+            "stt": settings.stt_model,
             "llm": settings.llm_url or settings.llm_model,
             "voice": args.voice,
             "engine_voice": str(ENGINE_VOICES[args.voice]),
@@ -360,6 +364,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "turn_silence_ms": settings.turn_silence_ms,
             "turn_min_silence_ms": settings.turn_min_silence_ms,
             "turn_threshold": settings.turn_threshold,
+            "overrides": overrides,
         },
         "load_s": load_s,
         "e2e_s": stat("e2e_s"),
@@ -383,7 +388,14 @@ def main() -> None:
     p.add_argument("--turns", type=int, default=12, help="questions to ask (default 12)")
     p.add_argument("--voice", default="vincent", help="the character's preset voice")
     p.add_argument("--asker", default="victoria", help="preset voice that asks the questions")
-    p.add_argument("--stt", default="whisper-tiny.en", choices=["whisper-tiny.en", "whisper-base"])
+    p.add_argument("--stt", default=None, help="speech recognizer (default: the setting's default)")
+    p.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the engine, e.g. --setting turn_threshold=0.7 (repeatable)",
+    )
     p.add_argument("--data-dir", help="where models are assembled (default: a temp dir)")
     p.add_argument("--no-rtf", action="store_true", help="skip the per-voice RTF table")
     p.add_argument("--hesitant", action="store_true", help="also run the hesitant-speech questions")
