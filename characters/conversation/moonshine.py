@@ -42,6 +42,8 @@ _MIN_TOKENS = 6
 _SILENT_PEAK = 0.01
 """Peak amplitude under which audio is "near silence" (about -40 dBFS)."""
 _SPACE = "\u2581"
+_RETRY_PAD = SAMPLE_RATE // 4
+"""Silence added to audio whose first decode is empty (see :meth:`MoonshineRecognizer.transcribe`)."""
 
 
 def _read_tokenizer(path: Path) -> list[bytes]:
@@ -123,6 +125,12 @@ class MoonshineRecognizer:
         max_tokens = _MIN_TOKENS + int(_TOKENS_PER_S * len(x) / SAMPLE_RATE)
         with self._lock:
             ids = self._generate(x, max_tokens)
+            if not ids and peak >= _SILENT_PEAK:
+                # At some clip lengths Moonshine ends speech it otherwise hears at once (EOS
+                # first); a slightly longer clip decodes normally. Noise stays empty.
+                ids = self._generate(
+                    np.concatenate([x, np.zeros(_RETRY_PAD, np.float32)]), max_tokens
+                )
         text = drop_loops([self._detokenize(ids)])
         if peak < _SILENT_PEAK and normalise_text(text) in HALLUCINATIONS:
             return ""
