@@ -1,8 +1,8 @@
 """Speech to text with Moonshine base (English), run by onnxruntime.
 
 Moonshine's encoder takes the audio as it is (no 30 s window, no log-mel features), so its cost
-grows with the utterance (about 0.1 s per second of speech for the encoder and 20–50 ms per
-output token on 2 cores) instead of Whisper's fixed window. The weights come from the
+grows with the utterance (the encoder about 0.04–0.1 s per second of speech, then about 10 ms
+per output token on one core) instead of Whisper's fixed window. The weights come from the
 ``moonshine-cpp`` package (``models/base-en``: ``encoder_model.ort``,
 ``decoder_model_merged.ort``, ``tokenizer.bin``). Its own Python wrapper is not used: its
 ``transcribe()`` on float arrays is broken and it loads a second, bundled onnxruntime into the
@@ -17,6 +17,8 @@ its punctuation.
 
 from __future__ import annotations
 
+import ctypes
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -42,6 +44,9 @@ _MIN_TOKENS = 6
 _SILENT_PEAK = 0.01
 """Peak amplitude under which audio is "near silence" (about -40 dBFS)."""
 _SPACE = "\u2581"
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+_LATIN = re.compile(r"[A-Za-z0-9]")
+"""English text has a Latin letter or digit; other output (Arabic script at times) is noise."""
 _RETRY_PAD = SAMPLE_RATE // 4
 """Silence added to audio whose first decode is empty (see :meth:`MoonshineRecognizer.transcribe`)."""
 
@@ -84,6 +89,15 @@ def _as_onnx(path: Path) -> bytes:
     return serialised
 
 
+def _trim_heap() -> None:
+    """Give the conversion's freed buffers back to the system (about 250 MB of resident memory
+    that glibc would otherwise keep); a no-op without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class MoonshineRecognizer:
     """Moonshine base English, greedy. Thread-safe: one lock around the model.
 
@@ -115,6 +129,7 @@ class MoonshineRecognizer:
         self._heads, self._head_dim = int(first.shape[1]), int(first.shape[3])
         self._tokens = _read_tokenizer(model_dir / "tokenizer.bin")
         self._lock = threading.Lock()
+        _trim_heap()
 
     def transcribe(self, audio: npt.NDArray[np.generic], prompt: str = "") -> str:
         """The text of 16 kHz mono audio (empty when it holds no speech). ``prompt`` is unused."""
@@ -124,14 +139,14 @@ class MoonshineRecognizer:
             return ""
         max_tokens = _MIN_TOKENS + int(_TOKENS_PER_S * len(x) / SAMPLE_RATE)
         with self._lock:
-            ids = self._generate(x, max_tokens)
-            if not ids and peak >= _SILENT_PEAK:
-                # At some clip lengths Moonshine ends speech it otherwise hears at once (EOS
-                # first); a slightly longer clip decodes normally. Noise stays empty.
-                ids = self._generate(
-                    np.concatenate([x, np.zeros(_RETRY_PAD, np.float32)]), max_tokens
-                )
-        text = drop_loops([self._detokenize(ids)])
+            text = drop_loops([self._detokenize(self._generate(x, max_tokens))])
+            if not _LATIN.search(text) and peak >= _SILENT_PEAK:
+                # At some clip lengths Moonshine says nothing, or a line in another script, for
+                # speech it otherwise hears; a slightly longer clip decodes normally.
+                padded = np.concatenate([x, np.zeros(_RETRY_PAD, np.float32)])
+                text = drop_loops([self._detokenize(self._generate(padded, max_tokens))])
+        if not _LATIN.search(text):
+            return ""
         if peak < _SILENT_PEAK and normalise_text(text) in HALLUCINATIONS:
             return ""
         return text
@@ -164,4 +179,5 @@ class MoonshineRecognizer:
 
     def _detokenize(self, ids: list[int]) -> str:
         raw = b"".join(self._tokens[t] for t in ids if _EOS < t < len(self._tokens))
-        return raw.decode("utf-8", errors="replace").replace(_SPACE, " ").strip()
+        text = raw.decode("utf-8", errors="replace").replace(_SPACE, " ")
+        return text.strip().strip(_QUOTES).strip()  # it sometimes quotes the whole utterance
