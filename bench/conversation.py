@@ -9,6 +9,15 @@ finished playing (so the next question is not a barge-in).
 
     python bench/conversation.py                 # 12 turns, writes bench/results/conversation.json
     python bench/conversation.py --turns 20 --voice clara --stt whisper-base
+    python bench/conversation.py --hesitant-only # questions with a pause inside (below)
+
+**Hesitant speech** (``--hesitant``, ``--hesitant-only``): questions said in two parts with a
+pause of 300, 500 or 700 ms between them ("Can I come in ⏸ on Saturday morning?"), by espeak-ng
+(en-us, en-gb+f3) and the project's voices, each part synthesised on its own (so the first part
+ends with a falling, final-sounding tone: the hard case). Each question is put to a fresh
+conversation. A *false end* is a turn the engine committed before the user's second part (even
+if it was then recovered as a continuation); a *missed answer* is a question whose whole
+utterance got no answer, or whose answer was not to both parts.
 
 Prints p50/p95 of the latency and its split (turn detection and recognition, LLM to first token
 and to the first speakable chunk, TTS to first audio), tokens/s, the real-time factor of each
@@ -65,6 +74,20 @@ QUESTIONS = [
     "What is your name?",
     "Thank you, that is all for today.",
 ]
+HESITANT = [
+    ("I would like to book", "a cleaning for next Friday."),
+    ("Can I come in", "on Saturday morning?"),
+    ("How much does", "a check-up cost?"),
+    ("Who are the", "dentists at the clinic?"),
+    ("Is there parking", "near the building?"),
+    ("What time do you", "close on Friday?"),
+    ("Do you take", "new patients?"),
+    ("My name is Oscar and", "I need a check-up."),
+]
+HESITANT_PAUSES_S = (0.3, 0.5, 0.7)
+ANSWER_WAIT_S = 15.0
+"""Silence fed after a hesitant question while waiting for its answer (else: missed)."""
+HESITANT_ASKERS = ("espeak:en-us", "espeak:en-gb+f3", "victoria", "marcus", "vincent")
 RTF_TEXT = "Thanks for calling Sunny Dental. We are open from eight to six on weekdays."
 FEED_S = 0.02
 LEAD_S = 0.4
@@ -81,10 +104,118 @@ def speech_of(text: str, voice: str) -> tuple[np.ndarray, int]:
     return np.concatenate([c.pcm for c in chunks]), rate
 
 
-def trim(pcm: np.ndarray, rate: int) -> np.ndarray:
-    """Cut leading and trailing near-silence, so the end of the array is the end of speech."""
+def trim(pcm: np.ndarray, rate: int, *, start: bool = False) -> np.ndarray:
+    """Cut trailing (and with ``start``, leading) near-silence, so the end of the array is the
+    end of speech."""
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
-    return pcm[: loud[-1] + 1] if len(loud) else pcm
+    if not len(loud):
+        return pcm
+    return pcm[loud[0] if start else 0 : loud[-1] + 1]
+
+
+def said_by(text: str, asker: str) -> tuple[np.ndarray, int]:
+    """``text`` said by ``asker``: ``espeak:VOICE`` (espeak-ng) or a preset id; trimmed."""
+    if asker.startswith("espeak:"):
+        import subprocess
+
+        from characters.render.audio import decode_audio
+
+        with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+            subprocess.run(["espeak-ng", "-v", asker[7:], "-w", f.name, text], check=True)
+            chunk = decode_audio(Path(f.name))
+            pcm, rate = chunk.pcm, chunk.sample_rate
+    else:
+        pcm, rate = speech_of(text, asker)
+    return trim(pcm, rate, start=True), rate
+
+
+async def hesitant_question(
+    engines: Engines,
+    character: Character,
+    parts: tuple[np.ndarray, np.ndarray],
+    pause_s: float,
+    rate: int,
+) -> dict[str, object]:
+    """One question with a pause inside, to a fresh conversation, fed in real time."""
+    voice = VoiceConversation(Conversation(engines, character), engines.listener())
+    first, second = parts
+    lead = np.zeros(int(LEAD_S * rate), np.int16)
+    gap = np.zeros(int(pause_s * rate), np.int16)
+    audio = np.concatenate([lead, first, gap, second])
+    second_at = (len(lead) + len(first) + len(gap)) / rate
+    events: list[object] = []
+    answered = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in voice.events():
+            events.append(event)
+            if isinstance(event, AgentDone) and not event.interrupted:
+                if any(isinstance(e, UserTurn) and e.speech_end_s > second_at for e in events):
+                    answered.set()
+
+    consumer = asyncio.create_task(consume())
+    step = int(FEED_S * rate)
+    t0 = time.monotonic()
+    pieces = list(range(0, len(audio), step))
+    deadline = len(pieces) + int(ANSWER_WAIT_S / FEED_S)
+    for i in range(deadline):
+        start = pieces[i] if i < len(pieces) else None
+        pcm = audio[start : start + step] if start is not None else np.zeros(step, np.int16)
+        await voice.push(pcm, rate)
+        delay = t0 + (i + 1) * FEED_S - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if i >= len(pieces) and answered.is_set():
+            break
+    await voice.aclose()
+    await consumer
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    early = [t for t in turns if t.speech_end_s < second_at]
+    final = turns[-1] if turns and turns[-1].speech_end_s > second_at else None
+    return {
+        "pause_s": pause_s,
+        "false_ends": len(early),
+        "early_texts": [t.text for t in early],
+        "recovered": final is not None and final.continues is not None,
+        "answered": answered.is_set(),
+        "heard": final.text if final else None,
+        "answers": [e.text for e in events if isinstance(e, AgentDone) and e.text],
+        "cut_answers": sum(1 for e in events if isinstance(e, AgentDone) and e.interrupted),
+    }
+
+
+async def hesitant_run(
+    engines: Engines, character: Character, askers: list[str]
+) -> dict[str, object]:
+    rows: list[dict[str, object]] = []
+    for asker in askers:
+        spoken = [(said_by(a, asker), said_by(b, asker)) for a, b in HESITANT]
+        for (a, b), ((pa, rate), (pb, _)) in zip(HESITANT, spoken, strict=True):
+            for pause in HESITANT_PAUSES_S:
+                r = await hesitant_question(engines, character, (pa, pb), pause, rate)
+                r.update(asker=asker, question=f"{a} … {b}")
+                rows.append(r)
+                flag = "FALSE END" if r["false_ends"] else "ok"
+                flag += "" if r["answered"] else ", MISSED"
+                print(f"  {asker:<16} {pause:.1f} s  {flag:<18} heard {r['heard']!r}")
+
+    def share(selected: list[dict[str, object]], key: str) -> float:
+        return sum(1 for r in selected if r[key]) / max(1, len(selected))
+
+    by: dict[str, dict[str, float]] = {}
+    for name, selected in [
+        *((f"asker {a}", [r for r in rows if r["asker"] == a]) for a in askers),
+        *((f"pause {p}", [r for r in rows if r["pause_s"] == p]) for p in HESITANT_PAUSES_S),
+        ("all", rows),
+    ]:
+        missed = 1 - share(selected, "answered")
+        by[name] = {
+            "n": len(selected),
+            "false_end_rate": share(selected, "false_ends"),
+            "recovered_rate": share(selected, "recovered"),
+            "missed_rate": missed,
+        }
+    return {"summary": by, "questions": rows}
 
 
 async def one_turn(
@@ -184,6 +315,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         name="Bella", personality=PERSONALITY, start_script=START, voice=args.voice
     )
     engines.warm(character)
+    summary: dict[str, object] = {}
+    if args.hesitant or args.hesitant_only:
+        print("hesitant speech:")
+        summary["hesitant"] = await hesitant_run(engines, character, args.askers.split(","))
+        if args.hesitant_only:
+            return summary
     conversation = Conversation(engines, character)
     voice = VoiceConversation(conversation, engines.listener())
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.turns)]
@@ -212,7 +349,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             return None
         return {"p50": statistics.median(values), "p95": pct(values, 95), "n": len(values)}
 
-    summary: dict[str, object] = {
+    summary |= {
         "machine": {"cpus": os.cpu_count()},
         "settings": {
             "stt": args.stt,
@@ -249,9 +386,29 @@ def main() -> None:
     p.add_argument("--stt", default="whisper-tiny.en", choices=["whisper-tiny.en", "whisper-base"])
     p.add_argument("--data-dir", help="where models are assembled (default: a temp dir)")
     p.add_argument("--no-rtf", action="store_true", help="skip the per-voice RTF table")
+    p.add_argument("--hesitant", action="store_true", help="also run the hesitant-speech questions")
+    p.add_argument("--hesitant-only", action="store_true", help="only the hesitant-speech run")
+    p.add_argument(
+        "--askers",
+        default=",".join(HESITANT_ASKERS),
+        help="voices of the hesitant run: espeak:VOICE or preset ids (comma-separated)",
+    )
     p.add_argument("--out", default="bench/results/conversation.json")
     args = p.parse_args()
     summary = asyncio.run(run(args))
+    hesitant = summary.get("hesitant")
+    if isinstance(hesitant, dict):
+        print("\nhesitant speech (false ends, recovered as continuations, missed answers):")
+        for name, row in hesitant["summary"].items():
+            print(
+                f"  {name:<24} n={row['n']:<3} false ends {row['false_end_rate']:6.1%}"
+                f"  recovered {row['recovered_rate']:6.1%}  missed {row['missed_rate']:6.1%}"
+            )
+    if args.hesitant_only:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.out}")
+        return
     e2e = summary["e2e_s"]
     print("\nend of speech -> first audio:", json.dumps(e2e))
     for key in ("detect_s", "commit_s", "llm_first_token_s", "llm_first_chunk_s", "tts_first_s"):

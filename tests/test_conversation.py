@@ -4,6 +4,7 @@ speculation, barge-in, memory, bad configuration, and ``characters chat``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import wave
@@ -308,3 +309,184 @@ def test_chat_with_unreachable_llm_is_one_line(server: Server, avatar_id: str) -
     assert r.returncode == 1
     assert r.stderr.startswith("error: ") and url in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+# -- never silent, never cut off (issue 11) ----------------------------------------------------
+
+
+async def talk(voice: VoiceConversation, pcm: np.ndarray, *, turns: int) -> list[Any]:
+    """Feed ``pcm`` in real time (as a call does) and collect events until ``turns`` user turns
+    have each been answered (an answer that was not cut off), or the conversation has gone
+    quiet for 8 s."""
+    events: list[Any] = []
+    done = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in voice.events():
+            events.append(event)
+            answered = [e for e in events if isinstance(e, AgentDone) and not e.interrupted]
+            if sum(isinstance(e, UserTurn) for e in events) >= turns and answered:
+                last_turn = max(i for i, e in enumerate(events) if isinstance(e, UserTurn))
+                if events.index(answered[-1]) > last_turn:
+                    done.set()
+
+    consumer = asyncio.create_task(consume())
+    step = int(0.02 * RATE)
+    for start in range(0, len(pcm), step):
+        await voice.push(pcm[start : start + step], RATE)
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), 60)
+    await asyncio.sleep(0.3)  # anything after the answer (a second answer would be a bug)
+    await voice.aclose()
+    await asyncio.wait_for(consumer, 10)
+    return events
+
+
+def answers(events: list[Any]) -> list[AgentDone]:
+    return [e for e in events if isinstance(e, AgentDone) and not e.interrupted]
+
+
+async def test_the_espeak_question_is_answered(
+    engines: Engines, bella: Character, tmp_path: Path
+) -> None:
+    """The issue's example: a robotic voice's question is one turn, and it gets an answer."""
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    question = espeak("What is your favourite colour?", tmp_path)
+    events = await talk(voice, np.concatenate([silence(0.4), question, silence(2.5)]), turns=1)
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    assert len(turns) == 1, turns
+    assert "colo" in turns[0].text.lower(), turns[0].text
+    said = answers(events)
+    assert len(said) == 1 and said[0].text.strip(), events
+
+
+@pytest.mark.parametrize("pause_s", [0.3, 0.5, 0.7])
+async def test_a_hesitation_inside_a_sentence_is_one_turn(
+    engines: Engines, bella: Character, tmp_path: Path, pause_s: float
+) -> None:
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    first = espeak("I would like to book", tmp_path)
+    second = espeak("a cleaning for next Friday.", tmp_path)
+    pcm = np.concatenate([silence(0.4), first, silence(pause_s), second, silence(2.5)])
+    events = await talk(voice, pcm, turns=1)
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    heard = [e for e in events if isinstance(e, AgentSpeech)]
+    assert turns, events
+    text = turns[-1].text.lower()
+    assert "like to" in text and "friday" in text, (
+        turns
+    )  # (Whisper hears espeak's "book" as "work")
+    # One turn: either never ended early, or ended early and was continued before any answer
+    # was heard; one answer either way.
+    assert len(turns) == 1 or turns[-1].continues is not None, turns
+    assert len(answers(events)) == 1, [type(e).__name__ for e in events]
+    assert heard and heard[0].text, "the answer was spoken"
+    history = voice.conversation.history
+    assert [m["role"] for m in history] == ["user", "assistant"], history
+    assert "friday" in history[0]["content"].lower()
+
+
+async def test_a_turn_ended_too_early_is_continued_and_answered_once(
+    engines: Engines, bella: Character, tmp_path: Path
+) -> None:
+    """A pause longer than the turn silence ends the turn; the user goes on 0.9 s later, before
+    hearing the answer: the two parts are one utterance, answered once."""
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    first = espeak("Can I come in", tmp_path)
+    second = espeak("on Saturday morning?", tmp_path)
+    pcm = np.concatenate([silence(0.4), first, silence(0.9), second, silence(2.5)])
+    events = await talk(voice, pcm, turns=2)
+    turns = [e for e in events if isinstance(e, UserTurn)]
+    assert len(turns) == 2, turns
+    assert turns[1].continues is not None and "saturday" in turns[1].continues.lower()
+    assert "come in" in turns[1].text.lower() and "saturday" in turns[1].text.lower()
+    assert len(answers(events)) == 1, [type(e).__name__ for e in events]
+    first_answer_heard = [
+        e for e in events[: events.index(turns[1])] if isinstance(e, AgentDone) and e.text
+    ]
+    assert not first_answer_heard, "the answer to the first part was withdrawn"
+    history = voice.conversation.history
+    assert [m["role"] for m in history] == ["user", "assistant"], history
+    assert "saturday" in history[0]["content"].lower() and "come in" in history[0]["content"]
+
+
+class _FailingLLM:
+    """The real model, except that its next ``failures`` answers raise (or, with ``empty``,
+    produce nothing): fault injection into the real engine."""
+
+    def __init__(self, llm: Any, failures: int, *, empty: bool = False) -> None:
+        self._llm = llm
+        self.failures = failures
+        self.empty = empty
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            if self.empty:
+                return iter(())
+            raise RuntimeError("the model crashed")
+        return self._llm.stream(*args, **kwargs)
+
+
+@pytest.fixture
+def failing_engines(engines: Engines) -> Any:
+    real = engines.llm
+    yield engines
+    engines.llm = real
+
+
+async def test_an_answer_that_fails_is_reported_and_the_character_apologises(
+    failing_engines: Engines, bella: Character
+) -> None:
+    from characters.conversation.voice import APOLOGY_LINE, EngineFailure
+
+    engines = failing_engines
+    engines.llm = _FailingLLM(engines.llm, 1)  # type: ignore[assignment]
+    voice = VoiceConversation(Conversation(engines, bella), engines.listener())
+    events: list[Any] = []
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    await voice.say("How much is a check-up?")
+    await asyncio.wait_for(consumer, 60)
+    failures = [e for e in events if isinstance(e, EngineFailure)]
+    assert len(failures) == 1 and not failures[0].fatal, events
+    assert failures[0].stage == "answer" and "crashed" in failures[0].message
+    done = events[-1]
+    assert done.text == APOLOGY_LINE, done
+    assert any(isinstance(e, AgentSpeech) for e in events), "the apology was spoken"
+    # The conversation goes on: the next question is answered by the model.
+    events.clear()
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    await voice.say("How much is a check-up?")
+    await asyncio.wait_for(consumer, 60)
+    assert "60" in events[-1].text or "sixty" in events[-1].text.lower(), events[-1]
+    # Failing again and again is fatal.
+    engines.llm = _FailingLLM(engines.llm, 2)  # type: ignore[assignment]
+    for _ in range(2):
+        events.clear()
+        consumer = asyncio.create_task(collect(voice, AgentDone, events))
+        await voice.say("And a cleaning?")
+        await asyncio.wait_for(consumer, 60)
+    last = [e for e in events if isinstance(e, EngineFailure)]
+    assert last and last[-1].fatal, events
+    await voice.aclose()
+
+
+async def test_an_empty_answer_is_never_silence(failing_engines: Engines, bella: Character) -> None:
+    from characters.conversation.voice import FALLBACK_LINE
+
+    engines = failing_engines
+    engines.llm = _FailingLLM(engines.llm, 1, empty=True)  # type: ignore[assignment]
+    conversation = Conversation(engines, bella)
+    voice = VoiceConversation(conversation, engines.listener())
+    events: list[Any] = []
+    consumer = asyncio.create_task(collect(voice, AgentDone, events))
+    await voice.say("Hello?")
+    await asyncio.wait_for(consumer, 60)
+    await voice.aclose()
+    assert events[-1].text == FALLBACK_LINE and not events[-1].interrupted
+    assert any(isinstance(e, AgentSpeech) for e in events)
+    assert conversation.history[-1] == {"role": "assistant", "content": FALLBACK_LINE}

@@ -27,6 +27,7 @@ from characters.conversation.listener import (
     SpeechStarted,
     TurnDiscarded,
     TurnEnded,
+    looks_unfinished,
 )
 from characters.conversation.stt import (
     IncrementalTranscriber,
@@ -223,6 +224,35 @@ def test_drop_loops() -> None:
     assert drop_loops(["Okay. Please. Please. Please."]) == "Okay. Please."
     assert drop_loops(["and and and and"]) == "and"
     assert drop_loops(["Hello there.", "How are you?"]) == "Hello there. How are you?"
+    # Phrases looping inside one segment, and a loop cut off by the end of the window.
+    assert drop_loops(["Do cleanings Do cleanings Do cleanings Do clean"]) == "Do cleanings"
+    assert drop_loops(["Go go go go now"]) == "Go now"
+    looped = "When the clinic opens on Friday, when the clinic opens on Friday, when the"
+    assert drop_loops([looped]) == "When the clinic opens on Friday"
+    assert drop_loops(["A cleaning for next Friday. A cleaning for next"]) == (
+        "A cleaning for next Friday."
+    )
+    # Real repeats stay.
+    assert drop_loops(["I think that that is fine."]) == "I think that that is fine."
+    assert drop_loops(["It is what it is."]) == "It is what it is."
+
+
+@pytest.mark.parametrize(
+    ("text", "unfinished"),
+    [
+        ("I'd like to book a", True),
+        ("What does a", True),
+        ("My name is", True),
+        ("So, um,", True),
+        ("I want to...", True),
+        ("Can I come in?", False),  # a question mark wins over "in"
+        ("I'd like to book.", False),
+        ("Tell me about the museum.", False),
+        ("", False),
+    ],
+)
+def test_a_transcript_that_stops_mid_sentence_is_unfinished(text: str, unfinished: bool) -> None:
+    assert looks_unfinished(text) is unfinished
 
 
 def test_incremental_matches_one_shot_with_little_work_at_the_end(
@@ -293,6 +323,36 @@ def test_pause_then_resume_gives_one_turn(
     ended = events[-1]
     assert isinstance(ended, TurnEnded) and ended.reason == "silence"
     assert {"book", "table", "two", "people", "tomorrow"} <= set(words(ended.text)), ended.text
+
+
+def test_smart_turn_ends_a_turn_only_after_a_longer_pause(
+    vad: SileroVAD, turn: SmartTurn, stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    """threshold 0: Smart Turn always says "finished", yet the turn ends at model_silence_ms
+    into the pause, not at the candidate (100 ms)."""
+    speech = clips["question"]
+    audio = np.concatenate([silence(0.5), speech, silence(1.0)])
+    events = feed(make_listener(vad, turn, stt, threshold=0.0), audio)
+    assert kinds(events) == ["SpeechStarted", "EndOfTurnCandidate", "TurnEnded"]
+    candidate, ended = (e for e in events if isinstance(e, EndOfTurnCandidate | TurnEnded))
+    assert isinstance(candidate, EndOfTurnCandidate) and isinstance(ended, TurnEnded)
+    assert ended.reason == "model"
+    assert candidate.at_s - candidate.speech_end_s < 0.2
+    assert 0.4 <= ended.at_s - ended.speech_end_s < 0.5
+
+
+def test_words_that_cannot_end_a_sentence_keep_the_turn_open(
+    vad: SileroVAD, turn: SmartTurn, stt: SpeechRecognizer, tmp_path: Path
+) -> None:
+    """ "I would like to book a" ⏸ 0.9 s "table for two.": longer than the turn silence, but
+    the words stop on "a", so the turn waits (unfinished_silence_ms) and is one turn."""
+    first = espeak("I would like to book a", tmp_path)
+    second = espeak("table for two.", tmp_path)
+    audio = np.concatenate([silence(0.5), first, silence(0.9), second, silence(1.6)])
+    events = feed(make_listener(vad, turn, stt, threshold=0.0), audio)
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1, events
+    assert {"like", "table", "two"} <= set(words(ended[0].text)), ended[0].text
 
 
 def test_barge_in_only_while_speaking_and_sustained(

@@ -45,6 +45,7 @@ IN_PLACE = [
     "smollm2-135m-instruct",
     "piper-joe",
     "kokoro-voices-ja",
+    "hibari-heart",
 ]
 QWEN = MODELS["qwen2.5-coder-0.5b-instruct"]
 
@@ -325,7 +326,7 @@ def test_check_lists_every_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     for model_id in MODELS:
         assert model_id in result.stdout
-    assert "10 of 10 models installed." in result.stdout
+    assert "11 of 11 models installed." in result.stdout
     assert "split, not assembled yet" in result.stdout
     assert "'Qwen2.5 Coder 0.5B Instruct AWQ': qwen2, Q4_K_M, 24 blocks" in result.stdout
     assert not (tmp_path / "models").exists()  # check alone assembles nothing

@@ -34,13 +34,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 TICKET = "How much does a ticket cost?"
 STOP = "Sorry, stop there. When do you close?"
+PART1, PART2 = "Can I come in", "on Saturday morning?"
 
 
 @pytest.fixture(scope="module")
 def speech() -> dict[str, tuple[np.ndarray, int]]:
     """The user's questions, spoken by another voice of the project. Made before any call:
     making them inside a test would block the client's event loop, and its microphone too."""
-    return {text: spoken(text) for text in (TICKET, STOP)}
+    return {text: spoken(text) for text in (TICKET, STOP, PART1, PART2)}
 
 
 def status(live: Server, key: str, session_id: str) -> object:
@@ -168,6 +169,51 @@ async def test_barge_in_stops_voice_and_face_and_keeps_what_was_heard(
     )
     assistant = [t.content for t in conv.transcript if t.role == "assistant"]
     assert cut["heard"] in assistant
+
+
+async def test_a_question_in_two_parts_is_one_turn(
+    live: Server, key: str, avatar: str, speech: dict[str, tuple[np.ndarray, int]]
+) -> None:
+    """The user stops for a second mid-question (long enough to end the turn) and goes on
+    before hearing an answer: one user turn with both parts, answered once."""
+    call = await open_call(live, key, avatar)
+    client = call.client
+    await client.wait_event(is_state("speaking"), 20)
+    await client.wait_event(
+        is_state("listening"), 30, after=client.event_time(is_state("speaking")) or 0
+    )
+    (first, rate), (second, _) = speech[PART1], speech[PART2]
+    pcm = np.concatenate([_trimmed(first), np.zeros(rate, np.int16), _trimmed(second)])
+    client.play(pcm, rate)
+    await client.wait_event(
+        lambda e: e.get("type") == "user_transcript" and e["final"] and "turday" in e["text"],
+        40,
+    )
+    ended = time.monotonic()
+    answered = await _event_time(client, is_state("speaking"), after=ended, wait_s=40)
+    await client.wait_event(is_state("listening"), 40, after=answered)
+    user = [
+        e for _, e in client.events if e.get("type") == "transcription" and e.get("role") == "user"
+    ]
+    # One turn, unless the first words of an answer to the first part were heard before the
+    # user went on (then those are kept, and the whole question is the next turn).
+    cut = [e for _, e in client.events if e.get("type") == "interrupted" and e["heard"]]
+    turn = 2 if cut else 1
+    assert user and max(e["turn"] for e in user) == turn, (user, cut)
+    said = "".join(e["text"] for e in user if e["turn"] == turn).lower()
+    assert "come in" in said and "saturday" in said, said
+    final = [e for _, e in client.events if e.get("type") == "user_transcript" and e["final"]]
+    assert final[-1]["turn"] == turn and "come in" in final[-1]["text"].lower()
+    assert assistant_text(client, turn), "the whole question was answered"
+    turns = {e.get("turn") for _, e in client.events if e.get("type") == "transcription"}
+    assert max(turns) == turn, turns
+    await client.hang_up()
+    await client.close()
+
+
+def _trimmed(pcm: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
+    return pcm[loud[0] : loud[-1] + 1]
 
 
 async def test_deleting_the_session_cancels_the_call(live: Server, key: str, avatar: str) -> None:

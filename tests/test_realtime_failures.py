@@ -9,6 +9,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,9 @@ async def test_junk_on_the_events_channel_is_ignored(live: Server, key: str, ava
 
 
 class _FlakyLLM(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint whose first answer fails (HTTP 500), then works."""
+    """An OpenAI-compatible endpoint whose next ``failures`` answers fail (HTTP 500)."""
 
-    calls = 0
+    failures = 0
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -180,8 +181,8 @@ class _FlakyLLM(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        type(self).calls += 1
-        if type(self).calls == 1:
+        if type(self).failures > 0:
+            type(self).failures -= 1
             self._json(500, {"error": {"message": "the model crashed"}})
             return
         self.send_response(200)
@@ -201,9 +202,11 @@ class _FlakyLLM(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-async def test_an_engine_error_fails_the_session_and_tells_the_client_first(
+async def test_engine_errors_are_told_the_character_apologises_and_repeated_ones_fail(
     server_factory: Any,
 ) -> None:
+    """One failed answer: an error event (not fatal), a spoken apology, and the call goes on.
+    Answers failing twice in a row: the client is told, then the session is FAILED."""
     llm = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyLLM)
     threading.Thread(target=llm.serve_forever, daemon=True).start()
     try:
@@ -218,12 +221,38 @@ async def test_an_engine_error_fails_the_session_and_tells_the_client_first(
         call = await open_call(srv, key, avatar)
         client = call.client
         await client.wait_event(is_state("listening"), 20, after=time.monotonic() + 0.5)
+
+        def assistant_words(turn: int) -> Callable[[dict[str, Any]], bool]:
+            return lambda e: (
+                e.get("type") == "transcription"
+                and e.get("role") == "assistant"
+                and e.get("turn") == turn
+            )
+
+        _FlakyLLM.failures = 1
         client.send({"type": "user_message", "text": "How much is a ticket?"})
+        error = await client.wait_event(lambda e: e.get("type") == "error", 30)
+        assert error["code"] == "ENGINE_ERROR" and error["fatal"] is False, error
+        assert "500" in error["message"] and "answer" in error["message"]
+        apology = await client.wait_event(assistant_words(1), 30)
+        assert apology["text"] == "Sorry,", apology
+        await client.wait_event(is_state("listening"), 30, after=time.monotonic())
+        client.send({"type": "user_message", "text": "How much is a ticket?"})
+        words = await client.wait_event(assistant_words(2), 30)
+        assert words["text"] == "A"
+
+        _FlakyLLM.failures = 2
+        await client.wait_event(is_state("listening"), 30, after=time.monotonic())
+        client.send({"type": "user_message", "text": "And for children?"})
+        await client.wait_event(assistant_words(3), 30)  # the apology
+        await client.wait_event(is_state("listening"), 30, after=time.monotonic())
+        client.send({"type": "user_message", "text": "And for children?"})
         final = await client.wait_event(is_session("COMPLETED", "FAILED", "CANCELLED"), 30)
+        errors = [e for _, e in client.events if e.get("type") == "error"]
+        assert [e["fatal"] for e in errors] == [False, False, True], errors
         kinds = [e.get("type") for _, e in client.events]
-        error = next(e for _, e in client.events if e.get("type") == "error")
-        assert kinds.index("error") < len(kinds) - 1  # told before the end
-        assert error["code"] == "ENGINE_ERROR" and error["fatal"] is True
+        last_error = max(i for i, kind in enumerate(kinds) if kind == "error")
+        assert last_error < len(kinds) - 1  # told before the end
         assert final["status"] == "FAILED" and final["failureCode"] == "ENGINE_ERROR"
         await asyncio.wait_for(client.closed.wait(), 10)
         await client.close()
@@ -234,14 +263,7 @@ async def test_an_engine_error_fails_the_session_and_tells_the_client_first(
         call2 = await open_call(srv, key, avatar)
         await call2.client.wait_event(is_state("listening"), 20, after=time.monotonic() + 0.5)
         call2.client.send({"type": "user_message", "text": "How much is a ticket?"})
-        words = await call2.client.wait_event(
-            lambda e: (
-                e.get("type") == "transcription"
-                and e.get("turn") == 1
-                and e.get("role") == "assistant"
-            ),
-            30,
-        )
+        words = await call2.client.wait_event(assistant_words(1), 30)
         assert words["text"] == "A"
         await call2.client.hang_up()
         await call2.client.close()

@@ -150,7 +150,7 @@ def test_piper_speaks_with_phoneme_timings_on_the_sample_clock() -> None:
     from characters.voices.piper import PIPER
 
     assert set(tts.ENGINE_VOICES) == set(PRESET_IDS)
-    assert {v.engine for v in tts.ENGINE_VOICES.values()} <= {"piper", "kokoro"}
+    assert {v.engine for v in tts.ENGINE_VOICES.values()} <= {"hibari", "piper", "kokoro"}
     loaded: list[object] = []
     threads = [threading.Thread(target=lambda: loaded.append(PIPER.load("joe"))) for _ in range(3)]
     for t in threads:

@@ -1,8 +1,8 @@
 """The preset voices: every engine streams sentence chunks with phoneme timings on the chunk's
 clock, presets sound distinct (pitch, brightness), and speech is understood by Whisper.
 
-Real models only (Piper joe, Kokoro int8, flite, festival, faster-whisper tiny.en), loaded once
-per module.
+Real models only (hibari heart, Piper joe, Kokoro int8, flite, festival, faster-whisper tiny.en),
+loaded once per module.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from characters.voices import models, tts
+from characters.voices.hibari import HIBARI
 from characters.voices.kokoro import KOKORO, patch_model
 from characters.voices.metrics import median_f0, spectral_centroid, word_error_rate
-from characters.voices.phones import timings_from_ends
+from characters.voices.phones import MISAKI_IPA, timings_from_ends
 from characters.voices.presets import PRESET_IDS, PRESETS
 from characters.voices.text import FIRST_PIECE_CHARS, MAX_PIECE_CHARS, split_for_speech
 from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, UnknownVoice
@@ -28,6 +29,7 @@ from characters.voices.tts import EngineUnavailable, EngineVoice, SpeechChunk, U
 LINE = "Thanks for calling. I can help you with your booking today."
 SHORT = "Sure, I can help with that."
 LEAD = ("clara", "victoria", "vincent")
+FEMALE = tuple(p for p in PRESET_IDS if PRESETS[p].gender == "female")
 Spoken = dict[str, tuple[np.ndarray[Any, Any], int, list[SpeechChunk]]]
 
 
@@ -118,7 +120,7 @@ def test_kokoro_patch_rejects_a_graph_without_the_duration_predictor(tmp_path: P
 
 
 def test_kokoro_timings_follow_the_speech() -> None:
-    (chunk,) = KOKORO.synthesize("Pick it up.", tts.ENGINE_VOICES["nina"])
+    (chunk,) = KOKORO.synthesize("Pick it up.", EngineVoice("kokoro", "jf_nezumi"))
     assert_timed(chunk)
     pcm = chunk.pcm.astype(np.float64)
     spans, start = [], 0
@@ -141,12 +143,75 @@ def test_kokoro_timings_follow_the_speech() -> None:
     assert len(vowels) == 3 and min(vowels) > 3 * closure
 
 
+# hibari: the patched model's durations, pitch without pace
+
+
+def spans_of(chunk: SpeechChunk) -> list[tuple[str, int, int]]:
+    spans, start = [], 0
+    for p in chunk.phonemes or ():
+        spans.append((p.phoneme, start, start + p.num_samples))
+        start += p.num_samples
+    return spans
+
+
+@pytest.mark.timeout(60)
+def test_hibari_timings_follow_the_speech() -> None:
+    (chunk,) = HIBARI.synthesize("Pick it up.", tts.ENGINE_VOICES["nina"])
+    assert_timed(chunk)
+    pcm = chunk.pcm.astype(np.float64)
+    spans = spans_of(chunk)
+
+    def rms(a: int, b: int) -> float:
+        return float(np.sqrt(np.mean(pcm[a:b] ** 2)))
+
+    speech = [ph for ph, _, _ in spans if ph.strip() and ph not in "ˈˌː"]
+    assert speech == ["p", "ɪ", "k", "ɪ", "t", "ʌ", "p"]
+    lead, pause = spans[0], spans[-1]
+    assert lead[0] == "" and lead[2] - lead[1] <= int(0.2 * 24_000)  # the onset, not 0.4 s
+    assert rms(0, 240) < 0.01 * np.abs(pcm).max()  # ...which starts in silence
+    assert pause[0] == "" and not pcm[pause[1] :].any()  # the sentence pause is silence
+    # The vowels are loud and the /k/ closure between them is quiet where the timings say.
+    vowels = [rms(a, b) for ph, a, b in spans if ph in ("ɪ", "ʌ")]
+    (closure,) = [rms(a, b) for ph, a, b in spans if ph == "k"]
+    assert len(vowels) == 3 and min(vowels) > 2 * closure, (vowels, closure)
+
+
+@pytest.mark.timeout(60)
+def test_hibari_timings_are_ipa_and_cover_every_chunk() -> None:
+    text = "Okay, I'll show you how the joyful chair works. Why not?"
+    chunks = list(HIBARI.synthesize(text, tts.ENGINE_VOICES["clara"]))
+    assert len(chunks) == len(split_for_speech(text)) == 2
+    symbols = {p.phoneme for c in chunks for p in c.phonemes or ()}
+    for chunk in chunks:
+        assert_timed(chunk)
+    # misaki's capitals and ligatures reach the face as IPA (eɪ, aɪ, aʊ, ɔɪ, oʊ, tʃ).
+    assert not symbols & set(MISAKI_IPA), symbols
+    assert {"eɪ", "aɪ", "aʊ", "ɔɪ", "oʊ", "tʃ"} <= symbols, symbols
+
+
+@pytest.mark.timeout(60)
+def test_hibari_pitch_moves_pitch_not_pace() -> None:
+    low, high = (
+        EngineVoice("hibari", "heart", pitch=0.88),
+        EngineVoice("hibari", "heart", pitch=1.16),
+    )
+    a = np.concatenate([c.pcm for c in HIBARI.synthesize(LINE, low)])
+    b = np.concatenate([c.pcm for c in HIBARI.synthesize(LINE, high)])
+    assert median_f0(b, 24_000) > 1.2 * median_f0(a, 24_000)
+    assert 0.85 < len(a) / len(b) < 1.2
+    with pytest.raises(UnknownVoice, match="pitch"):
+        HIBARI.check(EngineVoice("hibari", "heart", pitch=2.0))
+    with pytest.raises(UnknownVoice, match="heart"):
+        HIBARI.check(EngineVoice("hibari", "fenrir"))  # downloads at run time: not offered
+
+
 # Engines
 
 
 @pytest.mark.parametrize(
     "voice",
     [
+        EngineVoice("hibari", "heart", 0.95, pitch=1.1),
         EngineVoice("piper", "joe", 1.05, 0.6, 0.7),
         EngineVoice("kokoro", "jf_alpha*0.6+jf_nezumi*0.4"),
         EngineVoice("flite", "slt"),
@@ -218,7 +283,7 @@ def lead() -> Spoken:
 @pytest.mark.slow
 def test_every_preset_speaks_with_timings_and_its_gender(spoken: Spoken) -> None:
     assert set(tts.ENGINE_VOICES) == set(PRESET_IDS) == set(PRESETS)
-    neural = {"piper", "kokoro"}
+    neural = {"hibari", "piper", "kokoro"}
     for pid, (pcm, rate, chunks) in spoken.items():
         assert tts.ENGINE_VOICES[pid].engine in neural, pid
         for chunk in chunks:
@@ -247,6 +312,30 @@ def test_the_lead_presets_sound_distinct(lead: Spoken) -> None:
 
 
 @pytest.fixture(scope="module")
+def female() -> Spoken:
+    """The female presets saying LINE."""
+    return {pid: speak(LINE, pid) for pid in FEMALE}
+
+
+@pytest.mark.timeout(120)
+def test_the_female_presets_are_female_and_differ(female: Spoken) -> None:
+    f0 = {p: median_f0(*female[p][:2]) for p in FEMALE}
+    assert all(tts.ENGINE_VOICES[p].engine == "hibari" for p in FEMALE)
+    assert all(165 < f < 260 for f in f0.values()), f0
+    assert max(f0.values()) - min(f0.values()) > 40, f0
+    # Measured pitch follows each preset's pitch factor, and its length follows its pace.
+    pitch = [tts.ENGINE_VOICES[p].pitch for p in FEMALE]
+    assert (
+        np.corrcoef(np.argsort(np.argsort(pitch)), np.argsort(np.argsort(list(f0.values()))))[0, 1]
+        > 0.8
+    ), f0
+    slow, fast = female["luna"], female["skye"]
+    assert len(slow[0]) / slow[1] > 1.1 * len(fast[0]) / fast[1]
+    for pid, (_, rate, chunks) in female.items():
+        assert rate == 24_000 and all(c.phonemes for c in chunks), pid
+
+
+@pytest.fixture(scope="module")
 def whisper() -> Any:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
 
@@ -268,6 +357,17 @@ def transcribe(model: Any, pcm: np.ndarray[Any, Any], rate: int) -> str:
 @pytest.mark.parametrize("preset", LEAD)
 def test_whisper_understands_the_lead_presets(preset: str, whisper: Any, lead: Spoken) -> None:
     pcm, rate, _ = lead[preset]
+    heard = transcribe(whisper, pcm, rate)
+    for word in ("thanks", "calling", "help", "booking", "today"):
+        assert word in heard.lower(), heard
+    assert word_error_rate(LINE, heard) <= 0.2, heard
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("preset", ("petra", "clara", "skye", "luna"))
+def test_whisper_understands_the_hibari_presets(preset: str, whisper: Any, female: Spoken) -> None:
+    # The lowest and highest pitch, the fastest and slowest pace.
+    pcm, rate, _ = female[preset]
     heard = transcribe(whisper, pcm, rate)
     for word in ("thanks", "calling", "help", "booking", "today"):
         assert word in heard.lower(), heard

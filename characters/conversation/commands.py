@@ -33,6 +33,8 @@ TRAILING_SILENCE_S = 2.0
 """Silence fed after a recorded question, so that the listener sees the turn end."""
 FEED_S = 0.02
 """Size of the audio pieces a recording is fed in (a live client sends 20 ms frames)."""
+ANSWER_TIMEOUT_S = 120.0
+"""How long ``--audio`` waits for the last answer once the recording has been fed."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -139,7 +141,7 @@ async def _audio_chat(
     engines: Engines, conversation: Conversation, printer: _Printer, audio: Path
 ) -> None:
     from characters.conversation.engine import AgentDone, AgentSpeech, AgentToolCall
-    from characters.conversation.voice import UserTurn, VoiceConversation
+    from characters.conversation.voice import EngineFailure, UserTurn, VoiceConversation
     from characters.render.audio import decode_audio
 
     speech = decode_audio(audio, max_seconds=120, what=f"{audio}")
@@ -148,15 +150,21 @@ async def _audio_chat(
     voice = VoiceConversation(conversation, engines.listener())
     heard: list[str] = []
     answered = asyncio.Event()
+    """Every turn heard so far has its answer (or the engine gave up)."""
 
     async def consume() -> None:
         async for event in voice.events():
             if isinstance(event, UserTurn):
                 heard.append(event.text)
+                answered.clear()
                 click.echo(f"you (heard): {event.text}")
+            elif isinstance(event, EngineFailure):
+                click.echo(f"error: the {event.stage} step failed: {event.message}", err=True)
+                if event.fatal:
+                    answered.set()
             elif isinstance(event, AgentSpeech | AgentToolCall | AgentDone):
                 printer.handle(event)
-                if isinstance(event, AgentDone):
+                if isinstance(event, AgentDone) and not event.interrupted:
                     answered.set()
 
     consumer = asyncio.create_task(consume())
@@ -164,7 +172,10 @@ async def _audio_chat(
     for start in range(0, len(pcm), step):
         await voice.push(pcm[start : start + step], rate)
     if heard:
-        await answered.wait()
+        try:
+            await asyncio.wait_for(answered.wait(), ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            click.echo(f"error: no answer within {ANSWER_TIMEOUT_S:.0f} s", err=True)
     await voice.aclose()
     await consumer
     if not heard:

@@ -288,6 +288,14 @@ class Conversation:
         if answer:
             self.history.append({"role": "assistant", "content": answer})
 
+    def forget_last_turn(self) -> None:
+        """Take the last committed turn (the user's words and the answer) out of memory: the
+        user was not done, and the whole utterance will be answered as one turn."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            self.history.pop()
+        if self.history and self.history[-1]["role"] == "user":
+            self.history.pop()
+
     def revise_last_answer(self, heard: str) -> None:
         """The user cut off the last answer after it was remembered whole (it was still
         playing): memory keeps what they heard of it (``heard``; nothing if empty)."""

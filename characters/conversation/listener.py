@@ -11,7 +11,12 @@ Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run 
 * at ``min_silence_ms`` (100 ms) of a pause the uncommitted speech is decoded and the full
   transcript goes out as :class:`EndOfTurnCandidate` (the orchestrator starts the answer
   speculatively); at the next ``push`` Smart Turn scores the turn: at or above ``threshold`` the
-  turn ends (:class:`TurnEnded`, reason ``"model"``);
+  turn ends (:class:`TurnEnded`, reason ``"model"``) once the pause has lasted
+  ``model_silence_ms`` (400 ms: a hesitation inside a sentence is usually shorter, and the
+  speculative answer is rarely ready sooner, so waiting costs little);
+* a transcript that stops on a word that cannot end a sentence ("I'd like to book a", "and",
+  "um") is left unfinished: Smart Turn is not asked, and the turn ends only after
+  ``unfinished_silence_ms`` (1.2 s);
 * at ``commit_silence_ms`` (150 ms) of a pause the speech so far is committed for good
   (:class:`~characters.conversation.stt.IncrementalTranscriber`; the candidate's decode is
   reused), so a long turn leaves little to decode at its end; shorter gaps may be inside a word;
@@ -61,7 +66,12 @@ class ListenerConfig:
     silence_ms: int = 700
     """Pause that ends the turn whatever Smart Turn says."""
     threshold: float = DEFAULT_TURN_THRESHOLD
-    """Smart Turn probability at or above which a pause of ``min_silence_ms`` ends the turn."""
+    """Smart Turn probability at or above which a pause of ``model_silence_ms`` ends the turn."""
+    model_silence_ms: int = 400
+    """Pause from which Smart Turn's "the user has finished" ends the turn (it is asked at
+    ``min_silence_ms``; the speculative answer runs meanwhile)."""
+    unfinished_silence_ms: int = 1200
+    """Pause that ends a turn whose words stop on one that cannot end a sentence."""
     barge_in_ms: int = 250
     """Sustained speech while the character speaks that counts as barge-in."""
     min_speech_ms: int = 120
@@ -76,11 +86,15 @@ class ListenerConfig:
     """Silero probability that starts speech (it ends below this minus 0.15)."""
 
     def __post_init__(self) -> None:
-        if not (0 < self.min_silence_ms <= self.silence_ms and 0 < self.commit_silence_ms):
+        if not (
+            0 < self.min_silence_ms <= self.silence_ms <= self.unfinished_silence_ms
+            and 0 < self.commit_silence_ms
+        ):
             raise InvalidInput(
-                "Listener timings must satisfy 0 < min_silence_ms <= silence_ms and "
-                f"0 < commit_silence_ms (got {self.commit_silence_ms}, {self.min_silence_ms}, "
-                f"{self.silence_ms})."
+                "Listener timings must satisfy 0 < min_silence_ms <= silence_ms <= "
+                "unfinished_silence_ms and 0 < commit_silence_ms (got "
+                f"{self.min_silence_ms}, {self.silence_ms}, {self.unfinished_silence_ms}, "
+                f"{self.commit_silence_ms})."
             )
         if not 0.0 <= self.threshold <= 1.0 or not 0.15 < self.vad_threshold < 1.0:
             raise InvalidInput("threshold must be in [0, 1] and vad_threshold in (0.15, 1).")
@@ -171,6 +185,10 @@ class Listener:
         self._candidate: str | None = None
         self._score_at: float | None = None
         """Speech end of a pause whose Smart Turn score is still to be computed."""
+        self._model_end = False
+        """Smart Turn said this pause ends the turn (it does at ``model_silence_ms``)."""
+        self._unfinished = False
+        """The transcript at this pause stops on a word that cannot end a sentence."""
         self._partial_text = ""
         self.last_turn_score: float | None = None
         """Smart Turn's score at the latest pause (for logs and tuning)."""
@@ -247,6 +265,9 @@ class Listener:
                 return []  # a blip: the pause goes on
             if self._candidate is not None:
                 events.append(TurnResumed(self.now_s))
+            if self._committed:  # the speech before the pause is transcribed: skip the pause
+                keep = (i + 1 - run_start + _frames_of(cfg.pre_speech_ms)) * FRAME
+                self.transcriber.skip(self.transcriber.samples - keep)
             self._new_pause()
         events += self._maybe_partial(i)
         if self._speaking and run_ms >= cfg.barge_in_ms and not self._barged:
@@ -288,7 +309,9 @@ class Listener:
         if silence_ms >= cfg.min_silence_ms and not self._asked:
             self._asked = True
             return self._candidate_events(speech_end_s)
-        if silence_ms >= cfg.silence_ms:
+        if self._model_end and silence_ms >= cfg.model_silence_ms:
+            return [self._finish(speech_end_s, "model")]
+        if silence_ms >= (cfg.unfinished_silence_ms if self._unfinished else cfg.silence_ms):
             return [self._finish(speech_end_s, "silence")]
         return []
 
@@ -300,9 +323,11 @@ class Listener:
             return []
         self._candidate = text
         self.last_turn_score = None
-        # Smart Turn (~0.1 s) runs at the start of the next push(), so that the candidate
-        # reaches the caller first and its speculative answer starts meanwhile.
-        self._score_at = speech_end_s
+        self._unfinished = looks_unfinished(text)
+        if not self._unfinished:
+            # Smart Turn (~0.1 s) runs at the start of the next push(), so that the candidate
+            # reaches the caller first and its speculative answer starts meanwhile.
+            self._score_at = speech_end_s
         return [EndOfTurnCandidate(self.now_s, text, speech_end_s)]
 
     def _score_pause(self) -> list[ListenerEvent]:
@@ -311,7 +336,13 @@ class Listener:
         if speech_end_s is None or self.turn is None or self._candidate is None:
             return []
         self.last_turn_score = self.turn.predict(self.transcriber.audio())
-        if self.last_turn_score >= self.config.threshold:
+        if self.last_turn_score < self.config.threshold:
+            return []
+        self._model_end = True
+        if self._silence_start is None:
+            return []
+        pause_ms = (self._frames - self._silence_start) * FRAME_S * 1000
+        if pause_ms >= self.config.model_silence_ms:
             return [self._finish(speech_end_s, "model")]
         return []
 
@@ -329,6 +360,8 @@ class Listener:
         self._asked = False
         self._candidate = None
         self._score_at = None
+        self._model_end = False
+        self._unfinished = False
 
     def _end_turn(self) -> None:
         self._in_turn = False
@@ -337,6 +370,35 @@ class Listener:
         self._partial_text = ""
         self._last_partial_frame = 0
         self.transcriber.reset()
+
+
+_DANGLING = frozenset(
+    """a an the my your our their his her its this that these those some any no every
+    to of for with at in on by from about into onto over under after before than as like
+    and or but so because if when while although though whether
+    i i'd i'm i'll i've we we'd we're you you'd you're he she they it it's there
+    is are was were be been am do does did have has had can could would should will shall may
+    might must want wanna gonna need
+    um uh er erm hmm uhm mm""".split()
+)
+"""Words a sentence does not end on (articles, prepositions, conjunctions, subjects,
+auxiliaries, fillers). "Can I come in?" ends on "in" but is a question: a question mark
+overrides."""
+
+
+def looks_unfinished(text: str) -> bool:
+    """Whether a transcript stops mid-sentence: on a comma or a dash, or on a word a sentence
+    does not end on (not when it is a question). Whisper's trailing "..." alone is not
+    enough: it also ends questions said with a rising tone."""
+    text = text.strip()
+    if not text:
+        return False
+    if text.endswith((",", "-", ";", ":")):
+        return True
+    if text.endswith("?"):
+        return False
+    last = text.split()[-1].strip(".!\"'“”‘’").lower().replace("’", "'")
+    return last in _DANGLING
 
 
 def _frames_of(ms: int) -> int:

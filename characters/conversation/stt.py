@@ -205,7 +205,8 @@ def drop_loops(segments: list[str]) -> str:
     """Join Whisper segments, cutting the loops short windows cause.
 
     A segment that repeats the start of the text so far ends the text; a sentence equal to the
-    one before it, and a word said three times or more in a row, are said once.
+    one before it, and a word or phrase said three times or more in a row, are said once; a
+    last sentence that is the start of an earlier one (the loop beginning again) goes.
     """
     kept: list[str] = []
     for segment in segments:
@@ -222,7 +223,33 @@ def drop_loops(segments: list[str]) -> str:
             not sentences or normalise_text(sentences[-1]) != normalise_text(sentence)
         ):
             sentences.append(sentence)
-    return re.sub(r"\b(\w+)(?:[,.]?\s+\1\b){2,}", r"\1", " ".join(sentences), flags=re.I)
+    if len(sentences) > 1 and len(sentences[-1].split()) >= 2:
+        # The window ran out while the loop began again: "… next Friday. A cleaning for next"
+        last = normalise_text(sentences[-1])
+        if any(normalise_text(earlier).startswith(last) for earlier in sentences[:-1]):
+            sentences.pop()
+    return _said_once(" ".join(sentences))
+
+
+_REPEATS = (
+    re.compile(r"\b((?:[\w']+[,.?!]?\s+){0,3}[\w']+)(?:[,.?!]?\s+\1\b){2,}", re.I),
+    re.compile(r"\b((?:[\w']+[,.?!]?\s+){3,9}[\w']+)(?:[,.?!]?\s+\1\b)+", re.I),
+)
+
+
+def _said_once(text: str) -> str:
+    """A word or a phrase of up to four words said three times or more in a row, or a phrase
+    of four words or more said twice in a row, is said once; a cut-off repeat at the very end
+    goes too ("Do cleanings Do cleanings Do cleanings Do clean" → "Do cleanings")."""
+    for pattern in _REPEATS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        phrase, rest = match.group(1), text[match.end() :]
+        if rest.strip() and normalise_text(phrase).startswith(normalise_text(rest)):
+            rest = ""
+        return _said_once(text[: match.start()] + phrase + rest)
+    return text
 
 
 class IncrementalTranscriber:
@@ -291,6 +318,15 @@ class IncrementalTranscriber:
                 self._committed_at = end
                 self._tail_text, self._tail_upto = "", end
             return self.partial()
+
+    def skip(self, upto: int) -> None:
+        """The audio from the last commit up to sample ``upto`` holds no speech (a pause the
+        caller has seen): it is never decoded. Whisper places a window's first words within
+        its first second, so a long pause left at the start of the next piece loses them."""
+        with self._lock:
+            if upto > self._committed_at:
+                self._committed_at = upto
+                self._tail_text, self._tail_upto = "", upto
 
     def hypothesize(self) -> str:
         """Decode the uncommitted tail (without committing it) and return the partial text."""

@@ -14,8 +14,17 @@ Listener` on one worker thread, in order, and answers on another:
   then. With a :class:`Playback` (a live call) "playing" and "said" are what the user really
   heard, as the call's media output reports it; without one (``characters chat --audio``) they
   are estimated on the input audio clock (the user's audio arrives in real time).
+* **Continuations.** A turn ended too early is recovered: when the user speaks again within
+  ``merge_window_s`` of the end of their speech, the answer to the first part is withdrawn (cut
+  off if it was already playing, forgotten by memory) and, once the user is done, the whole
+  utterance is answered once (:class:`UserTurn` with ``continues`` set).
+* **Never silent.** A committed turn always gets an answer: if the language model says nothing
+  speakable (and calls no tool), the character says :data:`FALLBACK_LINE`.
 * **Errors.** A stage that fails (speech recognition, the language model, the voice) emits
-  :class:`EngineFailure` with the stage and the reason; the caller decides what to tell the user.
+  :class:`EngineFailure` with the stage and the reason. A failed answer is not fatal: the
+  character says :data:`APOLOGY_LINE` and goes on listening, unless answers failed
+  :data:`MAX_ANSWER_FAILURES` times in a row or the failure was in listening or in speaking a
+  fixed line (then ``fatal``: the caller ends the session).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -55,16 +64,30 @@ from characters.conversation.listener import (
 
 log = logging.getLogger(__name__)
 
+MERGE_WINDOW_S = 1.2
+"""User speech that starts within this long after the end of their last turn continues that
+turn (the character answers in about 1 s, and a reply to its first words comes later)."""
+FALLBACK_LINE = "Sorry, I didn't catch that. Could you say it again?"
+"""What the character says when its language model gave nothing to say."""
+APOLOGY_LINE = "Sorry, I lost my train of thought. Could you say that again?"
+"""What the character says when producing an answer failed."""
+MAX_ANSWER_FAILURES = 2
+"""Answers that may fail in a row before the failure is fatal."""
+
 
 @dataclass(frozen=True, slots=True)
 class UserTurn:
     """The user finished a turn: what they said, and when (monotonic) the turn was committed."""
 
     text: str
+    """Everything the user said in this turn (what the character answers)."""
     speech_end_s: float
     """Input audio time at which the user's speech ended."""
     committed_at: float
     reason: str
+    continues: str | None = None
+    """Set when this turn continues the previous one (which ended too early and was not
+    answered after all): the words added since (``text`` has the whole utterance)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +120,8 @@ class EngineFailure:
 
     stage: str
     message: str
+    fatal: bool = True
+    """Whether the conversation cannot go on (else the character apologised and listens)."""
 
 
 VoiceEvent = (
@@ -128,6 +153,17 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _join(first: str, then: str) -> str:
+    """Two pieces of one utterance: "I'd like to book." + "an appointment." reads "I'd like to
+    book an appointment." (the first piece's full stop was Whisper's guess)."""
+    first, then = first.strip(), then.strip()
+    if not first or not then:
+        return first or then
+    if first.endswith(".") and not first.endswith("..") and then[:1].islower():
+        first = first[:-1]
+    return f"{first} {then}"
+
+
 @dataclass
 class _Answer:
     """One answer being produced on a worker thread; its events wait in ``held`` until it is
@@ -145,17 +181,31 @@ class _Answer:
     """What the user heard when the answer was cut off (from the :class:`Playback`)."""
     failure: str | None = None
     """Why a speculative answer failed (reported if it is released)."""
+    withdrawn: bool = False
+    """The user went on speaking: the turn continues, nothing of this answer is remembered."""
+    speech_end_s: float = 0.0
+    """End of the user's speech this answers (input audio time)."""
+    typed: bool = False
+    """Answers typed text or is a fixed line (not a spoken turn the user could continue)."""
+    remembered: bool = False
+    """The turn and this answer are in the conversation's memory."""
 
 
 class VoiceConversation:
     """A :class:`Conversation` driven by live audio. Use from one asyncio event loop."""
 
     def __init__(
-        self, conversation: Conversation, listener: Listener, playback: Playback | None = None
+        self,
+        conversation: Conversation,
+        listener: Listener,
+        playback: Playback | None = None,
+        *,
+        merge_window_s: float = MERGE_WINDOW_S,
     ) -> None:
         self.conversation = conversation
         self.listener = listener
         self.playback = playback
+        self.merge_window_s = merge_window_s
         self._events: asyncio.Queue[VoiceEvent | None] = asyncio.Queue()
         self._listen = ThreadPoolExecutor(1, thread_name_prefix="listen")
         self._answer_pool = ThreadPoolExecutor(2, thread_name_prefix="answer")
@@ -165,6 +215,11 @@ class VoiceConversation:
         self._speaking_until = 0.0
         """Input audio time until which the character's speech plays."""
         self._closed = False
+        self._continuing: UserTurn | None = None
+        """The turn the user is continuing (its answer withdrawn), until the new part ends."""
+        self._skip_barge_in = False
+        self._failures = 0
+        """Answers failed in a row."""
 
     # -- input ------------------------------------------------------------------------------
 
@@ -195,6 +250,7 @@ class VoiceConversation:
         if self.speaking:
             heard = self._cut_off()
             self._events.put_nowait(Interrupted(self._audio_s, heard))
+        self._continuing = None
         self._events.put_nowait(UserTurn(text, self._audio_s, time.monotonic(), "typed"))
         self._start_answer(text, released=True)
 
@@ -204,10 +260,13 @@ class VoiceConversation:
 
     async def announce(self, line: str) -> None:
         """Speak a fixed line (no language model; a barge-in cuts it off like an answer)."""
+        self._speak_line(line)
+
+    def _speak_line(self, line: str) -> None:
         previous = self._answer
         if previous is not None and not previous.finished:
             previous.cancel.set()
-        answer = _Answer("", released=True)
+        answer = _Answer("", released=True, typed=True)  # not a turn the user can continue
         self._answer = answer
         loop = asyncio.get_running_loop()
         answer.task = asyncio.ensure_future(
@@ -269,38 +328,93 @@ class VoiceConversation:
         answer = self._answer
         if isinstance(event, SpeechStarted):
             self._events.put_nowait(UserSpeaking(event.at_s))
+            self._maybe_continue(event.at_s)
         elif isinstance(event, Partial):
-            self._events.put_nowait(UserPartial(event.text))
+            self._events.put_nowait(UserPartial(self._joined(event.text)))
         elif isinstance(event, EndOfTurnCandidate):
+            text = self._joined(event.text)
             if answer is not None and not answer.released and not answer.finished:
-                if _normalise(answer.text) == _normalise(event.text):
+                if _normalise(answer.text) == _normalise(text):
                     return
                 answer.cancel.set()
-            if event.text.strip() and (answer is None or answer.finished or not answer.released):
-                self._start_answer(event.text, released=False)
-        elif isinstance(event, TurnResumed | TurnDiscarded):
+            if text.strip() and (answer is None or answer.finished or not answer.released):
+                self._start_answer(text, released=False, speech_end_s=event.speech_end_s)
+        elif isinstance(event, TurnResumed):
             if answer is not None and not answer.released:
                 answer.cancel.set()
+        elif isinstance(event, TurnDiscarded):
+            if answer is not None and not answer.released:
+                answer.cancel.set()
+            if self._continuing is not None:
+                # The "continuation" was noise: the turn it continued still gets its answer.
+                turn, self._continuing = self._continuing, None
+                self._start_answer(turn.text, released=True, speech_end_s=turn.speech_end_s)
         elif isinstance(event, TurnEnded):
-            self._events.put_nowait(
-                UserTurn(event.text, event.speech_end_s, time.monotonic(), event.reason)
-            )
-            if (
-                answer is not None
-                and not answer.released
-                and not answer.cancel.is_set()
-                and _normalise(answer.text) == _normalise(event.text)
-            ):
-                log.debug("turn ended (%s): the speculative answer is released", event.reason)
-                self._release(answer)
-            else:
-                log.debug("turn ended (%s): the answer starts now", event.reason)
-                if answer is not None and not answer.released:
-                    answer.cancel.set()
-                self._start_answer(event.text, released=True)
+            self._end_of_turn(event)
         elif isinstance(event, BargeIn):
+            if self._skip_barge_in:  # the same speech already cut the answer off (continuing)
+                self._skip_barge_in = False
+                return
             heard = self._cut_off()
             self._events.put_nowait(Interrupted(event.at_s, heard))
+
+    def _end_of_turn(self, event: TurnEnded) -> None:
+        answer = self._answer
+        previous, self._continuing = self._continuing, None
+        self._skip_barge_in = False
+        text = event.text if previous is None else _join(previous.text, event.text)
+        self._events.put_nowait(
+            UserTurn(
+                text,
+                event.speech_end_s,
+                time.monotonic(),
+                event.reason,
+                continues=None if previous is None else event.text,
+            )
+        )
+        if (
+            answer is not None
+            and not answer.released
+            and not answer.cancel.is_set()
+            and _normalise(answer.text) == _normalise(text)
+        ):
+            log.debug("turn ended (%s): the speculative answer is released", event.reason)
+            answer.speech_end_s = event.speech_end_s
+            self._release(answer)
+        else:
+            log.debug("turn ended (%s): the answer starts now", event.reason)
+            if answer is not None and not answer.released:
+                answer.cancel.set()
+            self._start_answer(text, released=True, speech_end_s=event.speech_end_s)
+
+    def _maybe_continue(self, at_s: float) -> None:
+        """The user started speaking at ``at_s``: if that is soon after the end of their last
+        turn, the turn goes on; its answer is withdrawn (and cut off if it plays)."""
+        answer = self._answer
+        if (
+            answer is None
+            or not answer.released
+            or answer.withdrawn
+            or answer.typed
+            or self._continuing is not None
+            or at_s - answer.speech_end_s > self.merge_window_s
+        ):
+            return
+        log.debug("the user goes on %.2f s after the end of the turn", at_s - answer.speech_end_s)
+        self._continuing = UserTurn(answer.text, answer.speech_end_s, time.monotonic(), "early")
+        answer.withdrawn = True
+        if answer.remembered:
+            self.conversation.forget_last_turn()
+        if self.speaking:
+            heard = self._cut_off()
+            self._events.put_nowait(Interrupted(at_s, heard))
+            self._skip_barge_in = True
+        elif not answer.finished:
+            answer.cancel.set()
+
+    def _joined(self, text: str) -> str:
+        """The words of the turn being continued, if any, followed by ``text``."""
+        return text if self._continuing is None else _join(self._continuing.text, text)
 
     def _cut_off(self) -> str:
         """Stop the answer being produced or played; what the user heard of it. Memory keeps
@@ -316,11 +430,15 @@ class VoiceConversation:
         self._speaking_until = self._audio_s
         return heard if heard is not None else ""
 
-    def _start_answer(self, text: str, *, released: bool) -> None:
+    def _start_answer(
+        self, text: str, *, released: bool, speech_end_s: float | None = None
+    ) -> None:
         previous = self._answer
         if previous is not None and not previous.finished:
             previous.cancel.set()
         answer = _Answer(text, released=released)
+        answer.typed = speech_end_s is None
+        answer.speech_end_s = self._audio_s if speech_end_s is None else speech_end_s
         self._answer = answer
         loop = asyncio.get_running_loop()
         answer.task = asyncio.ensure_future(
@@ -330,7 +448,9 @@ class VoiceConversation:
     def _release(self, answer: _Answer) -> None:
         answer.released = True
         if answer.failure is not None:
-            self._events.put_nowait(EngineFailure("answer", answer.failure))
+            answer.held.clear()
+            self._report_failure(answer, "answer", answer.failure)
+            return
         for event in answer.held:
             self._emit(answer, event)
         answer.held.clear()
@@ -341,11 +461,14 @@ class VoiceConversation:
             if answer is self._answer and not answer.cancel.is_set():
                 answer.held.append(event)
             return  # else a discarded speculation: no trace
-        if isinstance(event, AgentDone) and answer.text:
+        if isinstance(event, AgentDone) and answer.text and not answer.withdrawn:
             remembered = event.remembered
             if event.interrupted and answer.heard is not None:
                 remembered = f"{answer.heard} …" if answer.heard else ""
             self.conversation.remember(answer.text, remembered)
+            answer.remembered = True
+            if not event.interrupted:
+                self._failures = 0
             if not self._closed:
                 self._answer_pool.submit(self._prepare)
         if answer is not self._answer:
@@ -366,7 +489,7 @@ class VoiceConversation:
         try:
             if answer.cancel.is_set():
                 return
-            for event in self.conversation.respond(answer.text, answer.cancel):
+            for event in self._respond(answer):
                 loop.call_soon_threadsafe(self._emit, answer, event)
         except Exception as e:
             log.exception("answer failed")
@@ -375,6 +498,24 @@ class VoiceConversation:
         finally:
             answer.finished = True
             loop.call_soon_threadsafe(answer.settled.set)
+
+    def _respond(self, answer: _Answer) -> Iterator[AgentEvent]:
+        """The conversation's answer; :data:`FALLBACK_LINE` when it had nothing to say."""
+        acted = False
+        for event in self.conversation.respond(answer.text, answer.cancel):
+            if isinstance(event, AgentToolCall):
+                acted = True
+            if isinstance(event, AgentDone) and not (event.text or event.interrupted or acted):
+                log.warning("the language model gave nothing to say: the fallback line is said")
+                said = None
+                for spoken in self.conversation.line(FALLBACK_LINE, answer.cancel):
+                    if isinstance(spoken, AgentDone):
+                        said = spoken
+                    else:
+                        yield spoken
+                if said is not None:
+                    event = AgentDone(said.text, said.interrupted, event.timings, said.text)
+            yield event
 
     def _prepare(self) -> None:
         try:
@@ -386,12 +527,23 @@ class VoiceConversation:
         """On the event loop: a failed answer ends (nothing of it is remembered) and, unless it
         was a speculation nobody will hear, the failure is reported."""
         if answer.released:
-            self._events.put_nowait(EngineFailure(stage, reason))
-            if answer is self._answer:
-                self._events.put_nowait(AgentDone("", True, _failed_timings()))
+            self._report_failure(answer, stage, reason)
         elif answer is self._answer:
-            answer.held.append(AgentDone("", True, _failed_timings()))
             answer.failure = reason
+
+    def _report_failure(self, answer: _Answer, stage: str, reason: str) -> None:
+        """A failure the user would notice: reported, and the character apologises (its
+        apology ends the turn) unless it is fatal."""
+        if stage == "answer":
+            self._failures += 1
+        fatal = stage != "answer" or self._failures >= MAX_ANSWER_FAILURES or self._closed
+        self._events.put_nowait(EngineFailure(stage, reason, fatal))
+        if answer is not self._answer:
+            return
+        if fatal:
+            self._events.put_nowait(AgentDone("", True, _failed_timings()))
+        else:
+            self._speak_line(APOLOGY_LINE)
 
     def _run_line(
         self,

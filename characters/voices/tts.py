@@ -1,11 +1,11 @@
 """Text to speech: text in, mono 16-bit PCM chunks with phoneme timings out.
 
 An engine (:class:`TTSEngine`) synthesizes one :class:`EngineVoice` at its native rate
-(22 050 Hz for Piper, 24 000 Hz for Kokoro, 16 000 Hz for flite, 32 000 Hz for festival) and
-yields :class:`SpeechChunk` s as it goes, one per sentence (the first one cut at a clause when
-long, see :mod:`characters.voices.text`), each with the phonemes it holds on the same sample
-clock: each engine's own durations (Piper's alignments, Kokoro's duration predictor, flite's and
-festival's phone end times). The face engine takes those chunks unchanged
+(22 050 Hz for Piper, 24 000 Hz for Kokoro and hibari, 16 000 Hz for flite, 32 000 Hz for
+festival) and yields :class:`SpeechChunk` s as it goes, one per sentence (the first one cut at a
+clause when long, see :mod:`characters.voices.text`), each with the phonemes it holds on the same
+sample clock: each engine's own durations (Piper's alignments, Kokoro's and hibari's duration
+predictors, flite's and festival's phone end times). The face engine takes those chunks unchanged
 (:class:`characters.face.AudioChunk`), so the mouth follows the phonemes spoken.
 
 :data:`ENGINE_VOICES` maps the 30 preset voice ids of the API to engine voices; it is the one
@@ -49,7 +49,7 @@ class EngineVoice:
     """One voice of one engine, with the delivery settings that make a preset of it."""
 
     engine: str
-    """Engine name: ``piper``, ``kokoro``, ``flite`` or ``festival``."""
+    """Engine name: ``hibari``, ``piper``, ``kokoro``, ``flite`` or ``festival``."""
     voice: str
     """The engine's own voice name (``joe``, ``slt``), or for Kokoro a style blend such as
     ``jf_alpha*0.6+jf_nezumi*0.4`` (weights of the packaged voice packs' style vectors)."""
@@ -59,6 +59,8 @@ class EngineVoice:
     """Piper only: generator noise (expressiveness); None keeps the voice's own (0.667)."""
     noise_w: float | None = None
     """Piper only: phoneme-duration noise (rhythm variation); None keeps the voice's own (0.8)."""
+    pitch: float = 1.0
+    """hibari only: pitch and formants times this (a smaller or larger speaker); pace unchanged."""
 
     def describe(self) -> str:
         """A short label such as ``piper joe ×1.05``."""
@@ -69,6 +71,8 @@ class EngineVoice:
             text += f" noise {self.noise_scale:g}"
         if self.noise_w is not None:
             text += f" noise_w {self.noise_w:g}"
+        if self.pitch != 1.0:
+            text += f" pitch ×{self.pitch:g}"
         return text
 
 
@@ -112,26 +116,27 @@ class TTSEngine(Protocol):
 
 def _preset_table() -> dict[str, EngineVoice]:
     # Gender and character per preset come from its description (presets.py). Neural voices
-    # only: Piper joe (male) and Kokoro's five packs (four female, one male) and blends of them;
-    # pace (length_scale) and, for Piper, noise settings tell presets of one voice apart.
-    k, p = "kokoro", "piper"
+    # only: hibari heart (female, native US English) for the female presets, told apart by
+    # pitch (with formants: a smaller or larger speaker) and pace; Piper joe and Kokoro jm_kumo,
+    # alone or blended, for the male and neutral ones.
+    h, k, p = "hibari", "kokoro", "piper"
     table = {
-        # female: Kokoro packs and blends (jf_alpha clear, jf_gongitsune low and slow,
-        # jf_nezumi mid and soft, jf_tebukuro high and bright)
-        "clara": EngineVoice(k, "jf_nezumi*0.6+jf_gongitsune*0.4", 1.05),
-        "victoria": EngineVoice(k, "jf_alpha*0.8+jf_gongitsune*0.2", 0.97),
-        "skye": EngineVoice(k, "jf_tebukuro*0.7+jf_alpha*0.3", 0.92),
-        "mia": EngineVoice(k, "jf_alpha*0.5+jf_tebukuro*0.5", 0.98),
-        "summer": EngineVoice(k, "jf_tebukuro", 0.96),
-        "ruby": EngineVoice(k, "jf_alpha*0.7+jf_nezumi*0.3", 0.94),
-        "aurora": EngineVoice(k, "jf_gongitsune", 1.0),
-        "nina": EngineVoice(k, "jf_nezumi", 1.0),
-        "emma": EngineVoice(k, "jf_nezumi*0.5+jf_alpha*0.5", 1.02),
-        "maya": EngineVoice(k, "jf_gongitsune*0.6+jf_alpha*0.4", 1.06),
-        "georgia": EngineVoice(k, "jf_alpha*0.6+jf_gongitsune*0.4", 1.04),
-        "petra": EngineVoice(k, "jf_alpha*0.8+jm_kumo*0.2", 0.97),
-        "violet": EngineVoice(k, "jf_tebukuro*0.6+jf_nezumi*0.4", 1.08),
-        "luna": EngineVoice(k, "jf_gongitsune*0.7+jf_tebukuro*0.3", 1.12),
+        # female: hibari heart; pitch 0.91 (about 170 Hz on the bench sentences) .. 1.16 (about
+        # 220 Hz), each pitch step of 1-3 % paired with a different pace
+        "clara": EngineVoice(h, "heart", 1.05, pitch=1.0),
+        "victoria": EngineVoice(h, "heart", 0.95, pitch=0.94),
+        "skye": EngineVoice(h, "heart", 0.9, pitch=1.14),
+        "mia": EngineVoice(h, "heart", 0.99, pitch=1.1),
+        "summer": EngineVoice(h, "heart", 0.95, pitch=1.12),
+        "ruby": EngineVoice(h, "heart", 0.92, pitch=1.04),
+        "aurora": EngineVoice(h, "heart", 1.1, pitch=0.92),
+        "nina": EngineVoice(h, "heart", 0.98, pitch=1.02),
+        "emma": EngineVoice(h, "heart", 1.03, pitch=1.06),
+        "maya": EngineVoice(h, "heart", 1.09, pitch=1.08),
+        "georgia": EngineVoice(h, "heart", 1.04, pitch=0.96),
+        "petra": EngineVoice(h, "heart", 0.98, pitch=0.91),
+        "violet": EngineVoice(h, "heart", 1.06, pitch=1.16),
+        "luna": EngineVoice(h, "heart", 1.15, pitch=0.98),
         # male: Piper joe (cheap, aligned) and Kokoro jm_kumo, alone and blended
         "vincent": EngineVoice(p, "joe", 1.05, 0.6, 0.7),
         "drew": EngineVoice(p, "joe", 1.02, 0.75, 0.9),
@@ -158,9 +163,11 @@ ENGINE_VOICES: dict[str, EngineVoice] = _preset_table()
 """Preset voice id → the engine voice that speaks it (the one place that decides what a preset
 sounds like; docs/voices.md has the table with measured intelligibility and speed).
 
-Female presets speak with Kokoro-82M (int8) through its Japanese voice packs, in English; male
-presets with Piper joe or Kokoro jm_kumo. Pitch is never shifted: voices differ by voice pack,
-style blend, pace and (Piper) noise settings. flite and festival voices are available as
+Female presets speak with hibari heart (a native US English voice distilled from Kokoro's
+af_heart), told apart by pitch and pace; male presets with Piper joe or Kokoro jm_kumo (voice
+pack, style blend, pace and Piper's noise settings; never pitch-shifted); the neutral ones with
+Kokoro blends. Kokoro's Japanese female packs stay usable by engine voice (``EngineVoice("kokoro",
+"jf_alpha")``) but speak no preset. flite and festival voices are available as
 fallbacks (``EngineVoice("flite", "slt")``, ``EngineVoice("festival", "slt_hts")``) but no preset
 uses them by default.
 """
@@ -174,10 +181,11 @@ FALLBACK_VOICES: dict[str, EngineVoice] = {
 
 def _engines() -> dict[str, TTSEngine]:
     from characters.voices.festival import FESTIVAL, FLITE
+    from characters.voices.hibari import HIBARI
     from characters.voices.kokoro import KOKORO
     from characters.voices.piper import PIPER
 
-    return {e.name: e for e in (PIPER, KOKORO, FLITE, FESTIVAL)}
+    return {e.name: e for e in (HIBARI, PIPER, KOKORO, FLITE, FESTIVAL)}
 
 
 def engine_voice(preset_id: str) -> EngineVoice:
