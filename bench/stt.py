@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/stt.py [--models whisper-tiny.en,moonshine-base-en
 Prints one row per recognizer and kind of speech, and writes ``bench/results/stt.json`` (every
 clip's transcript and timing).
 
-Each clip (0.5 s of silence, the speech, 1.2 s of silence) is fed to a real
+Each clip (0.5 s of silence, the speech, 2 s of silence) is fed to a real
 :class:`~characters.conversation.listener.Listener` (Silero VAD, incremental decoding as live,
 no Smart Turn) in 20 ms pieces on a simulated real-time clock: a piece is processed when it has
 "arrived" (its audio time) or when the previous piece's work is done, whichever is later. So
@@ -20,13 +20,14 @@ live. The recognizers take turns on each clip (interleaved), after one warm-up d
   includes the listener's own wait (``min_silence_ms``, 100 ms) and the VAD's late end mark.
 * **decode**: the median time of the decode the candidate made (the last phrase).
 
-Kinds of speech: *clean* (preset voices vincent: Piper joe, victoria and marcus: Kokoro),
-*fast* and *slow* (the same engines at ``length_scale`` 0.7 and 1.5), *robotic* (espeak-ng
-en-us and en-gb+f3), *human* (the recordings ``beckett.wav`` and ``two_cities.wav`` that
-``moonshine-voice`` ships, cut at the VAD's pauses of 0.5 s), *dialogue* (its
-``endgame_nagg_nell.wav``: 24 kHz with digitally silent gaps between the lines, so probably
-assembled from synthetic speech). :data:`HUMAN` says how their reference transcripts were made.
-Nothing in the recognizers was tuned on these clips.
+Kinds of speech: *clean* (preset voices vincent: Piper joe, victoria: hibari heart, marcus:
+Kokoro jm_kumo), *fast* and *slow* (vincent and victoria at ``length_scale`` 0.7, vincent and
+marcus at 1.5), *robotic* (espeak-ng en-us and en-gb+f3), *human* (the recordings
+``beckett.wav`` and ``two_cities.wav`` that ``moonshine-voice`` ships, cut at the VAD's pauses
+of 0.5 s), *dialogue* (its ``endgame_nagg_nell.wav``: 24 kHz with digitally silent gaps between
+the lines, so probably assembled from synthetic speech). :data:`HUMAN` says how their reference
+transcripts were made. No setting of the recognizers was tuned on these clips; two Moonshine
+fixes (a retry of an empty decode, quotes stripped) came from failures seen in a first run.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ HUMAN: dict[str, list[tuple[float, float, str]]] = {
 }  # fmt: skip
 
 PIECE = SAMPLE_RATE // 50
-LEAD_S, TRAIL_S = 0.5, 1.2
+LEAD_S, TRAIL_S = 0.5, 2.0
+"""Silence around each clip; after it the listener must have ended the turn (a transcript that
+stops on an unfinished word waits ``unfinished_silence_ms``, 1.2 s)."""
 
 
 @dataclasses.dataclass
@@ -222,12 +225,14 @@ def run_clip(listener: Listener, clip: Clip) -> dict[str, Any]:
     candidate: tuple[str, float] | None = None
     ready_at: float | None = None
     final_decode_s: float | None = None
+    seen: list[str] = []
     for start in range(0, len(clip.audio), PIECE):
         piece = clip.audio[start : start + PIECE]
         clock = max(clock, (start + len(piece)) / SAMPLE_RATE)
         began = time.perf_counter()
         events = listener.push(piece, SAMPLE_RATE)
         clock += time.perf_counter() - began
+        seen += [type(e).__name__ for e in events if type(e).__name__ != "Partial"]
         for event in events:
             if isinstance(event, EndOfTurnCandidate):
                 candidate = (event.text, clock)
@@ -239,7 +244,7 @@ def run_clip(listener: Listener, clip: Clip) -> dict[str, Any]:
                 candidate = None
     text = " ".join(texts)
     latency = None if ready_at is None else ready_at - clip.speech_end_s
-    return {"text": text, "latency_s": latency, "last_decode_s": final_decode_s}
+    return {"text": text, "latency_s": latency, "last_decode_s": final_decode_s, "events": seen}
 
 
 def wer_words(text: str) -> str:

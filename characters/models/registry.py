@@ -159,7 +159,7 @@ _add(
         "model.bin). It transcribes English test speech correctly. Not compared byte for "
         "byte with the Hugging Face upstream (no network).",
         used_by="stt_model=whisper-tiny.en",
-        default=False,
+        default=True,
     )
 )
 _add(
@@ -235,7 +235,7 @@ _add(
         "files load with the project's onnxruntime and transcribe English test speech "
         "correctly. The package's own wrapper and bundled onnxruntime are not used.",
         used_by="stt_model=moonshine-base-en",
-        default=True,
+        default=False,
     )
 )
 _add(
