@@ -151,8 +151,10 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     """Folder where models split across several packages are assembled on first use (about
     650 MB). Default: ``models`` in the data dir; several data dirs may share one."""
-    stt_model: Literal["whisper-tiny.en", "whisper-base"] = "whisper-tiny.en"
-    """Speech recognition model: ``whisper-tiny.en`` (fast) or ``whisper-base`` (more accurate)."""
+    stt_model: Literal["whisper-tiny.en", "whisper-base", "moonshine-base-en"] = "whisper-tiny.en"
+    """Speech recognition model: ``whisper-tiny.en`` (the fastest), ``whisper-base`` or
+    ``moonshine-base-en`` (measured against each other in docs/turn-taking.md, "Choosing the
+    speech recognizer")."""
     stt_threads: int = Field(2, ge=1, le=64)
     """CPU threads of speech recognition."""
     llm_model: str = "qwen2.5-coder-0.5b-instruct"

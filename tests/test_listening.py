@@ -29,7 +29,12 @@ from characters.conversation.listener import (
     TurnEnded,
     looks_unfinished,
 )
-from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer, drop_loops
+from characters.conversation.stt import (
+    IncrementalTranscriber,
+    Recognizer,
+    SpeechRecognizer,
+    drop_loops,
+)
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import FRAME, SileroVAD
 from characters.errors import InvalidInput
@@ -276,7 +281,7 @@ def test_incremental_matches_one_shot_with_little_work_at_the_end(
 
 
 def make_listener(
-    vad: SileroVAD, turn: SmartTurn | None, stt: SpeechRecognizer, **config: float
+    vad: SileroVAD, turn: SmartTurn | None, stt: Recognizer, **config: float
 ) -> Listener:
     return Listener(vad, turn, stt, ListenerConfig(**config))  # type: ignore[arg-type]
 

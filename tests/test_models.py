@@ -39,6 +39,7 @@ from tests.conftest import uninstalled_model
 
 IN_PLACE = [
     "whisper-tiny.en",
+    "moonshine-base-en",
     "silero-vad",
     "smart-turn-v3.2",
     "smollm2-135m-instruct",
@@ -76,8 +77,8 @@ def test_in_place_models_resolve_to_their_package_files(model_id: str, tmp_path:
     assert not (tmp_path / "models").exists()  # nothing copied
     if model.entry:
         assert path.is_file() and path.stat().st_size == model.files[0].size
-    else:
-        assert (path / "model.bin").is_file()
+    else:  # a folder: a faster-whisper directory, or Moonshine's three files
+        assert all((path / f.name).stat().st_size == f.size for f in model.files)
 
 
 def test_whisper_and_piper_paths_have_what_their_loaders_read(tmp_path: Path) -> None:
@@ -325,7 +326,7 @@ def test_check_lists_every_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     for model_id in MODELS:
         assert model_id in result.stdout
-    assert "10 of 10 models installed." in result.stdout
+    assert "11 of 11 models installed." in result.stdout
     assert "split, not assembled yet" in result.stdout
     assert "'Qwen2.5 Coder 0.5B Instruct AWQ': qwen2, Q4_K_M, 24 blocks" in result.stdout
     assert not (tmp_path / "models").exists()  # check alone assembles nothing

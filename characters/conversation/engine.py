@@ -27,7 +27,7 @@ from characters.conversation.listener import Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
 from characters.conversation.prompt import Character, build_messages
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
-from characters.conversation.stt import SpeechRecognizer
+from characters.conversation.stt import Recognizer, load_recognizer
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
 from characters.models import resolve
@@ -129,7 +129,7 @@ class Engines:
 
     settings: Settings
     llm: LLM
-    stt: SpeechRecognizer | None = None
+    stt: Recognizer | None = None
     vad_model: Path | None = None
     turn: SmartTurn | None = None
 
@@ -164,8 +164,8 @@ class Engines:
             warm_up(list(voices))
         if listen:
             say(f"speech recognition: {settings.stt_model}")
-            engines.stt = SpeechRecognizer(
-                resolve(settings.stt_model, models_dir), cpu_threads=settings.stt_threads
+            engines.stt = load_recognizer(
+                settings.stt_model, models_dir, cpu_threads=settings.stt_threads
             )
             engines.vad_model = resolve("silero-vad", models_dir)
             engines.turn = SmartTurn(resolve("smart-turn-v3.2", models_dir))

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer
+from characters.conversation.stt import IncrementalTranscriber, Recognizer
 from characters.conversation.vad import FRAME, FRAME_S, SAMPLE_RATE, SileroVAD
 from characters.errors import InvalidInput
 from characters.pcm import StreamResampler, as_float32
@@ -168,7 +168,7 @@ class Listener:
         self,
         vad: SileroVAD,
         turn: SmartTurn | None,
-        stt: SpeechRecognizer,
+        stt: Recognizer,
         config: ListenerConfig | None = None,
     ) -> None:
         self.vad = vad

@@ -14,7 +14,9 @@ that Whisper itself marks as "no speech" (or a known hallucination on near-silen
 
 :class:`IncrementalTranscriber` transcribes a turn while the user is still speaking: the listener
 commits the audio up to each pause, so at the end of the turn only the last phrase (often
-nothing) is left to decode.
+nothing) is left to decode. It takes any :class:`Recognizer`: Whisper here, or Moonshine
+(:mod:`characters.conversation.moonshine`); :func:`load_recognizer` builds the one the
+``stt_model`` setting names.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +62,29 @@ HALLUCINATIONS = frozenset(
 Whisper doubts there is speech."""
 
 
+class Recognizer(Protocol):
+    """What the listener needs from a speech recognizer (Whisper or Moonshine)."""
+
+    def transcribe(self, audio: npt.NDArray[np.generic], prompt: str = "") -> str:
+        """The text of 16 kHz mono audio, empty when it holds no speech. ``prompt``: the text
+        said just before, for models that take context."""
+        ...
+
+
+def load_recognizer(model_id: str, models_dir: Path, cpu_threads: int = 2) -> Recognizer:
+    """The recognizer of the registry model ``model_id`` (the ``stt_model`` setting)."""
+    from characters.models import get_model, resolve
+
+    if get_model(model_id).kind != "stt":
+        raise InvalidInput(f"{model_id!r} is not a speech recognition model")
+    path = resolve(model_id, models_dir)
+    if model_id.startswith("moonshine-"):
+        from characters.conversation.moonshine import MoonshineRecognizer
+
+        return MoonshineRecognizer(path, cpu_threads=cpu_threads)
+    return SpeechRecognizer(path, cpu_threads=cpu_threads)
+
+
 @dataclass(frozen=True, slots=True)
 class _Decoded:
     text: str
@@ -67,7 +92,8 @@ class _Decoded:
     avg_logprob: float
 
 
-def _normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """Lower case, letters, apostrophes and spaces only (to compare transcripts)."""
     return re.sub(r"[^a-z' ]+", "", text.lower()).strip()
 
 
@@ -105,7 +131,7 @@ class SpeechRecognizer:
         decoded = self._decode_window(x, prompt)
         if decoded.no_speech_prob > _NO_SPEECH and decoded.avg_logprob < _LOW_LOGPROB:
             return ""
-        if _normalise(decoded.text) in HALLUCINATIONS:
+        if normalise_text(decoded.text) in HALLUCINATIONS:
             near_silence = float(np.abs(x).max()) < _SILENT_PEAK
             if near_silence or decoded.no_speech_prob > _HALLUCINATION_NO_SPEECH:
                 return ""
@@ -184,21 +210,23 @@ def drop_loops(segments: list[str]) -> str:
     """
     kept: list[str] = []
     for segment in segments:
-        norm = _normalise(segment)
+        norm = normalise_text(segment)
         if not norm:
             continue
-        so_far = " ".join(_normalise(k) for k in kept)
+        so_far = " ".join(normalise_text(k) for k in kept)
         if kept and (so_far.startswith(norm) or (len(norm.split()) >= 2 and norm in so_far)):
             break
         kept.append(segment)
     sentences: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+", " ".join(kept)):
-        if sentence and (not sentences or _normalise(sentences[-1]) != _normalise(sentence)):
+        if sentence and (
+            not sentences or normalise_text(sentences[-1]) != normalise_text(sentence)
+        ):
             sentences.append(sentence)
     if len(sentences) > 1 and len(sentences[-1].split()) >= 2:
         # The window ran out while the loop began again: "… next Friday. A cleaning for next"
-        last = _normalise(sentences[-1])
-        if any(_normalise(earlier).startswith(last) for earlier in sentences[:-1]):
+        last = normalise_text(sentences[-1])
+        if any(normalise_text(earlier).startswith(last) for earlier in sentences[:-1]):
             sentences.pop()
     return _said_once(" ".join(sentences))
 
@@ -218,7 +246,7 @@ def _said_once(text: str) -> str:
         if match is None:
             continue
         phrase, rest = match.group(1), text[match.end() :]
-        if rest.strip() and _normalise(phrase).startswith(_normalise(rest)):
+        if rest.strip() and normalise_text(phrase).startswith(normalise_text(rest)):
             rest = ""
         return _said_once(text[: match.start()] + phrase + rest)
     return text
@@ -234,7 +262,7 @@ class IncrementalTranscriber:
     The committed text is given to Whisper as the prompt of the next piece. Thread-safe.
     """
 
-    def __init__(self, stt: SpeechRecognizer, *, max_tail_s: float = 8.0) -> None:
+    def __init__(self, stt: Recognizer, *, max_tail_s: float = 8.0) -> None:
         self.stt = stt
         self.max_tail_s = max_tail_s
         self._lock = threading.RLock()

