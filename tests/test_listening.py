@@ -255,6 +255,18 @@ def test_a_transcript_that_stops_mid_sentence_is_unfinished(text: str, unfinishe
     assert looks_unfinished(text) is unfinished
 
 
+def test_a_phrase_after_a_pause_is_not_lost_to_the_prompt(
+    stt: SpeechRecognizer, tmp_path: Path
+) -> None:
+    """Given "Is there parking" as its prompt, Whisper returns nothing for espeak's "near the
+    building?": the piece is decoded again without the prompt."""
+    inc = IncrementalTranscriber(stt)
+    inc.append(np.concatenate([silence(0.3), espeak("Is there parking", tmp_path), silence(0.15)]))
+    assert "parking" in words(inc.commit())
+    inc.append(np.concatenate([silence(0.3), espeak("near the building?", tmp_path), silence(0.3)]))
+    assert "building" in words(inc.final()), inc.final()
+
+
 def test_incremental_matches_one_shot_with_little_work_at_the_end(
     stt: SpeechRecognizer, clips: dict[str, Audio]
 ) -> None:

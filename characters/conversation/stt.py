@@ -358,10 +358,21 @@ class IncrementalTranscriber:
 
     def _decode(self, audio: npt.NDArray[np.float32]) -> str:
         started = time.perf_counter()
-        text = self.stt.transcribe(audio, prompt=" ".join(self._committed)[-400:])
+        prompt = " ".join(self._committed)[-400:]
+        text = self.stt.transcribe(audio, prompt=prompt)
+        repeated = bool(text) and normalise_text(prompt).endswith(normalise_text(text))
+        if (not text or repeated) and prompt and float(np.abs(audio).max()) > _RETRY_PEAK:
+            # Whisper sometimes gives up on real speech that does not follow from the prompt,
+            # or says the prompt again ("Is there parking" ⏸ "near the building?" → "" or
+            # "Is there parking."): once more without it.
+            text = self.stt.transcribe(audio)
         self.last_decode_s = time.perf_counter() - started
         self.decode_s += self.last_decode_s
         return text
+
+
+_RETRY_PEAK = 0.05
+"""Peak (−26 dBFS) above which an empty decode after a prompt is retried without it."""
 
 
 def _quietest_point(audio: npt.NDArray[np.float32], start: int) -> int:
