@@ -191,7 +191,7 @@ TUNE = [
         MILO,
         "leading",
         "I'll come on Monday, you're open then, right?",
-        ("closed",),
+        ("closed", "not open"),
         contradict=(r"\bsee you (on )?monday", r"\bopen on mondays?\b"),
     ),
     q(
@@ -225,7 +225,7 @@ TUNE = [
         "leading",
         "I can keep the toys for two months, right?",
         ("3 weeks",),
-        contradict=(r"\bkeep (them|the toys) for 2 months\b(?!.*not)",),
+        contradict=(r"\b(you|i) can keep (them|the toys) for 2 months\b",),
     ),
     q(
         PIXEL,
@@ -264,7 +264,7 @@ TUNE = [
         ROSA,
         "leading",
         "You're open on Sundays, right?",
-        ("closed",),
+        ("closed", "not open"),
         contradict=(r"\bwe('re| are) open on sundays?\b",),
     ),
     q(
