@@ -48,3 +48,16 @@ def test_an_off_topic_question_gets_no_facts_and_the_limit_holds() -> None:
     assert relevant_facts(facts, "Do you do teeth whitening?") == []
     assert relevant_facts([], "When are you open?") == []
     assert len(relevant_facts(facts, "When are you open and how much is it?", limit=1)) == 1
+
+
+def test_a_conversation_adds_the_facts_of_the_question_and_of_the_turn_before() -> None:
+    from typing import Any, cast
+
+    from characters.conversation.engine import Conversation
+    from characters.conversation.prompt import Character
+
+    bella = Conversation(cast(Any, None), Character("Bella", personality=DENTAL))
+    assert bella.facts_for("Do you do teeth whitening?") == []
+    bella.remember("Do you have parking?", "Yes, behind the building.")
+    assert bella.facts_for("Is it free?") == [persona_facts(DENTAL)[4]]
+    assert Conversation(cast(Any, None), Character("Max")).facts_for("Hi?") is None
