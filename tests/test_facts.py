@@ -51,13 +51,18 @@ def test_an_off_topic_question_gets_no_facts_and_the_limit_holds() -> None:
 
 
 def test_a_conversation_adds_the_facts_of_the_question_and_of_the_turn_before() -> None:
+    from types import SimpleNamespace
     from typing import Any, cast
 
+    from characters.config import Settings
     from characters.conversation.engine import Conversation
     from characters.conversation.prompt import Character
 
-    bella = Conversation(cast(Any, None), Character("Bella", personality=DENTAL))
+    engines = cast(Any, SimpleNamespace(settings=Settings()))  # facts need no model
+    bella = Conversation(engines, Character("Bella", personality=DENTAL))
     assert bella.facts_for("Do you do teeth whitening?") == []
     bella.remember("Do you have parking?", "Yes, behind the building.")
     assert bella.facts_for("Is it free?") == [persona_facts(DENTAL)[4]]
-    assert Conversation(cast(Any, None), Character("Max")).facts_for("Hi?") is None
+    assert Conversation(engines, Character("Max")).facts_for("Hi?") is None
+    off = cast(Any, SimpleNamespace(settings=Settings(llm_facts="off")))
+    assert Conversation(off, Character("Bella", personality=DENTAL)).facts_for("Hi?") is None

@@ -194,7 +194,7 @@ def test_the_persona_facts_for_the_question_follow_it_with_the_rules_again() -> 
     assert messages[-2]["role"] == "system" and "Delta insurance." in messages[-2]["content"]
     question = messages[-1]["content"]
     assert question.startswith("Can I come on Saturday?\n\n(Facts: " + fact)
-    assert "say you don't know" in question and question.endswith("say no.)")
+    assert question.endswith("say you don't know.)")
     nothing = build_messages(BELLA, history, facts=[])[-1]["content"]
     assert "Facts: none about this." in nothing
     assert build_messages(BELLA, history)[-1]["content"] == "Can I come on Saturday?"

@@ -47,7 +47,7 @@ FIRST_PHRASE_WORDS = 2
 """The first chunk may also end before a word that opens a phrase, two words in: "We're open |
 from 8 am to 6 pm." (a short break in the speech, for an earlier start)."""
 
-FACTS_PER_ANSWER = 2
+FACTS_PER_ANSWER = 1
 """Persona sentences repeated next to each question (each costs about 20 prompt tokens, 0.1 s
 of first-token latency on 2 cores with the 0.5B model)."""
 
@@ -244,6 +244,7 @@ class Conversation:
             [*self.history, {"role": "user", "content": user_text}],
             retrieved=retrieved,
             facts=self.facts_for(user_text),
+            rule=s.llm_facts == "rules",
             native_tools=llm.native_tools,
         )
         deltas = llm.stream(
@@ -284,6 +285,8 @@ class Conversation:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,
         for a follow-up such as "Is it free?"), said with the question; ``None`` for a
         character without a personality."""
+        if self.engines.settings.llm_facts == "off":
+            return None
         if self._facts is None:
             self._facts = persona_facts(self.character.personality)
         if not self._facts:

@@ -314,14 +314,13 @@ def knowledge_message(retrieved: Sequence[str], max_chars: int = MAX_KNOWLEDGE_C
     }
 
 
-TURN_RULE = (
-    "Answer from the facts only; if they do not say, say you don't know; if my question is "
-    "wrong, say no."
-)
+TURN_RULE = "Answer from the facts; if they do not say, say you don't know."
 """Said after the facts, in the user's message: the rules again, right before the answer."""
 
 
-def with_facts(question: str, facts: Sequence[str], *, knowledge: bool = False) -> str:
+def with_facts(
+    question: str, facts: Sequence[str], *, knowledge: bool = False, rule: bool = True
+) -> str:
     """The user's words followed by the persona's ``facts`` that bear on them and a reminder
     of the rules (a small model follows what is nearest its answer); no facts: "none about
     this" (unless ``knowledge`` snippets may answer)."""
@@ -331,7 +330,7 @@ def with_facts(question: str, facts: Sequence[str], *, knowledge: bool = False) 
         note = "Use the knowledge above."
     else:
         note = "Facts: none about this."
-    return f"{question}\n\n({note} {TURN_RULE})"
+    return f"{question}\n\n({note} {TURN_RULE})" if rule else f"{question}\n\n({note})"
 
 
 def build_messages(
@@ -340,6 +339,7 @@ def build_messages(
     *,
     retrieved: Sequence[str] = (),
     facts: Sequence[str] | None = None,
+    rule: bool = True,
     native_tools: bool = False,
     max_chars: int = MAX_PROMPT_CHARS,
     max_knowledge_chars: int = MAX_KNOWLEDGE_CHARS,
@@ -353,7 +353,7 @@ def build_messages(
     knowledge snippets go in a system message just before the last user message, after
     everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
     question; ``None``: do not add any) follow the last user message, with the rules again
-    (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
+    unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
     prompt does not describe them.
     """
     head: list[Message] = [
@@ -366,7 +366,8 @@ def build_messages(
     knowledge = [knowledge_message(retrieved, max_knowledge_chars)] if any(retrieved) else []
     if facts is not None and turns and turns[-1]["role"] == "user":
         last = turns[-1]["content"]
-        turns[-1] = {"role": "user", "content": with_facts(last, facts, knowledge=bool(knowledge))}
+        content = with_facts(last, facts, knowledge=bool(knowledge), rule=rule)
+        turns[-1] = {"role": "user", "content": content}
     budget = max_chars - _chars(head) - _chars(knowledge)
     turns = _trim(turns, budget)
     if knowledge and turns and turns[-1]["role"] == "user":
