@@ -171,10 +171,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(160, ge=16, le=4096)
     """Longest answer, in tokens."""
     llm_temperature: float = Field(0.4, ge=0.0, le=2.0)
-    llm_facts: Literal["rules", "facts", "off"] = "rules"
-    """What goes with each user turn in the prompt: the persona's sentences that bear on it and
-    a one-line rule (``rules``: most truthful), the sentences only (``facts``), or nothing
-    (``off``: fastest first word). See docs/llm.md for what each costs and gives."""
+    llm_facts: Literal["rules", "facts", "off"] = "off"
+    """What goes with each user turn in the prompt: the persona's sentence that bears on it and
+    a one-line rule (``rules``: most truthful, about 0.3 s later), the sentence only
+    (``facts``), or nothing (``off``: the first word soonest). See docs/llm.md."""
     llm_timeout_s: float = Field(20.0, gt=0)
     """Connect and first-token timeout for ``llm_url``."""
     turn_silence_ms: int = Field(700, ge=100, le=5000)
