@@ -399,11 +399,11 @@ async def test_a_turn_ended_too_early_is_continued_and_answered_once(
     assert len(turns) == 2, turns
     assert turns[1].continues is not None and "saturday" in turns[1].continues.lower()
     assert "come in" in turns[1].text.lower() and "saturday" in turns[1].text.lower()
-    assert len(answers(events)) == 1, [type(e).__name__ for e in events]
-    first_answer_heard = [
-        e for e in events[: events.index(turns[1])] if isinstance(e, AgentDone) and e.text
-    ]
-    assert not first_answer_heard, "the answer to the first part was withdrawn"
+    merged = events.index(turns[1])
+    assert len(answers(events[merged:])) == 1, [type(e).__name__ for e in events]
+    # An answer to the first part, if one was already under way, was cut off (withdrawn).
+    if any(isinstance(e, AgentSpeech) for e in events[:merged]):
+        assert any(isinstance(e, Interrupted) for e in events[:merged]), events[:merged]
     history = voice.conversation.history
     assert [m["role"] for m in history] == ["user", "assistant"], history
     assert "saturday" in history[0]["content"].lower() and "come in" in history[0]["content"]

@@ -58,7 +58,7 @@ def test_a_conversation_adds_the_facts_of_the_question_and_of_the_turn_before() 
     from characters.conversation.engine import Conversation
     from characters.conversation.prompt import Character
 
-    engines = cast(Any, SimpleNamespace(settings=Settings()))  # facts need no model
+    engines = cast(Any, SimpleNamespace(settings=Settings(llm_facts="rules")))  # no model needed
     bella = Conversation(engines, Character("Bella", personality=DENTAL))
     assert bella.facts_for("Do you do teeth whitening?") == []
     bella.remember("Do you have parking?", "Yes, behind the building.")

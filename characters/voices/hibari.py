@@ -28,14 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from characters.face.generator import PhonemeTiming
-from characters.voices.kokoro import (
-    _PAUSES,
-    _onset,
-    _pause_after,
-    _release,
-    patch_model,
-)
+from characters.voices.kokoro import _PAUSES, _pause_after, chunk_from_frames, patch_model
 from characters.voices.models import model_path
 from characters.voices.phones import misaki_to_ipa
 from characters.voices.text import split_for_speech
@@ -152,27 +145,9 @@ class HibariEngine:
         # The noise branch is seeded so the same text always sounds the same.
         wave = dsp.synth(lh[0], theta[0], ln[0], lr[0], phi[0], f0[0], np.random.default_rng(0))
         wave = _resample(np.asarray(wave, dtype=np.float32), pitch)
-        counts = np.asarray(frames).reshape(-1)
-        if len(wave) == 0 or len(counts) != len(symbols) + 2:
-            return None
-        # Symbol k of the input (pads included) is heard from edges[k] to edges[k+1].
-        edges = np.concatenate([[0], np.cumsum(counts)]) * (len(wave) / max(1.0, counts.sum()))
-        edges = np.round(edges).astype(np.int64) - int(AUDIO_LEAD_S * SAMPLE_RATE)
-        edges = np.clip(edges, 0, len(wave))
-        peak = max(float(np.abs(wave).max()), 1e-6)
-        start = _onset(wave, int(edges[1]), peak)
-        end = _release(wave, int(edges[spoken[-1] + 1]), peak)
-        pcm = (np.clip(wave[start:end], -1.0, 1.0) * 32767).astype(np.int16)
-        timings = [PhonemeTiming("", int(edges[1]) - start)]
-        for i, symbol in enumerate(symbols):
-            a, b = int(edges[i + 1]), min(int(edges[i + 2]), end)
-            if b > a:
-                timings.append(
-                    PhonemeTiming("" if symbol in _PAUSES else misaki_to_ipa(symbol), b - a)
-                )
-        pcm = np.concatenate([pcm, np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.int16)])
-        timings.append(PhonemeTiming("", len(pcm) - sum(t.num_samples for t in timings)))
-        return SpeechChunk(pcm, SAMPLE_RATE, tuple(t for t in timings if t.num_samples > 0))
+        return chunk_from_frames(
+            wave, frames, symbols, lead_s=AUDIO_LEAD_S, pause_s=pause_s, ipa=misaki_to_ipa
+        )
 
 
 def _resample(wave: F32, pitch: float) -> F32:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -232,26 +232,43 @@ class KokoroEngine:
                 },
             )
         wave = np.asarray(audio, dtype=np.float32).reshape(-1)
-        counts = np.asarray(frames).reshape(-1)
-        if len(wave) == 0 or len(counts) != len(tokens) + 2:
-            return None
-        # Token k of the input (pads included) is heard from edges[k] to edges[k+1].
-        edges = np.concatenate([[0], np.cumsum(counts)]) * (len(wave) / max(1.0, counts.sum()))
-        edges = np.round(edges).astype(np.int64) - int(AUDIO_LEAD_S * SAMPLE_RATE)
-        edges = np.clip(edges, 0, len(wave))
-        peak = max(float(np.abs(wave).max()), 1e-6)
-        start = _onset(wave, int(edges[1]), peak)
-        end = _release(wave, int(edges[spoken[-1] + 1]), peak)
-        pcm = (np.clip(wave[start:end], -1.0, 1.0) * 32767).astype(np.int16)
-        timings = [PhonemeTiming("", int(edges[1]) - start)]
-        for i, symbol in enumerate(symbols):
-            a, b = int(edges[i + 1]), min(int(edges[i + 2]), end)
-            if b > a:
-                timings.append(PhonemeTiming("" if symbol in _PAUSES else symbol, b - a))
-        pause = int(pause_s * SAMPLE_RATE)
-        pcm = np.concatenate([pcm, np.zeros(pause, dtype=np.int16)])
-        timings.append(PhonemeTiming("", len(pcm) - sum(t.num_samples for t in timings)))
-        return SpeechChunk(pcm, SAMPLE_RATE, tuple(t for t in timings if t.num_samples > 0))
+        return chunk_from_frames(wave, frames, symbols, lead_s=AUDIO_LEAD_S, pause_s=pause_s)
+
+
+def chunk_from_frames(
+    wave: F32,
+    frames: npt.ArrayLike,
+    symbols: str,
+    *,
+    lead_s: float,
+    pause_s: float,
+    ipa: Callable[[str], str] = lambda symbol: symbol,
+) -> SpeechChunk | None:
+    """A Kokoro-style model call's audio (24 kHz) and its duration frames per input symbol
+    (pads included) → the chunk from just before the first phoneme to just after the last, its
+    phoneme timings (``ipa`` names each symbol's phoneme) shifted ``lead_s`` earlier, then
+    ``pause_s`` of silence; None when the frames do not match the symbols. Shared by Kokoro and
+    hibari, whose graphs have the same duration path."""
+    counts = np.asarray(frames).reshape(-1)
+    spoken = [i for i, s in enumerate(symbols) if s not in _PAUSES and s != " "]
+    if len(wave) == 0 or not spoken or len(counts) != len(symbols) + 2:
+        return None
+    # Symbol k of the input (pads included) is heard from edges[k] to edges[k+1].
+    edges = np.concatenate([[0], np.cumsum(counts)]) * (len(wave) / max(1.0, counts.sum()))
+    edges = np.round(edges).astype(np.int64) - int(lead_s * SAMPLE_RATE)
+    edges = np.clip(edges, 0, len(wave))
+    peak = max(float(np.abs(wave).max()), 1e-6)
+    start = _onset(wave, int(edges[1]), peak)
+    end = _release(wave, int(edges[spoken[-1] + 1]), peak)
+    pcm = (np.clip(wave[start:end], -1.0, 1.0) * 32767).astype(np.int16)
+    timings = [PhonemeTiming("", int(edges[1]) - start)]
+    for i, symbol in enumerate(symbols):
+        a, b = int(edges[i + 1]), min(int(edges[i + 2]), end)
+        if b > a:
+            timings.append(PhonemeTiming("" if symbol in _PAUSES else ipa(symbol), b - a))
+    pcm = np.concatenate([pcm, np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.int16)])
+    timings.append(PhonemeTiming("", len(pcm) - sum(t.num_samples for t in timings)))
+    return SpeechChunk(pcm, SAMPLE_RATE, tuple(t for t in timings if t.num_samples > 0))
 
 
 _WINDOW = SAMPLE_RATE // 100
