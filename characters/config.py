@@ -177,11 +177,13 @@ class Settings(BaseSettings):
     (``facts``), or nothing (``off``: the first word soonest). See docs/llm.md."""
     llm_timeout_s: float = Field(20.0, gt=0)
     """Connect and first-token timeout for ``llm_url``."""
-    turn_silence_ms: int = Field(700, ge=100, le=5000)
+    turn_silence_ms: int = Field(900, ge=100, le=5000)
     """Silence after speech that ends the user's turn whatever the end-of-turn model says."""
     turn_min_silence_ms: int = Field(100, ge=50, le=2000)
     """Silence after which the end-of-turn model is asked whether the user has finished."""
     turn_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    turn_model_silence_ms: int = Field(600, ge=50, le=5000)
+    """Pause from which the end-of-turn model's "finished" ends the turn."""
     """Smart Turn probability above which a pause ends the turn early."""
 
     # Uploads

@@ -185,6 +185,8 @@ class Engines:
             min_silence_ms=s.turn_min_silence_ms,
             silence_ms=s.turn_silence_ms,
             threshold=s.turn_threshold,
+            model_silence_ms=s.turn_model_silence_ms,
+            unfinished_silence_ms=max(s.turn_silence_ms, 1200),
         )
         return Listener(SileroVAD(self.vad_model), self.turn, self.stt, config)
 

@@ -12,8 +12,8 @@ Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run 
   transcript goes out as :class:`EndOfTurnCandidate` (the orchestrator starts the answer
   speculatively); at the next ``push`` Smart Turn scores the turn: at or above ``threshold`` the
   turn ends (:class:`TurnEnded`, reason ``"model"``) once the pause has lasted
-  ``model_silence_ms`` (400 ms: a hesitation inside a sentence is usually shorter, and the
-  speculative answer is rarely ready sooner, so waiting costs little);
+  ``model_silence_ms`` (600 ms: a hesitation inside a sentence is usually shorter, and the
+  speculative answer is rarely ready much sooner, so waiting costs little);
 * a transcript that stops on a word that cannot end a sentence ("I'd like to book a", "and",
   "um") is left unfinished: Smart Turn is not asked, and the turn ends only after
   ``unfinished_silence_ms`` (1.2 s);
@@ -63,11 +63,11 @@ class ListenerConfig:
 
     min_silence_ms: int = 100
     """Pause after which the turn may be over: candidate transcript and Smart Turn."""
-    silence_ms: int = 700
+    silence_ms: int = 900
     """Pause that ends the turn whatever Smart Turn says."""
     threshold: float = DEFAULT_TURN_THRESHOLD
     """Smart Turn probability at or above which a pause of ``model_silence_ms`` ends the turn."""
-    model_silence_ms: int = 400
+    model_silence_ms: int = 600
     """Pause from which Smart Turn's "the user has finished" ends the turn (it is asked at
     ``min_silence_ms``; the speculative answer runs meanwhile)."""
     unfinished_silence_ms: int = 1200
