@@ -123,7 +123,7 @@ def test_listener_end_to_end(
     question = speech["question"]
     events = feed(
         make_listener(vad, None, moonshine),
-        np.concatenate([silence(1.0), question, silence(1.0)]),
+        np.concatenate([silence(1.0), question, silence(1.5)]),  # the turn ends at 0.9 s
         48_000,
     )
     assert kinds(events) == ["SpeechStarted", "EndOfTurnCandidate", "TurnEnded"]
