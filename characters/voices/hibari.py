@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from characters.voices.kokoro import _PAUSES, _pause_after, chunk_from_frames, patch_model
+from characters.voices.kokoro import (
+    _PAUSES,
+    _pause_after,
+    chunk_from_frames,
+    patch_model,
+    within_limit,
+)
 from characters.voices.models import model_path
 from characters.voices.phones import misaki_to_ipa
 from characters.voices.text import split_for_speech
@@ -116,7 +122,7 @@ class HibariEngine:
         for piece in split_for_speech(text):
             with self._run_lock:  # the G2P does not say it is thread-safe
                 symbols = "".join(c for c in g2p(piece) if c in vocab)
-            for part in _within_limit(symbols):
+            for part in within_limit(symbols, MAX_PHONEMES):
                 chunk = self._speak(session, vocab, part, speed, voice.pitch, _pause_after(piece))
                 if chunk is not None:
                     yield chunk
@@ -158,17 +164,6 @@ def _resample(wave: F32, pitch: float) -> F32:
 
     ratio = Fraction(pitch).limit_denominator(50)
     return np.asarray(resample_poly(wave, ratio.denominator, ratio.numerator), dtype=np.float32)
-
-
-def _within_limit(symbols: str) -> Iterator[str]:
-    """``symbols`` in parts of at most :data:`MAX_PHONEMES`, cut between words."""
-    while len(symbols) > MAX_PHONEMES:
-        cut = symbols.rfind(" ", 0, MAX_PHONEMES)
-        cut = cut if cut > 0 else MAX_PHONEMES
-        yield symbols[:cut]
-        symbols = symbols[cut:].lstrip()
-    if symbols:
-        yield symbols
 
 
 HIBARI = HibariEngine()

@@ -202,7 +202,7 @@ class KokoroEngine:
         speed = min(2.0, max(0.5, 1.0 / voice.length_scale))
         for piece in split_for_speech(text):
             symbols = tokenizer.known(tokenizer.phonemize(piece, LANG))
-            for part in _within_limit(symbols):
+            for part in within_limit(symbols):
                 chunk = self._speak(session, tokenizer, part, style, speed, _pause_after(piece))
                 if chunk is not None:
                     yield chunk
@@ -306,9 +306,9 @@ def _release(wave: F32, low: int, peak: float) -> int:
     return min(len(wave), last + int(TAIL_S * SAMPLE_RATE))
 
 
-def _within_limit(symbols: str) -> Iterator[str]:
-    """``symbols`` in parts of at most :data:`MAX_TOKENS` - 2, cut between words."""
-    limit = MAX_TOKENS - 2
+def within_limit(symbols: str, limit: int = MAX_TOKENS - 2) -> Iterator[str]:
+    """``symbols`` in parts of at most ``limit`` (Kokoro's: :data:`MAX_TOKENS` - 2), cut
+    between words."""
     while len(symbols) > limit:
         cut = symbols.rfind(" ", 0, limit)
         cut = cut if cut > 0 else limit
