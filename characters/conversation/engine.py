@@ -24,7 +24,7 @@ from typing import Any
 
 from characters.config import Settings
 from characters.conversation.facts import persona_facts, relevant_facts
-from characters.conversation.listener import Listener, ListenerConfig
+from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
 from characters.conversation.prompt import Character, build_messages
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
@@ -186,7 +186,7 @@ class Engines:
             silence_ms=s.turn_silence_ms,
             threshold=s.turn_threshold,
             model_silence_ms=s.turn_model_silence_ms,
-            unfinished_silence_ms=max(s.turn_silence_ms, 1200),
+            unfinished_silence_ms=max(s.turn_silence_ms, UNFINISHED_SILENCE_MS),
         )
         return Listener(SileroVAD(self.vad_model), self.turn, self.stt, config)
 

@@ -57,6 +57,11 @@ DEFAULT_TURN_THRESHOLD = 0.9
 """Smart Turn probability at which a 100 ms pause ends the turn (tuning: docs/turn-taking.md)."""
 
 
+UNFINISHED_SILENCE_MS = 1200
+"""Pause that ends a turn whose words stop on one that cannot end a sentence (at least the
+turn silence)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """Turn-taking timings. Built from :class:`~characters.config.Settings` (``turn_*``)."""
@@ -70,7 +75,7 @@ class ListenerConfig:
     model_silence_ms: int = 600
     """Pause from which Smart Turn's "the user has finished" ends the turn (it is asked at
     ``min_silence_ms``; the speculative answer runs meanwhile)."""
-    unfinished_silence_ms: int = 1200
+    unfinished_silence_ms: int = UNFINISHED_SILENCE_MS
     """Pause that ends a turn whose words stop on one that cannot end a sentence."""
     barge_in_ms: int = 250
     """Sustained speech while the character speaks that counts as barge-in."""
