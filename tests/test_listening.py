@@ -267,13 +267,15 @@ def test_a_phrase_after_a_pause_is_not_lost_to_the_prompt(
     assert "building" in words(inc.final()), inc.final()
 
 
-def test_incremental_matches_one_shot_with_little_work_at_the_end(
-    stt: SpeechRecognizer, clips: dict[str, Audio]
-) -> None:
-    first, second = clips["first"], clips["second"]
+def incremental_and_one_shot(
+    recognizer: Recognizer, first: Audio, second: Audio
+) -> tuple[str, str, int, float]:
+    """Two phrases with a 0.4 s pause, decoded in one go and piece by piece as the listener
+    does (committed 150 ms into the pause): the one-shot text, the incremental text, the sample
+    the last piece started at, and the seconds ``final()`` took."""
     audio = np.concatenate([silence(0.3), first, silence(0.4), second, silence(0.3)])
-    one_shot = stt.transcribe(audio)
-    inc = IncrementalTranscriber(stt)
+    one_shot = recognizer.transcribe(audio)
+    inc = IncrementalTranscriber(recognizer)
     pause = int((0.3 + len(first) / SR + 0.15) * SR)  # the listener commits 150 ms into a pause
     for k in range(0, len(audio), 512):
         inc.append(audio[k : k + 512])
@@ -284,6 +286,14 @@ def test_incremental_matches_one_shot_with_little_work_at_the_end(
     final = inc.final()
     final_s = time.perf_counter() - started
     print(f"one-shot {one_shot!r}; incremental {final!r}; final() {final_s * 1000:.0f} ms")
+    return one_shot, final, tail_start, final_s
+
+
+def test_incremental_matches_one_shot_with_little_work_at_the_end(
+    stt: SpeechRecognizer, clips: dict[str, Audio]
+) -> None:
+    first, second = clips["first"], clips["second"]
+    one_shot, final, tail_start, final_s = incremental_and_one_shot(stt, first, second)
     assert words(final) == words(one_shot)
     assert tail_start > (0.3 + len(first) / SR) * SR  # only the second phrase was left
     assert final_s < 1.0

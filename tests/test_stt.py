@@ -7,7 +7,6 @@ Piper voice. Whisper's own tests are in ``test_listening.py``.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,21 @@ import pytest
 from characters.config import Settings
 from characters.conversation.listener import EndOfTurnCandidate, SpeechStarted, TurnEnded
 from characters.conversation.moonshine import MoonshineRecognizer
-from characters.conversation.stt import IncrementalTranscriber, SpeechRecognizer, load_recognizer
+from characters.conversation.stt import SpeechRecognizer, load_recognizer
 from characters.conversation.vad import SileroVAD
 from characters.errors import InvalidInput
 from characters.models import required_models, resolve
-from tests.test_listening import SR, Audio, espeak, feed, kinds, make_listener, piper, silence
+from tests.test_listening import (
+    SR,
+    Audio,
+    espeak,
+    feed,
+    incremental_and_one_shot,
+    kinds,
+    make_listener,
+    piper,
+    silence,
+)
 from tests.test_listening import words as words_of
 
 pytestmark = [
@@ -97,19 +106,7 @@ def test_incremental_matches_one_shot(
     the one-shot ones 6 times (Whisper tiny.en with its prompt: 5); the misses were single words
     ("tomorrow" as "to model" in espeak's "For two people tomorrow evening")."""
     first, second = speech["first"], speech["second"]
-    audio = np.concatenate([silence(0.3), first, silence(0.4), second, silence(0.3)])
-    one_shot = moonshine.transcribe(audio)
-    inc = IncrementalTranscriber(moonshine)
-    pause = int((0.3 + len(first) / SR + 0.15) * SR)  # the listener commits 150 ms into a pause
-    for k in range(0, len(audio), 512):
-        inc.append(audio[k : k + 512])
-        if k <= pause < k + 512:
-            inc.commit()
-    tail_start = inc.committed_samples
-    started = time.perf_counter()
-    final = inc.final()
-    final_s = time.perf_counter() - started
-    print(f"one-shot {one_shot!r}; incremental {final!r}; final() {final_s * 1000:.0f} ms")
+    one_shot, final, tail_start, final_s = incremental_and_one_shot(moonshine, first, second)
     assert words_of(final) == words_of(one_shot)
     assert words_of(final) == words_of("My name is Sarah. I live in Boston with my family.")
     assert tail_start > (0.3 + len(first) / SR) * SR  # only the second phrase was left
