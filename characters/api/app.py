@@ -40,6 +40,7 @@ from characters.store.janitor import Janitor
 from characters.store.tables import Blob
 from characters.tasks.runner import TaskRunner
 from characters.voices.models import configure as configure_voice_models
+from characters.web import mount as mount_web
 
 logger = logging.getLogger("characters.api")
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         webrtc,
     ):
         app.include_router(module.router)
+    mount_web(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(services: ServicesDep) -> JSONResponse:

@@ -1,0 +1,1 @@
+// The <characters-call> web component (being built).

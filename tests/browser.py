@@ -1,0 +1,89 @@
+"""Debian's Chromium driven by Playwright, for the tests of the portal and the call widget.
+
+Chromium comes from ``apt-get install chromium`` (scripts/test.sh installs it) and is never
+downloaded by ``playwright install``. Its fake microphone plays a WAV file in a loop; its fake
+camera is unused. Screenshots go to ``test-artifacts/`` (``CHARACTERS_TEST_ARTIFACTS``), which
+CI keeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CHARACTERS_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CHARACTERS_TEST_ARTIFACTS", "test-artifacts"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def chromium_path() -> str:
+    """The Chromium binary, or skip (outside CI) / fail (CI) when it is not installed."""
+    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    if path is None:
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") in ("true", "1"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@contextmanager
+def chromium(microphone: Path | None = None, *, deny_microphone: bool = False) -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``).
+
+    ``microphone``: a WAV the fake microphone plays (looped). ``deny_microphone``: the page's
+    ``getUserMedia`` is refused, as when a user clicks "Block".
+    """
+    from playwright.sync_api import sync_playwright
+
+    args = list(CHROMIUM_ARGS)
+    if not deny_microphone:
+        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if microphone is not None:
+            args.append(f"--use-file-for-fake-audio-capture={microphone}")
+    else:
+        args += ["--use-fake-device-for-media-stream", "--deny-permission-prompts"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=args, timeout=60_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any, *, timeout_ms: int = 30_000) -> Any:
+    """A page whose console errors and uncaught exceptions are kept in ``page.errors``."""
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(timeout_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on(
+        "console",
+        lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.errors = errors
+    return page
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot as a test artifact; its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
