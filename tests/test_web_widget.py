@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from tests.browser import ARTIFACTS, chromium, new_page, screenshot
-from tests.calls import create_session, heard_words, spoken
+from tests.calls import consume, create_session, heard_words, spoken
 from tests.conftest import ROOT, Server, free_port, wait_for
 
 WIDGET = ROOT / "characters" / "web" / "widget"
@@ -586,11 +586,23 @@ def test_shape_b_the_browser_consumes_and_a_typed_question_is_answered(
 def test_a_call_cancelled_through_the_api_shows_it_in_the_page(
     live: Server, key: str, integrator: Integrator, microphone: dict[str, Path]
 ) -> None:
+    """On a phone-sized screen, with captions off."""
     with chromium(microphone["silence"]) as browser:
         page = open_site(browser, integrator)
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.locator("characters-call").evaluate("(el) => el.setAttribute('captions', 'off')")
         page.get_by_role("button", name="Start call").click()
         wait_state(page, "active", timeout_s=45)
         session_id = page.evaluate("document.querySelector('characters-call').sessionId")
+        page.wait_for_function(
+            "document.querySelector('characters-call').transcript.some((e) => e.text.trim())",
+            timeout=20_000,
+        )
+        assert page.locator("characters-call .captions").is_hidden()
+        for name in ("Mute", "Hang up", "Send"):  # every control fits, labels or not
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360, (name, box)
+        screenshot(page, "widget-narrow")
         live.sdk(key, max_retries=0).realtime_sessions.delete(session_id)
         wait_state(page, "ended", "error", timeout_s=15)
         assert states(page) == ["connecting", "active", "ended"]
@@ -600,6 +612,40 @@ def test_a_call_cancelled_through_the_api_shows_it_in_the_page(
         assert "cancelled" in page.locator("characters-call .status").inner_text().lower()
         screenshot(page, "widget-cancelled")
         assert events(page, "error") == []
+        assert page.errors == [], page.errors
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_credentials_given_by_the_page_and_a_call_that_reaches_its_cap(
+    live: Server, key: str, avatar: str, integrator: Integrator, microphone: dict[str, Path]
+) -> None:
+    """The developer portal's way: ``el.credentials = {sessionId, url, token}; el.start()``
+    (consumed by the page's own backend); the cap's warning, then the end, in the page."""
+    session_id, session_key = create_session(live, key, avatar, max_duration=10)
+    creds = consume(live, session_id, session_key)
+    with chromium(microphone["silence"]) as browser:
+        page = open_site(browser, integrator)
+        widget = page.locator("characters-call")
+        widget.evaluate("(el) => el.removeAttribute('connect-url')")
+        widget.evaluate(
+            "(el, creds) => { el.credentials = creds; return el.start(); }",
+            {"sessionId": session_id, "url": creds["url"], "token": creds["token"]},
+        )
+        assert widget.get_attribute("state") == "active"
+        assert page.evaluate("document.querySelector('characters-call').sessionId") == session_id
+        page.wait_for_function(
+            "document.querySelector('characters-call').shadowRoot.querySelector('.status')"
+            ".textContent.includes('The call ends in')",
+            timeout=15_000,
+        )
+        wait_state(page, "ended", "error", timeout_s=15)
+        (end,) = events(page, "end")
+        assert end["reason"] == "max-duration" and end["status"] == "COMPLETED", end
+        assert "time limit" in message(page)
+        # credentials work once: no button offers to start again with them
+        assert not page.get_by_role("button", name="Start a new call").is_visible()
+        screenshot(page, "widget-cap")
         assert page.errors == [], page.errors
 
 
@@ -659,6 +705,20 @@ def test_a_failing_connect_url_and_a_browser_without_webrtc_are_explained(
         alert = page.get_by_role("alert").inner_text()
         assert "Could not connect" in alert and "Out of credits" in alert, alert
         screenshot(page, "widget-connect-failed")
+
+        # autoconnect: no click needed (here it meets the same failing endpoint)
+        page.evaluate(
+            """() => {
+              const el = document.createElement('characters-call');
+              el.id = 'auto';
+              el.setAttribute('avatar-id', 'a');
+              el.setAttribute('connect-url', '/connect');
+              el.setAttribute('autoconnect', '');
+              document.body.append(el);
+            }"""
+        )
+        page.wait_for_function("document.getElementById('auto').state === 'error'", timeout=15_000)
+        assert "Out of credits" in page.locator("#auto .message").inner_text()
         assert unexpected(page.errors, "status of 500") == [], page.errors
 
         old = new_page(browser)

@@ -45,6 +45,7 @@ const STYLE = `
 }
 :host([hidden]) { display: none; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 .root {
   background: var(--_bg);
   border-radius: var(--_radius);
@@ -78,7 +79,6 @@ video {
   text-align: center;
   background: rgb(0 0 0 / 0.55);
 }
-.overlay[hidden] { display: none; }
 .message { margin: 0; max-width: 34rem; line-height: 1.45; }
 .message strong { display: block; font-size: 1.1rem; margin-bottom: 0.25rem; }
 .message[data-kind="error"] strong { color: #fecaca; }
@@ -122,7 +122,7 @@ button[aria-pressed="true"] { background: var(--_fg); color: var(--_bg); }
   gap: 0.35rem;
   pointer-events: none;
 }
-.captions:empty, .captions[hidden] { display: none; }
+.captions:empty { display: none; }
 .line {
   margin: 0;
   align-self: flex-start;
@@ -172,7 +172,6 @@ input:disabled { opacity: 0.45; cursor: not-allowed; }
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0;
 }
 .unmute { position: absolute; top: 0.75rem; right: 0.75rem; }
-.unmute[hidden] { display: none; }
 @container (max-width: 420px) {
   .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   .line { font-size: calc(var(--_caption-size) * 0.875); }
