@@ -721,6 +721,22 @@ def test_a_failing_connect_url_and_a_browser_without_webrtc_are_explained(
         assert "Out of credits" in page.locator("#auto .message").inner_text()
         assert unexpected(page.errors, "status of 500") == [], page.errors
 
+        # hanging up while connecting (the connect endpoint never answers)
+        slow = new_page(browser)
+        slow.add_init_script(RECORDER)
+        pending: list[Any] = []
+        slow.route(integrator.url + "/connect", lambda route: pending.append(route))
+        slow.goto(integrator.url + "/")
+        slow.get_by_role("button", name="Start call").click()
+        wait_state(slow, "connecting")
+        assert slow.get_by_role("button", name="Hang up").is_enabled()
+        slow.get_by_role("button", name="Hang up").click()
+        assert wait_state(slow, "ended", "error", timeout_s=10) == "ended"
+        assert events(slow, "end") == [{"reason": "hangup"}]  # no session to speak of
+        assert events(slow, "error") == [] and pending, "the request was made, then dropped"
+        assert slow.get_by_role("button", name="Start a new call").is_visible()
+        assert slow.errors == [], slow.errors
+
         old = new_page(browser)
         old.add_init_script(
             "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;"

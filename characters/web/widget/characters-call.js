@@ -364,7 +364,6 @@ export class CharactersCallElement extends HTMLElement {
     if (["connecting", "active", "ending"].includes(this.#state)) return;
     const attr = (name) => this.getAttribute(name) || undefined;
     const credentials = this.#credentials;
-    this.#credentials = null; // credentials work once; a later start() needs new ones
     const call = new CallSession({
       avatarId: attr("avatar-id"),
       credentials: credentials || undefined,
@@ -380,7 +379,7 @@ export class CharactersCallElement extends HTMLElement {
     this.#els.log.replaceChildren();
     this.#els.video.srcObject = null;
     this.#els.video.muted = false;
-    this.#listen(call);
+    this.#listen(call, credentials);
     call.setMuted(this.#muted);
     await call.start();
     this.#play();
@@ -406,7 +405,7 @@ export class CharactersCallElement extends HTMLElement {
 
   // -- internals -------------------------------------------------------------------------------
 
-  #listen(call) {
+  #listen(call, credentials) {
     const forward = (type) =>
       call.addEventListener(type, (event) => {
         if (call !== this.#call) return;
@@ -443,6 +442,12 @@ export class CharactersCallElement extends HTMLElement {
     });
     call.addEventListener("end", () => {
       if (call !== this.#call) return;
+      // Credentials work once, unless the call ended before it used them (a blocked
+      // microphone, no WebRTC): then "Try again" may use them.
+      const unused = ["MEDIA_PERMISSION_DENIED", "MEDIA_DEVICE_ERROR", "UNSUPPORTED_BROWSER"];
+      if (!unused.includes(call.error?.code) && this.#credentials === credentials) {
+        this.#credentials = null;
+      }
       this.#els.video.srcObject = null; // the poster (if any) again, not a frozen frame
       this.#els.unmute.hidden = true;
       this.#render();

@@ -152,7 +152,8 @@ export class CallSession extends EventTarget {
       this.#setState("active");
       window.addEventListener("pagehide", this.#onPageHide);
     } catch (error) {
-      if (this.#finished) return; // end() during connecting, or the server ended it
+      // end() while connecting (it finishes the call), or the server ended it
+      if (this.#finished || this.#state === "ending") return;
       const failure =
         error instanceof CallError
           ? error
@@ -184,7 +185,8 @@ export class CallSession extends EventTarget {
         // the server may have ended the call first (404), or be gone: either way it is over
       }
     }
-    this.#finish({ reason: "hangup", status: "COMPLETED" }, "ended");
+    // A call that never reached the server has no session status to report.
+    this.#finish({ reason: "hangup", status: this.#callUrl ? "COMPLETED" : undefined }, "ended");
   }
 
   /** Mutes or unmutes the microphone (the call goes on; the character hears silence). */
