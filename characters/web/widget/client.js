@@ -139,6 +139,7 @@ export class CallSession extends EventTarget {
     try {
       checkBrowser();
       this.#microphone = await openMicrophone(this.#options.audio);
+      if (this.#finished) this.#microphone.getTracks().forEach((t) => t.stop()); // ended meanwhile
       this.#throwIfEnded();
       this.#microphone.getAudioTracks().forEach((t) => (t.enabled = !this.#muted));
       const creds = await resolveCredentials(this.#options, {
