@@ -14,6 +14,7 @@ import asyncio
 import io
 import os
 import time
+import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,8 +48,15 @@ def sign_in(page: Any, server: Server, key: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium whose fake microphone is silent (test calls are typed)."""
+    silence = tmp_path_factory.mktemp("microphone") / "silence.wav"
+    with wave.open(str(silence), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes(bytes(2 * 48_000 * 2))
+    with chromium(silence) as b:
         yield b
 
 
@@ -74,6 +82,18 @@ def files(tmp_path: Path) -> Path:
 
 def api(server: Server, key: str) -> httpx.Client:
     return server.http(key)
+
+
+def test_the_portal_gets_the_servers_own_limits(server_factory: Any) -> None:
+    srv = server_factory(MAX_IMAGE_BYTES=str(3 * 1024 * 1024), CREDIT_UNIT_S="10")
+    config = httpx.get(srv.base_url + "/portal/config.json", timeout=10).json()
+    assert config == {
+        "maxImageBytes": 3 * 1024 * 1024,
+        "maxImagePixels": 40_000_000,
+        "minImageSide": 64,
+        "creditUnitSeconds": 10,
+        "creditsPerUnit": 2,
+    }
 
 
 @pytest.mark.timeout(120)
@@ -147,11 +167,16 @@ def test_create_a_character_from_an_image_file(
     assert page.inner_text(".status-slot") == "Ready"
     points = int(page.get_attribute(".face-overlay", "data-points") or 0)
     assert points >= 51  # 10 eye points, 4 of the mouth, the chin and a 36-point outline
-    # The overlay spans the image it is drawn on, in the image's own pixels.
-    box = page.locator(".face-figure img").bounding_box()
-    overlay = page.locator(".face-overlay").bounding_box()
-    assert box and overlay and abs(box["width"] - overlay["width"]) < 2
-    assert page.get_attribute(".face-overlay", "viewBox") == "0 0 640 480"
+    # Drawn on the image in the image's own pixels, zoomed on the face; then the whole image.
+    view = [float(v) for v in (page.get_attribute(".face-overlay", "viewBox") or "").split()]
+    x, y, w, h = view
+    assert 0 <= x and 0 <= y and x + w <= 640 and y + h <= 480 and w < 400, view
+    assert page.get_attribute(".face-overlay image", "width") == "640"
+    assert page.get_attribute(".face-overlay image", "height") == "480"
+    page.click("button:has-text('Show the whole image')")
+    page.wait_for_selector(".face-overlay[viewBox='0 0 640 480']")
+    page.click("button:has-text('Zoom to the face')")
+    page.wait_for_selector(".face-overlay:not([viewBox='0 0 640 480'])")
     assert "Opening hours" in page.inner_text(".details")
     screenshot(page, "portal-character")
 
@@ -437,4 +462,42 @@ def test_sessions_show_a_call_with_its_transcript_and_recording(
         "() => document.querySelector('video.recording').currentTime > 0.3", timeout=WAIT_MS
     )
     screenshot(page, "portal-session")
+    assert unexpected(page) == []
+
+
+@pytest.mark.timeout(300)
+def test_a_test_call_in_the_page_through_the_widget(
+    live: Server, key: str, avatar: str, page: Any
+) -> None:
+    from tests.calls import START
+
+    sign_in(page, live, key)
+    page.goto(f"{live.base_url}/#/characters/{avatar}")
+    page.wait_for_selector("main h1:text-is('Ada')")
+    page.click("button:has-text('Start test call')")
+    page.wait_for_selector("characters-call[state=active]", timeout=45_000)
+    assert page.inner_text(".call-status") == "In call: speak to the character."
+    opening = ".transcript.live [data-key='assistant-0'] p"
+    page.wait_for_function(
+        f'() => document.querySelector("{opening}")?.textContent === {START!r}',
+        timeout=WAIT_MS,
+    )
+
+    box = page.get_by_label("Message to the character")  # the widget's own text box
+    box.fill(QUESTION)
+    box.press("Enter")
+    page.wait_for_selector(f".transcript.live [data-key='user-1']:has-text('{QUESTION}')")
+    page.wait_for_selector(
+        ".transcript.live [data-key='assistant-1'] p:not(:empty)", timeout=60_000
+    )
+    screenshot(page, "portal-test-call")
+    page.get_by_role("button", name="Hang up").click()
+    page.wait_for_selector("characters-call[state=ended]", timeout=15_000)
+    assert "The call ended: you hung up." in page.inner_text(".call-ended")
+
+    # The call's page: its transcript, and its recording once written.
+    page.click("a:has-text('See its transcript and recording')")
+    page.wait_for_selector("main h1:has-text('Session with Ada')")
+    page.wait_for_selector("video.recording", timeout=WAIT_MS)
+    assert QUESTION in page.inner_text(".transcript")
     assert unexpected(page) == []

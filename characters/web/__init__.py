@@ -4,8 +4,8 @@ Plain HTML, CSS and ES modules, no build step. ``mount`` adds them to the app:
 
 * ``/`` and ``/portal/…``: the developer portal (``portal/``), which talks to ``/v1`` with an API
   key the user types in (kept in the tab's ``sessionStorage``, never in a cookie).
-  ``/portal/config.json`` gives it this server's reference-image limits, so that its checks
-  before an upload are the server's own.
+  ``/portal/config.json`` gives it this server's reference-image limits and credit rate, so
+  that its checks before an upload and its estimates are the server's own.
 * ``/widget/…``: the ``<characters-call>`` web component and its client module (``widget/``),
   loaded by integrators' pages on other origins, so served with ``Access-Control-Allow-Origin: *``.
 """
@@ -63,6 +63,8 @@ def mount(app: FastAPI) -> None:
                 "maxImageBytes": settings.max_image_bytes,
                 "maxImagePixels": settings.max_image_pixels,
                 "minImageSide": settings.min_image_side,
+                "creditUnitSeconds": settings.credit_unit_s,
+                "creditsPerUnit": settings.credits_per_unit,
             },
             headers={"cache-control": "no-cache"},
         )

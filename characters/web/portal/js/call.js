@@ -3,9 +3,17 @@
 // (/widget/characters-call.js: el.credentials = {sessionId, url, token}; el.start()).
 
 import { api, consumeSession } from "./api.js";
+import { creditRate } from "./config.js";
 import { describe, h, isAbort, showIn, sleep } from "./dom.js";
 
 const READY_TIMEOUT_MS = 60_000;
+const END_REASONS = {
+  hangup: "you hung up",
+  completed: "the session completed",
+  "max-duration": "it reached its longest allowed duration",
+  cancelled: "the session was cancelled",
+  failed: "the session failed",
+};
 const STATE_TEXT = {
   idle: "Ready to start.",
   connecting: "Connecting the call…",
@@ -52,32 +60,18 @@ export function callPanel(ctx, avatar) {
   const status = h("p", { class: "call-status", role: "status" }, "Talk to the character with your microphone.");
   const errors = h("div", {});
   const start = h("button", { type: "button", class: "button primary" }, "Start test call");
-  const mute = h("button", { type: "button", class: "button secondary", "aria-pressed": "false", hidden: true }, "Mute");
-  const end = h("button", { type: "button", class: "button danger", hidden: true }, "End call");
-  const textId = `call-text-${avatar.id}`;
-  const text = h("input", { id: textId, type: "text", autocomplete: "off", placeholder: "Type a message…" });
-  const send = h("button", { type: "submit", class: "button secondary" }, "Send");
-  const textForm = h(
-    "form",
-    { class: "inline-controls call-text", hidden: true },
-    h("label", { for: textId, class: "visually-hidden" }, "Message to the character"),
-    text,
-    send,
-  );
   const stage = h("div", { class: "call-stage" });
   const transcript = h("ol", { class: "transcript live", "aria-live": "polite", "aria-label": "Live transcript" });
   const after = h("div", {});
 
   let widget = null;
   let session = null; // {id, consumed}
-  let muted = false;
 
   function setState(state) {
     status.textContent = STATE_TEXT[state] || state;
-    const live = state === "connecting" || state === "active";
-    mute.hidden = end.hidden = textForm.hidden = !live;
-    start.hidden = live || state === "ending";
+    start.hidden = ["connecting", "active", "ending"].includes(state);
     start.disabled = false;
+    start.textContent = state === "ended" || state === "error" ? "Start another test call" : "Start test call";
     status.dataset.state = state;
   }
 
@@ -101,7 +95,9 @@ export function callPanel(ctx, avatar) {
   }
 
   ctx.onCleanup(() => {
-    if (widget && ["connecting", "active"].includes(widget.getAttribute("state"))) widget.end();
+    if (widget && ["connecting", "active"].includes(widget.getAttribute("state"))) {
+      widget.end().catch(() => {});
+    }
     cancelUnused();
   });
 
@@ -123,6 +119,8 @@ export function callPanel(ctx, avatar) {
       const creds = await consumeSession(ready.id, ready.sessionKey, { signal: ctx.signal });
       session.consumed = true;
       widget = document.createElement("characters-call");
+      widget.setAttribute("character-name", avatar.name);
+      if (avatar.referenceImageUri) widget.setAttribute("poster", avatar.referenceImageUri);
       widget.addEventListener("statechange", (event) => setState(event.detail.state));
       widget.addEventListener("transcript", (event) => transcriptLine(event.detail));
       widget.addEventListener("error", (event) => {
@@ -131,11 +129,12 @@ export function callPanel(ctx, avatar) {
       });
       widget.addEventListener("end", (event) => {
         const reason = event.detail?.reason;
+        const why = END_REASONS[reason] || reason;
         after.replaceChildren(
           h(
             "p",
-            {},
-            `Call ended${reason ? ` (${reason})` : ""}. `,
+            { class: "call-ended" },
+            `The call ended${why ? `: ${why}` : ""}. `,
             h("a", { href: `#/sessions/${ready.id}` }, "See its transcript and recording"),
             " (the recording is ready a few seconds after the call).",
           ),
@@ -143,7 +142,7 @@ export function callPanel(ctx, avatar) {
       });
       stage.replaceChildren(widget);
       widget.credentials = { sessionId: ready.id, url: creds.url, token: creds.token, iceServers: creds.iceServers };
-      widget.start();
+      widget.start().catch(() => {}); // failures arrive as `error` events
     } catch (error) {
       if (isAbort(error) || ctx.signal.aborted) return;
       await cancelUnused();
@@ -152,21 +151,10 @@ export function callPanel(ctx, avatar) {
       showIn(errors, describe(error), { title: "The test call could not start." });
     }
   });
-  mute.addEventListener("click", () => {
-    muted = !muted;
-    widget?.setMuted(muted);
-    mute.setAttribute("aria-pressed", String(muted));
-    mute.textContent = muted ? "Unmute" : "Mute";
+  const costNote = h("span", {}, "uses credits");
+  creditRate().then((rate) => {
+    costNote.textContent = `costs ${rate}`;
   });
-  end.addEventListener("click", () => widget?.end());
-  textForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const words = text.value.trim();
-    if (!words || !widget) return;
-    widget.sendText(words);
-    text.value = "";
-  });
-
   return h(
     "section",
     { class: "panel call-panel", "aria-labelledby": `call-title-${avatar.id}` },
@@ -174,13 +162,14 @@ export function callPanel(ctx, avatar) {
     h(
       "p",
       { class: "hint" },
-      "A real session: it uses credits (2 per started 6 seconds) and is listed under Sessions with its transcript and recording.",
+      "A real session through the call widget: speak, or type below the video. It ",
+      costNote,
+      " and is listed under Sessions with its transcript and recording.",
     ),
     status,
     errors,
-    h("div", { class: "button-row" }, start, mute, end),
+    h("div", { class: "button-row" }, start),
     stage,
-    textForm,
     transcript,
     after,
   );

@@ -11,11 +11,13 @@ function niceMax(value) {
 
 /**
  * bars: [{label, short, value}], label for the tooltip, short for the axis.
- * Returns a <figure> with the SVG (role=img, described by its caption) and the data as a table.
+ * width: the space it gets, in CSS pixels (the SVG scales, so text stays readable only if the
+ * viewBox is about as wide as the screen space). Returns a <figure> with the SVG (role=img,
+ * described by its caption) and the data as a table.
  */
-export function barChart({ bars, caption, valueName, id }) {
-  const width = 720;
-  const height = 220;
+export function barChart({ bars, caption, valueName, id, width = 720 }) {
+  width = Math.max(300, Math.round(width));
+  const height = width < 500 ? 200 : 220;
   const pad = { top: 12, right: 8, bottom: 28, left: 36 };
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
@@ -23,7 +25,7 @@ export function barChart({ bars, caption, valueName, id }) {
   const ticks = max <= 4 ? Array.from({ length: max + 1 }, (_, i) => i) : [0, max / 2, max];
   const slot = innerW / Math.max(1, bars.length);
   const barW = Math.max(2, Math.min(28, slot * 0.7));
-  const every = Math.ceil(bars.length / 10);
+  const every = Math.ceil(bars.length / Math.max(3, Math.floor(width / 72)));
   const y = (v) => pad.top + innerH - (v / max) * innerH;
   const total = bars.reduce((sum, b) => sum + b.value, 0);
 

@@ -127,12 +127,6 @@ export function formatNumber(n) {
   return new Intl.NumberFormat().format(n);
 }
 
-/** Credits of a session of this many seconds: 2 per started 6 s (docs/api.md, Credits). */
-export function creditsFor(seconds) {
-  if (seconds === null || seconds === undefined) return null;
-  return Math.ceil(seconds / 6 - 1e-9) * 2;
-}
-
 /**
  * A modal confirmation (native <dialog>: focus is trapped and Escape cancels).
  * Resolves true when the user confirms.

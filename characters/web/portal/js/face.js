@@ -92,12 +92,30 @@ export function flatten(keypoints) {
   return out;
 }
 
+/** The part of the image around the face: [x, y, width, height], with a margin, inside the image. */
+export function faceView(keypoints, width, height, margin = 0.45) {
+  const points = flatten(keypoints).map((p) => p.point);
+  if (!points.length) return [0, 0, width, height];
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const side = Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys));
+  const pad = side * margin;
+  const x0 = Math.max(0, Math.min(...xs) - pad);
+  const y0 = Math.max(0, Math.min(...ys) - pad);
+  const x1 = Math.min(width, Math.max(...xs) + pad);
+  const y1 = Math.min(height, Math.max(...ys) + pad);
+  return [x0, y0, x1 - x0, y1 - y0].map((v) => Math.round(v * 10) / 10);
+}
+
 /**
- * Draw keypoints over an image. Returns an SVG sized to cover the image (put both in a
- * .face-stage). highlight: a path to mark as wrong (e.g. from a 400's issues).
+ * Draw keypoints as an SVG whose coordinates are image pixels. Without `image` it is an overlay
+ * sized to cover an <img> (put both in a .face-stage); with `image` (a URL) the SVG shows the
+ * image itself, and `view` ([x, y, w, h], default the whole image) zooms into it. highlight: a
+ * path to mark as wrong (e.g. from a 400's issues).
  */
-export function keypointsOverlay(keypoints, width, height, { highlight = null, label = null } = {}) {
-  const r = Math.max(width, height) / 110;
+export function keypointsOverlay(keypoints, width, height, { highlight = null, label = null, image = null, view = null } = {}) {
+  const [vx, vy, vw, vh] = view || [0, 0, width, height];
+  const r = Math.max(vw, vh) / 110;
   const outline = keypoints.faceOutline || [];
   const mouth = [keypoints.mouthLeft, keypoints.upperLip, keypoints.mouthRight, keypoints.lowerLip].filter(Boolean);
   const points = flatten(keypoints);
@@ -105,13 +123,14 @@ export function keypointsOverlay(keypoints, width, height, { highlight = null, l
   return svg(
     "svg",
     {
-      class: "face-overlay",
-      viewBox: `0 0 ${width} ${height}`,
-      preserveAspectRatio: "none",
+      class: image ? "face-overlay face-picture" : "face-overlay",
+      viewBox: `${vx} ${vy} ${vw} ${vh}`,
+      preserveAspectRatio: image ? "xMidYMid meet" : "none",
       role: "img",
       "aria-label": label || `Face landmarks: eyes, mouth, chin and a face outline of ${outline.length} points.`,
       dataset: { points: String(points.length) },
     },
+    image ? svg("image", { href: image, x: 0, y: 0, width, height, preserveAspectRatio: "none" }) : null,
     svg("path", { class: "lm-outline", d: pathD(outline, outline.length > 2) }),
     svg("path", { class: "lm-eye", d: eyeD(keypoints.leftEye) }),
     svg("path", { class: "lm-eye", d: eyeD(keypoints.rightEye) }),
@@ -123,7 +142,7 @@ export function keypointsOverlay(keypoints, width, height, { highlight = null, l
           class: `lm-point lm-${path[0]}${wrong && path.join(".").startsWith(wrong) ? " lm-wrong" : ""}`,
           cx: point[0],
           cy: point[1],
-          r: path[0] === "faceOutline" ? r * 0.8 : r,
+          r: path[0] === "faceOutline" ? r * 0.75 : r,
         },
         svg("title", {}, pointName(path)),
       ),
@@ -131,42 +150,58 @@ export function keypointsOverlay(keypoints, width, height, { highlight = null, l
   );
 }
 
-/** The face panel of a READY avatar: its preview with the landmarks from GET /face. */
+/** The face panel of a READY avatar: its image with the landmarks from GET /face, zoomed on the face. */
 export async function facePanel(ctx, avatar) {
   const panel = h("div", { class: "face-panel" }, loading("Loading the face landmarks…"));
   (async () => {
+    let face;
     try {
-      const face = await api.get(`/avatars/${avatar.id}/face`, { signal: ctx.signal });
-      const stage = h(
-        "div",
-        { class: "face-stage" },
-        h("img", { src: avatar.referenceImageUri, alt: `Reference image of ${avatar.name}` }),
-        keypointsOverlay(face.keypoints, face.imageWidth, face.imageHeight),
-      );
-      panel.replaceChildren(
-        h(
-          "figure",
-          { class: "face-figure", dataset: { source: face.source } },
-          stage,
-          h(
-            "figcaption",
-            {},
-            face.source === "manual"
-              ? "Face points placed by hand."
-              : "Face landmarks found by face detection.",
-            ` ${face.imageWidth} × ${face.imageHeight} pixels.`,
-          ),
-        ),
-        h(
-          "p",
-          {},
-          h("a", { class: "button secondary", href: `#/characters/${avatar.id}/face` }, "Correct the face points"),
-        ),
-      );
+      face = await api.get(`/avatars/${avatar.id}/face`, { signal: ctx.signal });
     } catch (error) {
       if (ctx.signal.aborted) return;
       panel.replaceChildren(message(describe(error), { kind: "warning", title: "The face landmarks could not be shown." }));
+      return;
     }
+    const { keypoints, imageWidth: width, imageHeight: height } = face;
+    const zoom = faceView(keypoints, width, height);
+    const picture = h("div", { class: "face-picture-holder" });
+    const toggle = h("button", { type: "button", class: "button secondary", "aria-pressed": "true" });
+    let zoomed = true;
+    const draw = () => {
+      picture.replaceChildren(
+        keypointsOverlay(keypoints, width, height, {
+          image: avatar.referenceImageUri,
+          view: zoomed ? zoom : null,
+          label: `Reference image of ${avatar.name}${zoomed ? ", zoomed on the face," : ""} with its face landmarks: eyes, mouth, chin and a face outline of ${keypoints.faceOutline.length} points.`,
+        }),
+      );
+      toggle.textContent = zoomed ? "Show the whole image" : "Zoom to the face";
+      toggle.setAttribute("aria-pressed", String(zoomed));
+    };
+    toggle.addEventListener("click", () => {
+      zoomed = !zoomed;
+      draw();
+    });
+    draw();
+    panel.replaceChildren(
+      h(
+        "figure",
+        { class: "face-figure", dataset: { source: face.source } },
+        picture,
+        h(
+          "figcaption",
+          {},
+          face.source === "manual" ? "Face points placed by hand." : "Face landmarks found by face detection.",
+          ` The image is ${width} × ${height} pixels.`,
+        ),
+      ),
+      h(
+        "div",
+        { class: "button-row" },
+        toggle,
+        h("a", { class: "button secondary", href: `#/characters/${avatar.id}/face` }, "Correct the face points"),
+      ),
+    );
   })();
   return panel;
 }

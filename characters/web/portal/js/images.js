@@ -1,27 +1,15 @@
 // Checks on a reference image before it is uploaded, with the server's own limits.
 //
-// The limits come from /portal/config.json (the server's CHARACTERS_MAX_IMAGE_BYTES, …); the
-// defaults below are the server's defaults (characters/config.py), used only if that fails.
-// The server checks everything again: its 400 message is shown when it refuses an image.
+// The limits come from /portal/config.json (the server's CHARACTERS_MAX_IMAGE_BYTES, …). The
+// server checks everything again: its 400 message is shown when it refuses an image.
 
+import { serverConfig } from "./config.js";
 import { formatBytes } from "./dom.js";
 
-const DEFAULT_LIMITS = { maxImageBytes: 5 * 1024 * 1024, maxImagePixels: 40_000_000, minImageSide: 64 };
 const TYPES = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
 const EXTENSIONS = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
-let limits = null;
-
-export async function imageLimits() {
-  if (limits) return limits;
-  try {
-    const response = await fetch("/portal/config.json", { cache: "no-store" });
-    limits = response.ok ? { ...DEFAULT_LIMITS, ...(await response.json()) } : DEFAULT_LIMITS;
-  } catch {
-    limits = DEFAULT_LIMITS;
-  }
-  return limits;
-}
+export const imageLimits = serverConfig;
 
 function megabytes(bytes) {
   const mb = bytes / (1024 * 1024);

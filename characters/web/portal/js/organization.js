@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { barChart } from "./chart.js";
+import { creditRate } from "./config.js";
 import { describe, focusHeading, formatDuration, formatNumber, h, loading, message } from "./dom.js";
 
 const MODEL = "gwm1_avatars";
@@ -67,6 +68,7 @@ async function usagePanel(ctx, days, slot) {
         id: "sessions-chart",
         valueName: "sessions",
         caption: `Sessions per day, last ${days} days (UTC): ${usage.totalSessions} in all.`,
+        width: slot.clientWidth || 720,
       }),
     );
   } catch (error) {
@@ -101,7 +103,7 @@ export async function organizationView(ctx) {
   }
   const usage = usagePanel(ctx, 30, usageSlot);
   try {
-    const org = await api.get("/organization", { signal: ctx.signal });
+    const [org, rate] = await Promise.all([api.get("/organization", { signal: ctx.signal }), creditRate()]);
     const limits = org.tier.models?.[MODEL] || {};
     const today = org.usage.models?.[MODEL]?.dailyGenerations ?? 0;
     summary.replaceChildren(
@@ -112,7 +114,7 @@ export async function organizationView(ctx) {
         h(
           "div",
           { class: "stats" },
-          stat("Credit balance", formatNumber(org.creditBalance), "2 credits per started 6 seconds of a call"),
+          stat("Credit balance", formatNumber(org.creditBalance), `${rate} of a call`),
           stat(tierName(org.tier), `${formatNumber(limits.maxConcurrentGenerations ?? "—")} at once`, "concurrent sessions"),
           stat("Sessions today", `${formatNumber(today)} of ${formatNumber(limits.maxDailyGenerations ?? "—")}`, "daily limit (UTC)"),
           stat("Monthly credit spend", formatNumber(org.tier.maxMonthlyCreditSpend), "most credits per month"),

@@ -2,10 +2,10 @@
 // (GET /v1/realtime_sessions/{id}), and one conversation's transcript next to its recording.
 
 import { api } from "./api.js";
+import { creditRate, creditsFor } from "./config.js";
 import {
   badge,
   confirmDialog,
-  creditsFor,
   describe,
   focusHeading,
   formatClock,
@@ -20,8 +20,8 @@ import {
 
 const PAGE = 20;
 
-function credits(duration) {
-  const n = creditsFor(duration);
+async function credits(duration) {
+  const n = await creditsFor(duration);
   return n === null ? "—" : `≈ ${n}`;
 }
 
@@ -47,6 +47,7 @@ export async function sessionList(ctx) {
   );
   focusHeading();
 
+  const rate = await creditRate();
   const rows = h("tbody", {});
   const more = h("button", { type: "button", class: "button secondary", hidden: true }, "Load more");
   const slot = h("div", {});
@@ -70,6 +71,7 @@ export async function sessionList(ctx) {
       return;
     }
     const states = await Promise.all(page.data.map((c) => sessionState(c.id, ctx.signal)));
+    const costs = await Promise.all(page.data.map((c) => credits(c.duration)));
     page.data.forEach((c, i) => {
       rows.append(
         h(
@@ -78,7 +80,7 @@ export async function sessionList(ctx) {
           h("th", { scope: "row" }, h("a", { href: `#/sessions/${c.id}` }, c.avatar?.name || "Unknown character"), h("span", { class: "muted block" }, formatDate(c.createdAt))),
           h("td", {}, badge(states[i] || c.status)),
           h("td", {}, formatDuration(c.duration)),
-          h("td", {}, credits(c.duration)),
+          h("td", {}, costs[i]),
         ),
       );
     });
@@ -99,7 +101,7 @@ export async function sessionList(ctx) {
         h(
           "thead",
           {},
-          h("tr", {}, h("th", { scope: "col" }, "Character and start"), h("th", { scope: "col" }, "State"), h("th", { scope: "col" }, "Duration"), h("th", { scope: "col" }, h("abbr", { title: "Estimated from the duration: 2 credits per started 6 seconds" }, "Credits"))),
+          h("tr", {}, h("th", { scope: "col" }, "Character and start"), h("th", { scope: "col" }, "State"), h("th", { scope: "col" }, "Duration"), h("th", { scope: "col" }, h("abbr", { title: `Estimated from the duration: ${rate}` }, "Credits"))),
         ),
         rows,
       ),
@@ -177,10 +179,12 @@ function recordingBlock(conversation) {
 
 export async function sessionDetail(ctx, id) {
   ctx.main.append(loading("Loading the session…"));
-  const [conversation, state] = await Promise.all([
+  const [conversation, state, rate] = await Promise.all([
     api.get(`/avatar_conversations/${id}`, { signal: ctx.signal }),
     sessionState(id, ctx.signal),
+    creditRate(),
   ]);
+  const cost = await credits(conversation.duration);
   const name = conversation.avatar?.name || "Unknown character";
   ctx.title(`Session with ${name}`);
   const recording = recordingBlock(conversation);
@@ -208,7 +212,7 @@ export async function sessionDetail(ctx, id) {
       row("Started", formatDate(conversation.startedAt || conversation.createdAt)),
       row("Ended", formatDate(conversation.endedAt)),
       row("Duration", formatDuration(conversation.duration)),
-      row("Credits", h("span", { title: "Estimated from the duration: 2 credits per started 6 seconds" }, credits(conversation.duration))),
+      row("Credits", h("span", { title: `Estimated from the duration: ${rate}` }, cost)),
       row("Longest allowed", formatDuration(conversation.maxDuration)),
     ),
     h(
