@@ -298,11 +298,9 @@ export async function characterForm(ctx, avatarId) {
         focus = fieldError(key, `${prefix}${describe(error)}`);
       }
       showIn(formMessage, describe(error), { title: editing ? "The changes were not saved." : "The character was not created." });
-      (focus || formMessage.querySelector(".alert"))?.focus?.();
-      if (!focus) {
-        formMessage.querySelector(".alert")?.setAttribute("tabindex", "-1");
-        formMessage.querySelector(".alert")?.focus();
-      }
+      const summary = formMessage.querySelector(".alert");
+      summary?.setAttribute("tabindex", "-1");
+      (focus || summary)?.focus();
     } finally {
       submit.disabled = false;
       submit.textContent = editing ? "Save changes" : "Create character";

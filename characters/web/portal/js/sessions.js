@@ -236,8 +236,9 @@ export async function sessionDetail(ctx, id) {
       showIn(pageMessage, describe(error), { title: "The session could not be deleted." });
     }
   });
-  if (conversation.status === "in_progress" || (conversation.startedAt && !conversation.recordingUrl && conversation.status !== "failed")) {
-    // Refresh while the call runs, and once more when its recording is written.
+  const justEnded = conversation.endedAt && Date.now() - Date.parse(conversation.endedAt) < 120_000;
+  if (conversation.status === "in_progress" || (justEnded && conversation.startedAt && !conversation.recordingUrl)) {
+    // Refresh while the call runs, and once more when its recording is written (within 2 min).
     try {
       for (let i = 0; i < 100; i += 1) {
         await sleep(3000, ctx.signal);
