@@ -139,6 +139,7 @@ def point_at_seed(case: Any, seed: Seed) -> None:
     path, method = case.operation.path, case.operation.method.upper()
     ids = {
         "/v1/avatars/{id}": seed.victim_avatar_id if method == "DELETE" else seed.avatar_id,
+        "/v1/avatars/{id}/face": seed.avatar_id,
         "/v1/documents/{id}": seed.victim_document_id if method == "DELETE" else seed.document_id,
         "/v1/realtime_sessions/{id}": seed.session_id,
         "/v1/realtime_sessions/{id}/consume": seed.consume_session_id,

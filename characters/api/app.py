@@ -17,6 +17,7 @@ from characters.api import errors
 from characters.api.deps import Services, ServicesDep
 from characters.api.middleware import AuthMiddleware
 from characters.api.routes import (
+    avatar_face,
     avatar_videos,
     avatars,
     conversations,
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
     app.add_middleware(AuthMiddleware)
     for module in (
         avatars,
+        avatar_face,
         uploads,
         documents,
         voices,

@@ -4,6 +4,8 @@ Plain HTML, CSS and ES modules, no build step. ``mount`` adds them to the app:
 
 * ``/`` and ``/portal/…``: the developer portal (``portal/``), which talks to ``/v1`` with an API
   key the user types in (kept in the tab's ``sessionStorage``, never in a cookie).
+  ``/portal/config.json`` gives it this server's reference-image limits and credit rate, so
+  that its checks before an upload and its estimates are the server's own.
 * ``/widget/…``: the ``<characters-call>`` web component and its client module (``widget/``),
   loaded by integrators' pages on other origins, so served with ``Access-Control-Allow-Origin: *``.
 """
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +54,21 @@ def mount(app: FastAPI) -> None:
         ),
         name="widget",
     )
+
+    @app.get("/portal/config.json", include_in_schema=False)
+    async def portal_config(request: Request) -> JSONResponse:
+        settings = request.app.state.services.settings
+        return JSONResponse(
+            {
+                "maxImageBytes": settings.max_image_bytes,
+                "maxImagePixels": settings.max_image_pixels,
+                "minImageSide": settings.min_image_side,
+                "creditUnitSeconds": settings.credit_unit_s,
+                "creditsPerUnit": settings.credits_per_unit,
+            },
+            headers={"cache-control": "no-cache"},
+        )
+
     app.mount("/portal", _Headers(StaticFiles(directory=PORTAL_DIR), [_NO_CACHE]), name="portal")
 
     @app.get("/", include_in_schema=False)
