@@ -87,3 +87,28 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Any, base_url: str, key: str) -> None:
+    """Sign in to the developer portal at ``base_url`` with an API key."""
+    page.goto(base_url + "/")
+    page.fill("#api-key", key)
+    page.click("form.signin-form button[type=submit]")
+    page.wait_for_selector("main h1:text-is('Characters')", timeout=30_000)
+
+
+def open_session_in_portal(page: Any, session_id: str) -> tuple[str, float]:
+    """From the signed-in portal's Sessions list, open one session; the transcript's text and
+    the recording's duration as the browser sees it, once the recording has loaded."""
+    page.click("a[data-nav=sessions]")
+    row = f".sessions-table tr[data-id='{session_id}']"
+    page.wait_for_selector(row, timeout=30_000)
+    page.click(f"{row} a")
+    page.wait_for_selector(".transcript .turn.assistant", timeout=30_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video.recording');"
+        " return v && v.readyState >= 1 && v.duration > 1; }",
+        timeout=30_000,
+    )
+    duration = float(page.evaluate("document.querySelector('video.recording').duration"))
+    return str(page.inner_text(".transcript")), duration

@@ -255,9 +255,23 @@ def test_a_recording_holds_video_and_mixed_audio_of_the_call_length(tmp_path: Pa
     assert abs(samples / 48_000 - 3.0) < 0.1
 
 
-def test_a_recording_cut_short_is_salvaged(tmp_path: Path) -> None:
+def test_a_finished_recording_is_a_plain_mp4_with_its_index_first(tmp_path: Path) -> None:
+    """Browsers learn a fragmented MP4's length only as they read it and cannot seek ahead."""
     path = tmp_path / "call.mp4"
+    _write(path, 2.0)
+    data = path.read_bytes()
+    assert b"moof" not in data and data.index(b"moov") < data.index(b"mdat")
+    with av.open(str(path)) as c:
+        assert c.duration is not None and abs(c.duration / 1e6 - 2.0) < 0.1
+
+
+def test_a_recording_cut_short_is_salvaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "call.mp4"
+    # the server dies mid-call: the file stays fragmented, as the call wrote it
+    monkeypatch.setattr("characters.realtime.recorder.rewrite", lambda path, check=False: True)
     _write(path, 4.0)
+    monkeypatch.undo()
+    assert b"moof" in path.read_bytes()
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.6)])
     assert salvage(path)

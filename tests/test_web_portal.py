@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser import chromium, new_page, screenshot
+from tests.browser import chromium, new_page, screenshot, sign_in
 from tests.conftest import Server, data_uri, face_png, wait_for
 from tests.face_assets import CARTOON_SIZE, cartoon_keypoints, cartoon_negative_rgb, png
 
@@ -38,13 +38,6 @@ READY_MS = 60_000
 def unexpected(page: Any, *statuses: int) -> list[str]:
     """Console errors, except Chromium's notes on requests that failed with ``statuses``."""
     return [e for e in page.errors if not any(f"status of {status} " in e for status in statuses)]
-
-
-def sign_in(page: Any, server: Server, key: str) -> None:
-    page.goto(server.base_url + "/")
-    page.fill("#api-key", key)
-    page.click("form.signin-form button[type=submit]")
-    page.wait_for_selector("main h1:text-is('Characters')", timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +107,7 @@ def test_sign_in_wrong_key_and_sign_out(server: Server, api_key: str, page: Any)
     assert page.evaluate("sessionStorage.length") == 0
     screenshot(page, "portal-wrong-key")
 
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     assert page.evaluate("sessionStorage.getItem('characters.apiKey')") == api_key
     assert page.context.cookies() == []  # never a cookie
     page.reload()  # the tab keeps its key
@@ -132,7 +125,7 @@ def test_sign_in_wrong_key_and_sign_out(server: Server, api_key: str, page: Any)
 def test_create_a_character_from_an_image_file(
     server: Server, api_key: str, page: Any, files: Path
 ) -> None:
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     page.click("main a:has-text('New character')")
     page.wait_for_selector("#name")
 
@@ -205,7 +198,7 @@ def test_edit_and_delete_a_character(server: Server, api_key: str, page: Any, fi
                 "voice": {"type": "runway-live-preset", "presetId": "clara"},
             },
         ).json()
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     page.click(f".character-card[data-id='{created['id']}'] a")
     page.wait_for_selector("main h1:has-text('Bo')")
     page.click("main a:has-text('Edit')")
@@ -233,7 +226,7 @@ def test_edit_and_delete_a_character(server: Server, api_key: str, page: Any, fi
 def test_bad_images_have_clear_messages(
     server: Server, api_key: str, page: Any, files: Path
 ) -> None:
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     page.goto(server.base_url + "/#/characters/new")
     page.wait_for_selector("#name")
     message = "#image-message"
@@ -293,7 +286,7 @@ def guided_points(kp: dict[str, Any]) -> list[list[float]]:
 def test_a_face_detection_misses_gets_its_points_by_hand(
     server: Server, api_key: str, page: Any, files: Path
 ) -> None:
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     page.click("main a:has-text('New character')")
     page.wait_for_selector("#name")
     page.fill("#name", "Pip")
@@ -371,7 +364,7 @@ def test_organisation_credits_and_usage_chart(
             http.delete(f"/v1/realtime_sessions/{session['id']}")
         balance = http.get("/v1/organization").json()["creditBalance"]
 
-    sign_in(page, server, api_key)
+    sign_in(page, server.base_url, api_key)
     page.click("a[data-nav=organization]")
     page.wait_for_selector(".chart")
     text = page.inner_text("main")
@@ -436,7 +429,7 @@ def test_sessions_show_a_call_with_its_transcript_and_recording(
             interval=0.5,
         )
 
-    sign_in(page, live, key)
+    sign_in(page, live.base_url, key)
     page.click("a[data-nav=sessions]")
     row = f".sessions-table tr[data-id='{session_id}']"
     page.wait_for_selector(row)
@@ -455,11 +448,16 @@ def test_sessions_show_a_call_with_its_transcript_and_recording(
         " return v && v.readyState >= 1 && v.duration > 1; }",
         timeout=WAIT_MS,
     )
-    # It plays: from the transcript line's time, the position moves on.
+    # It plays from the answer's time: the browser can seek into the whole recording.
     page.evaluate("document.querySelector('video.recording').muted = true")
-    page.click(".transcript .turn.assistant button.time")
+    answer = page.locator(".transcript .turn.assistant button.time").last
+    minutes, seconds = answer.inner_text().split(":")
+    at = 60 * int(minutes) + int(seconds)
+    assert at >= 3, at  # the question came after the starting line
+    answer.click()
     page.wait_for_function(
-        "() => document.querySelector('video.recording').currentTime > 0.3", timeout=WAIT_MS
+        f"() => document.querySelector('video.recording').currentTime > {at - 0.5}",
+        timeout=WAIT_MS,
     )
     screenshot(page, "portal-session")
     assert unexpected(page) == []
@@ -471,7 +469,7 @@ def test_a_test_call_in_the_page_through_the_widget(
 ) -> None:
     from tests.calls import START
 
-    sign_in(page, live, key)
+    sign_in(page, live.base_url, key)
     page.goto(f"{live.base_url}/#/characters/{avatar}")
     page.wait_for_selector("main h1:text-is('Ada')")
     page.click("button:has-text('Start test call')")

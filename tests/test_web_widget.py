@@ -12,6 +12,7 @@ without a browser too, in Node, with a stubbed ``fetch``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -25,11 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import pytest
 
-from tests.browser import ARTIFACTS, chromium, new_page, screenshot
+from tests.browser import (
+    ARTIFACTS,
+    chromium,
+    new_page,
+    open_session_in_portal,
+    screenshot,
+    sign_in,
+)
 from tests.calls import consume, create_session, heard_words, spoken
 from tests.conftest import ROOT, Server, free_port, wait_for
 
@@ -503,20 +512,38 @@ def test_a_spoken_call_from_an_integrators_page(
         assert events(page, "error") == []
         assert page.errors == [], page.errors
 
-    sdk = live.sdk(key, max_retries=0)
-    session = wait_for(
-        lambda: (s := sdk.realtime_sessions.retrieve(session_id)).status != "RUNNING" and s,
-        timeout=15,
-    )
-    assert session.status == "COMPLETED", session
-    conversation = wait_for(
-        lambda: (c := sdk.avatar_conversations.retrieve(session_id)).status == "ended" and c,
-        timeout=15,
-    )
-    said = [t.content for t in conversation.transcript if t.role == "user"]
-    answers = [t.content for t in conversation.transcript if t.role == "assistant"]
-    assert said and heard_words(said[0], QUESTION) >= 0.6, said
-    assert answer["text"].strip() in [a.strip() for a in answers], answers
+        sdk = live.sdk(key, max_retries=0)
+        session = wait_for(
+            lambda: (s := sdk.realtime_sessions.retrieve(session_id)).status != "RUNNING" and s,
+            timeout=15,
+        )
+        assert session.status == "COMPLETED", session
+        conversation = wait_for(
+            lambda: (c := sdk.avatar_conversations.retrieve(session_id)).status == "ended" and c,
+            timeout=15,
+        )
+        said = [t.content for t in conversation.transcript if t.role == "user"]
+        answers = [t.content for t in conversation.transcript if t.role == "assistant"]
+        assert said and heard_words(said[0], QUESTION) >= 0.6, said
+        assert answer["text"].strip() in [a.strip() for a in answers], answers
+
+        # The integrator's developer finds the call in the portal: transcript and recording.
+        wait_for(
+            lambda: sdk.avatar_conversations.retrieve(session_id).recording_url,
+            timeout=30,
+            interval=0.5,
+        )
+        portal = new_page(browser)
+        sign_in(portal, live.base_url, key)
+        text, duration = open_session_in_portal(portal, session_id)
+        assert said[0].strip() in text and answer["text"].strip() in text, text
+        # the browser knows the whole recording's length (a plain MP4, not fragments)
+        recording = httpx.get(sdk.avatar_conversations.retrieve(session_id).recording_url)
+        with av.open(io.BytesIO(recording.content)) as mp4:
+            assert mp4.duration is not None and mp4.duration / 1e6 > 5
+            assert abs(duration - mp4.duration / 1e6) < 0.5, (duration, mp4.duration)
+        screenshot(portal, "portal-session-from-widget-call")
+        assert portal.errors == [], portal.errors
 
 
 @pytest.mark.slow

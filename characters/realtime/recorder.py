@@ -1,7 +1,9 @@
 """A call's recording: the character's video with both sides' audio mixed, written as it happens.
 
-The file is a fragmented MP4 (H.264 + AAC, a fragment about every second), so it plays up to
-the last fragment even when the server dies mid-call; :meth:`Recorder.close` finishes it.
+While the call runs the file is a fragmented MP4 (H.264 + AAC, a fragment about every second),
+so it plays up to the last fragment even when the server dies mid-call. :meth:`Recorder.close`
+rewrites it as a plain MP4 with its index first (``faststart``): browsers know a fragmented
+file's length only as they read it, and cannot seek into the part they have not read.
 Everything is placed on the call's media clock: the character's frames and voice at their media
 times, the user's microphone at the media time it arrived. Audio is mixed in a short window
 (``mix_delay_s``) behind the live edge, so late microphone packets still land in place.
@@ -103,10 +105,13 @@ class Recorder:
         self._flush_mix(upto)
 
     def close(self) -> None:
-        """Finish the file (blocks until the encoder is done; call it off the event loop)."""
+        """Finish the file (blocks until the encoder is done, then rewrites the file as a plain
+        MP4; call it off the event loop)."""
         self._flush_mix(self._mix_start + len(self._mix))
         self._jobs.put(_STOP)
         self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            rewrite(self.path, check=self.error is not None)
 
     # -- mixing -------------------------------------------------------------------------------
 
@@ -177,22 +182,32 @@ class Recorder:
 
 
 def salvage(path: Path) -> bool:
-    """Rewrite a recording cut short by a crash into a clean MP4 (the packets that can be read,
-    copied as they are, no re-encoding); False if nothing could be read (the file is removed)."""
+    """Rewrite a recording cut short by a crash into a clean MP4 (the packets that can be read);
+    False if nothing could be read (the file is removed)."""
+    return rewrite(path, check=True)
+
+
+def rewrite(path: Path, *, check: bool = False) -> bool:
+    """Copy a recording's packets as they are (no re-encoding) into a plain MP4 with its index at
+    the front, in place. ``check``: decode each packet on the way and stop at the first that
+    fails (a file torn by a crash may end in garbage a player chokes on). False if nothing
+    could be read (the file is removed)."""
     if not path.exists():
         return False
-    tmp = path.with_name(f".{path.name}.salvage")
+    tmp = path.with_name(f".{path.name}.rewrite")
     packets = 0
     try:
-        with av.open(str(path)) as source, av.open(str(tmp), "w", format="mp4") as out:
+        with (
+            av.open(str(path)) as source,
+            av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
             streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
             try:
                 for packet in source.demux():
                     if packet.dts is None or packet.size == 0:
                         continue
-                    # Decoded on the way: the torn end may be packets of garbage that a player
-                    # chokes on; the copy stops at the first one.
-                    packet.decode()
+                    if check:
+                        packet.decode()
                     packet.stream = streams[packet.stream.index]
                     out.mux(packet)
                     packets += 1
