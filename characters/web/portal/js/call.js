@@ -120,6 +120,8 @@ export function callPanel(ctx, avatar) {
       session.consumed = true;
       widget = document.createElement("characters-call");
       widget.setAttribute("character-name", avatar.name);
+      // The panel keeps the whole conversation below the video; captions over it would repeat it.
+      widget.setAttribute("captions", "off");
       if (avatar.referenceImageUri) widget.setAttribute("poster", avatar.referenceImageUri);
       widget.addEventListener("statechange", (event) => setState(event.detail.state));
       widget.addEventListener("transcript", (event) => transcriptLine(event.detail));
