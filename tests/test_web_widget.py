@@ -525,7 +525,7 @@ def test_a_spoken_call_from_an_integrators_page(
         said = [t.content for t in conversation.transcript if t.role == "user"]
         answers = [t.content for t in conversation.transcript if t.role == "assistant"]
         assert said and heard_words(said[0], QUESTION) >= 0.6, said
-        assert answer["text"].strip() in [a.strip() for a in answers], answers
+        assert answer["text"].strip() in [a.strip() for a in answers if a], answers
 
         # The integrator's developer finds the call in the portal: transcript and recording.
         wait_for(

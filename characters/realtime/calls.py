@@ -413,10 +413,9 @@ class _Hooks(CallHooks):
     async def transcript(self, item: TranscriptItem) -> None:
         await self._calls._store_transcript(self._id, item)
 
-    async def ended(self, outcome: Outcome, recording: Path | None) -> None:
-        calls = self._calls
+    async def ended(self, outcome: Outcome) -> None:
         if outcome.notify:
-            await calls._sessions.finish(
+            await self._calls._sessions.finish(
                 self._id,
                 outcome.status,
                 reason=outcome.reason,
@@ -424,7 +423,9 @@ class _Hooks(CallHooks):
                 failure_code=outcome.failure_code,
                 at=outcome.at,
             )
-        await calls._store_recording(self._id, recording)
+
+    async def recorded(self, recording: Path) -> None:
+        await self._calls._store_recording(self._id, recording)
 
 
 class _AvatarGone(CharactersError):

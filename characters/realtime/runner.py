@@ -113,8 +113,11 @@ class CallHooks(Protocol):
 
     async def transcript(self, item: TranscriptItem) -> None: ...
 
-    async def ended(self, outcome: Outcome, recording: Path | None) -> None:
-        """The call is over (the transport is closed and the recording finished)."""
+    async def ended(self, outcome: Outcome) -> None:
+        """The call is over (the transport is closed, the transcript stored)."""
+
+    async def recorded(self, recording: Path) -> None:
+        """The call's recording is finished (after :meth:`ended`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,14 +331,15 @@ class CallRunner:
             await asyncio.to_thread(self.stage.close)
         if self._stores:
             await asyncio.wait(list(self._stores), timeout=10)
-        recording = None
-        if self.recorder is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.recorder.close)
-            recording = self.recorder.path
         self._log_stats(outcome)
         try:
-            await self.hooks.ended(outcome, recording)
+            # The session's end is stored before the recording is finished (encoder drained,
+            # file rewritten): the client was just told, and may ask the API at once.
+            await self.hooks.ended(outcome)
+            if self.recorder is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.recorder.close)
+                await self.hooks.recorded(self.recorder.path)
         finally:
             self.finished.set()
             self._release()
