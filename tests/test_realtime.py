@@ -80,7 +80,9 @@ async def test_a_spoken_question_is_heard_answered_and_stored(
     answer_end = client.event_time(is_state("listening"), after=answer_start)
     assert answer_end is not None
     words = assistant_text(client, 1)
-    heard = transcribe(audio_between(client, answer_start, answer_end + 0.3))
+    heard = await asyncio.to_thread(
+        transcribe, audio_between(client, answer_start, answer_end + 0.3)
+    )
     assert "12" in words or "twelve" in words.lower(), words
     assert "12" in heard or "twelve" in heard, (heard, words)
     assert client.first_voice(utterance.speech_end_at or 0) is not None
@@ -90,8 +92,13 @@ async def test_a_spoken_question_is_heard_answered_and_stored(
     span = client.video.arrivals[-1] - client.video.arrivals[0]
     fps = (len(client.video.arrivals) - 1) / span
     assert fps >= 20, fps
-    speaking = mouth_openings(call.frames, answer_start + 0.2, answer_end - 0.2)
-    still = mouth_openings(call.frames, listening_from, listening_to - 0.1)
+    # (the face mesh in a thread: the client's loop keeps receiving meanwhile)
+    speaking, still = await asyncio.to_thread(
+        lambda: (
+            mouth_openings(call.frames, answer_start + 0.2, answer_end - 0.2),
+            mouth_openings(call.frames, listening_from, listening_to - 0.1),
+        )
+    )
     assert len(speaking) >= 10 and len(still) >= 5
     assert np.std(speaking) > 3 * np.std(still) and max(speaking) > max(still) + 0.1, (
         speaking,
