@@ -69,6 +69,10 @@ class TurnTimings:
     """Time spent synthesising speech."""
     audio_s: float = 0.0
     """Length of the speech produced."""
+    retrieval_s: float | None = None
+    """Time spent searching the character's documents (``None``: it has none)."""
+    knowledge_chars: int = 0
+    """Characters of document passages put into the prompt."""
 
     def since_start(self, at: float | None) -> float | None:
         return None if at is None else at - self.started
@@ -83,6 +87,8 @@ class TurnTimings:
             "llm_s": self.llm_s,
             "tts_s": self.tts_s,
             "audio_s": self.audio_s,
+            "retrieval_s": self.retrieval_s,
+            "knowledge_chars": self.knowledge_chars,
         }
 
 
@@ -204,9 +210,29 @@ class Conversation:
     history: list[dict[str, str]] = field(default_factory=list)
     """The turns so far, as chat messages (``role`` user or assistant, ``content``)."""
     retrieve: Callable[[str], Sequence[str]] | None = None
-    """Knowledge-base hook: snippets relevant to the user's words (filled by the knowledge
-    issue)."""
+    """Knowledge hook: the passages that bear on the user's words. Default: a search of the
+    character's documents (:meth:`search`), when it has any."""
     _facts: list[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if (
+            self.retrieve is None
+            and self.character.knowledge is not None
+            and self.engines.settings.knowledge_max_chars > 0
+        ):
+            self.retrieve = self.search
+
+    def search(self, user_text: str) -> list[str]:
+        """The passages of the character's documents that bear on ``user_text`` (or, for a
+        follow-up, on it with the previous user turn), within ``knowledge_max_chars``."""
+        knowledge = self.character.knowledge
+        if knowledge is None:
+            return []
+        before = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+        found = knowledge.search(
+            user_text, context=before, max_chars=self.engines.settings.knowledge_max_chars
+        )
+        return found.texts
 
     def opening(self, cancel: threading.Event | None = None) -> Iterator[AgentEvent]:
         """The start script, spoken (nothing when the character has none)."""
@@ -239,7 +265,11 @@ class Conversation:
         cancel = cancel or threading.Event()
         timings = TurnTimings(started=time.monotonic())
         s = self.engines.settings
-        retrieved = self.retrieve(user_text) if self.retrieve else ()
+        retrieved: Sequence[str] | None = None
+        if self.retrieve is not None:
+            retrieved = self.retrieve(user_text)
+            timings.retrieval_s = time.monotonic() - timings.started
+            timings.knowledge_chars = sum(len(r) for r in retrieved)
         llm = self.engines.llm
         messages = build_messages(
             self.character,
@@ -248,6 +278,7 @@ class Conversation:
             facts=self.facts_for(user_text),
             rule=s.llm_facts == "rules",
             native_tools=llm.native_tools,
+            max_knowledge_chars=max(s.knowledge_max_chars, 1),
         )
         deltas = llm.stream(
             messages,

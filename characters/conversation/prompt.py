@@ -24,9 +24,12 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from characters.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from characters.knowledge.index import KnowledgeIndex
 
 Message = dict[str, Any]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
@@ -143,8 +146,9 @@ class Character:
     voice: str = "clara"
     """Preset voice id."""
     tools: Sequence[ToolSpec] = ()
-    documents: Sequence[tuple[str, str]] = ()
-    """Knowledge documents as (name, content); retrieval picks snippets from them."""
+    knowledge: KnowledgeIndex | None = None
+    """The passages of the avatar's documents (``None``: it has none); each turn, the ones that
+    bear on the user's words go into the prompt (:func:`knowledge_message`)."""
 
 
 def _object_schema(params: Sequence[ToolParameter]) -> dict[str, Any]:
@@ -263,6 +267,8 @@ def system_prompt(character: Character, *, describe_tools: bool = True) -> str:
         "",
         f"You are {name}, talking with someone by voice. " + RULES.format(name=name),
     ]
+    if character.knowledge is not None:
+        lines += ["", KNOWLEDGE_RULE]
     if describe_tools and character.tools:
         lines += ["", *_tool_lines(character.tools)]
     return "\n".join(lines)
@@ -293,8 +299,19 @@ def _tool_lines(tools: Sequence[ToolSpec]) -> list[str]:
     return lines
 
 
+KNOWLEDGE_RULE = (
+    "You have documents. Before each question you get the passages of them that bear on it: "
+    "answer from those passages, and when they do not answer the question, say you don't know."
+)
+"""Said in the system prompt of a character with documents (cached: costs nothing per turn)."""
+KNOWLEDGE_HEADER = "From your documents:"
+NO_KNOWLEDGE = "Your documents say nothing about this."
+"""The knowledge block when no passage bears on the question."""
+
+
 def knowledge_message(retrieved: Sequence[str], max_chars: int = MAX_KNOWLEDGE_CHARS) -> Message:
-    """The per-turn knowledge block: snippets the character may use, within ``max_chars``."""
+    """The per-turn knowledge block: the passages found for the question, within ``max_chars``
+    (none: :data:`NO_KNOWLEDGE`)."""
     kept: list[str] = []
     used = 0
     for snippet in (s.strip() for s in retrieved):
@@ -307,11 +324,9 @@ def knowledge_message(retrieved: Sequence[str], max_chars: int = MAX_KNOWLEDGE_C
             break
         kept.append(snippet)
         used += len(snippet)
-    body = "\n\n".join(kept)
-    return {
-        "role": "system",
-        "content": "Knowledge you may use to answer (say it in your own words):\n\n" + body,
-    }
+    if not kept:
+        return {"role": "system", "content": NO_KNOWLEDGE}
+    return {"role": "system", "content": KNOWLEDGE_HEADER + "\n" + "\n".join(kept)}
 
 
 TURN_RULE = "Answer from the facts; if they do not say, say you don't know."
@@ -337,7 +352,7 @@ def build_messages(
     character: Character,
     history: Sequence[Mapping[str, Any]],
     *,
-    retrieved: Sequence[str] = (),
+    retrieved: Sequence[str] | None = None,
     facts: Sequence[str] | None = None,
     rule: bool = True,
     native_tools: bool = False,
@@ -350,8 +365,9 @@ def build_messages(
     ``tool`` results, with an optional ``name``, become short system notes), usually ending with
     the user's new words. The oldest turns are dropped until the prompt fits ``max_chars``; the
     system prompt, the start script and the last message are always kept. ``retrieved``
-    knowledge snippets go in a system message just before the last user message, after
-    everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
+    passages of the character's documents (``None``: no search was made; empty: nothing was
+    found, which the prompt says) go in a system message just before the last user message,
+    after everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
     question; ``None``: do not add any) follow the last user message, with the rules again
     unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
     prompt does not describe them.
@@ -363,10 +379,10 @@ def build_messages(
     if script:
         head.append({"role": "assistant", "content": script})
     turns = [_message(m, i) for i, m in enumerate(history)]
-    knowledge = [knowledge_message(retrieved, max_knowledge_chars)] if any(retrieved) else []
+    knowledge = [knowledge_message(retrieved, max_knowledge_chars)] if retrieved is not None else []
     if facts is not None and turns and turns[-1]["role"] == "user":
         last = turns[-1]["content"]
-        content = with_facts(last, facts, knowledge=bool(knowledge), rule=rule)
+        content = with_facts(last, facts, knowledge=any(retrieved or ()), rule=rule)
         turns[-1] = {"role": "user", "content": content}
     budget = max_chars - _chars(head) - _chars(knowledge)
     turns = _trim(turns, budget)
