@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     Every token of it is evaluated after the user stops speaking (about 0.1 s per 15 tokens
     with the embedded model on 2 cores)."""
 
+    knowledge_unknown_line: str = "I'm sorry, I don't have any information about that."
+    """What a character with documents says, without asking the language model, to a question
+    that neither its documents nor its personality, memory or tools say anything about (empty:
+    the model answers, told that its documents say nothing about it). The small embedded model
+    often invents an answer instead of admitting it (docs/knowledge.md)."""
+
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from characters.config import Settings
-from characters.conversation.facts import persona_facts, relevant_facts
+from characters.conversation.facts import coverage, persona_facts, relevant_facts
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.prompt import Character, build_messages
+from characters.conversation.prompt import Character, asks_for_information, build_messages
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
 from characters.conversation.stt import Recognizer, load_recognizer
 from characters.conversation.turn import SmartTurn
@@ -46,6 +46,10 @@ which takes the first audio about 0.3 s earlier on 2 cores."""
 FIRST_PHRASE_WORDS = 2
 """The first chunk may also end before a word that opens a phrase, two words in: "We're open |
 from 8 am to 6 pm." (a short break in the speech, for an earlier start)."""
+
+UNKNOWN_COVERAGE = 0.5
+"""A question the documents do not cover is unknown when no sentence of the persona, turn of
+memory or tool mentions at least this share of its content words (``Conversation.unknown``)."""
 
 FACTS_PER_ANSWER = 1
 """Persona sentences repeated next to each question (each costs about 20 prompt tokens, 0.1 s
@@ -270,6 +274,9 @@ class Conversation:
             retrieved = self.retrieve(user_text)
             timings.retrieval_s = time.monotonic() - timings.started
             timings.knowledge_chars = sum(len(r) for r in retrieved)
+            if not retrieved and self.unknown(user_text):
+                yield from self._say(s.knowledge_unknown_line, timings, cancel)
+                return
         llm = self.engines.llm
         messages = build_messages(
             self.character,
@@ -313,6 +320,32 @@ class Conversation:
                 close()
         timings.done = time.monotonic()
         yield AgentDone(" ".join(said), cancel.is_set(), timings, "".join(raw))
+
+    def unknown(self, user_text: str) -> bool:
+        """Whether ``user_text``, which the character's documents do not cover, asks for
+        information that nothing else it knows is about either (its personality, start script,
+        memory, tools): it then says ``knowledge_unknown_line`` rather than let the model
+        guess."""
+        if not self.engines.settings.knowledge_unknown_line or not asks_for_information(user_text):
+            return False
+        c = self.character
+        known = [
+            *persona_facts(c.personality),
+            c.start_script or "",
+            *(m["content"] for m in self.history),
+            *(f"{t.name.replace('_', ' ')} {t.description}" for t in c.tools),
+        ]
+        return coverage(known, user_text) < UNKNOWN_COVERAGE
+
+    def _say(
+        self, text: str, timings: TurnTimings, cancel: threading.Event
+    ) -> Iterator[AgentEvent]:
+        """A fixed answer, spoken (no language model)."""
+        timings.first_speech_text = time.monotonic()
+        yield from self._speak(text, timings, cancel)
+        said = "" if cancel.is_set() else text
+        timings.done = time.monotonic()
+        yield AgentDone(said, cancel.is_set(), timings, said)
 
     def facts_for(self, user_text: str) -> list[str] | None:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,

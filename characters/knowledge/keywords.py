@@ -3,7 +3,8 @@
 Embeddings find passages that mean the same as the question, but blur exact tokens: "the
 Zorblax 3000" or "room 4B" look like any product or room to them. BM25 scores passages by the
 question's words they contain, each weighted by how rare it is among the passages. Terms are
-lower-case words and numbers ("4,217" and "4217" are the same term; "9:30" is "9" and "30"), with
+lower-case words, numbers and codes ("4,217" and "4217" are the same term; "9:30" is "9" and
+"30"; "E22" and "4B" stay whole), with
 a crude English stem ("repairs" = "repair") and without words that say nothing ("the", "what").
 
 :meth:`Keywords.scores` returns, per passage, the BM25 score divided by the score a passage
@@ -24,7 +25,7 @@ import numpy.typing as npt
 K1 = 1.2
 B = 0.75
 
-_WORD = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|[a-z0-9]+(?:'[a-z]+)?")
 
 STOPWORDS = frozenset(
     """a an the and or but if of at by for with about to from in on into over under is are was
@@ -57,8 +58,10 @@ def terms(text: str) -> list[str]:
     """The searchable terms of ``text``, in order (repeats kept)."""
     out: list[str] = []
     for word in _WORD.findall(text.lower().replace("\u2019", "'")):
-        if word[0].isdigit():
-            out.append(word.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", word) else word)
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", word):
+            out.append(word.replace(",", ""))
+        elif any(c.isdigit() for c in word):
+            out.append(word)  # a number or a code: "1.2", "4b", "e22"
         elif word not in STOPWORDS:
             out.append(_stem(word))
     return out
