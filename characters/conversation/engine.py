@@ -280,7 +280,7 @@ class Conversation:
         llm = self.engines.llm
         messages = build_messages(
             self.character,
-            [*self.history, {"role": "user", "content": user_text}],
+            [*self.memory(), {"role": "user", "content": user_text}],
             retrieved=retrieved,
             facts=self.facts_for(user_text),
             rule=s.llm_facts == "rules",
@@ -320,6 +320,20 @@ class Conversation:
                 close()
         timings.done = time.monotonic()
         yield AgentDone(" ".join(said), cancel.is_set(), timings, "".join(raw))
+
+    def memory(self) -> list[dict[str, str]]:
+        """The turns the prompt shows: every remembered turn except questions answered with
+        ``knowledge_unknown_line`` (the small model copied that line into its next answers,
+        even with the right passage in front of it)."""
+        line = self.engines.settings.knowledge_unknown_line
+        shown: list[dict[str, str]] = []
+        for m in self.history:
+            if m["role"] == "assistant" and m["content"] == line and shown:
+                if shown[-1]["role"] == "user":
+                    shown.pop()
+                continue
+            shown.append(m)
+        return shown
 
     def unknown(self, user_text: str) -> bool:
         """Whether ``user_text``, which the character's documents do not cover, asks for
@@ -365,7 +379,7 @@ class Conversation:
         model's cache, so the next answer evaluates only the user's words (first token 0.13 s
         rather than 0.13–0.18 s on 2 cores: a small batch costs about one forward pass)."""
         llm = self.engines.llm
-        upcoming = [*self.history, {"role": "user", "content": ""}]
+        upcoming = [*self.memory(), {"role": "user", "content": ""}]
         llm.warm(build_messages(self.character, upcoming, native_tools=llm.native_tools))
 
     def remember(self, user_text: str, answer: str) -> None:

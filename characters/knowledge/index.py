@@ -4,8 +4,8 @@ A :class:`KnowledgeIndex` is built once per conversation from the stored passage
 vectors (a snapshot: documents changed during a call are seen by the next one). For each user
 turn :meth:`KnowledgeIndex.search`:
 
-1. embeds the user's words (and, for a follow-up such as "And for children?", the previous
-   question with them) with the process's :class:`~characters.knowledge.embedder.Embedder`
+1. embeds the user's words (and, for a follow-up such as "And for children?" or "Is it free?",
+   the previous question with them: :func:`follows_up`) with the process's :class:`~characters.knowledge.embedder.Embedder`
    (about 5 ms), and takes every passage's cosine similarity (one matrix product: under 1 ms
    for the 50 000 tokens an avatar may have);
 2. adds :data:`KEYWORD_WEIGHT` times the passage's keyword score
@@ -20,6 +20,7 @@ then says so, and the character says it does not know.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ MARGIN = 0.15
 """Passages scoring more than this below the best one are left out."""
 FOLLOW_UP_PENALTY = 0.05
 """The previous question plus this one is a weaker clue than this one alone."""
+
+_FOLLOW_UP = re.compile(
+    r"^\W*(and|but|also|so|what about|how about)\b|\b(it|its|them|they|their|that|those|this|"
+    r"these|one|ones|he|she|him|her)\b|(?<!\bis )(?<!\bare )\bthere\b(?! is\b| are\b)",
+    re.I,
+)
+
+
+def follows_up(text: str) -> bool:
+    """Whether ``text`` leans on what was said before ("And for children?", "Is it free?",
+    "How long do I hold them?"): only then does the previous question help the search (a new
+    question searched with the last one finds the last one's passages)."""
+    return bool(_FOLLOW_UP.search(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,8 @@ class KnowledgeIndex:
         started = time.perf_counter()
         if not self.sources or not query.strip() or max_chars <= 0:
             return Search([], time.perf_counter() - started)
+        if not follows_up(query):
+            context = ""
         texts = [query] + ([f"{context} {query}"] if context.strip() else [])
         asked = self._embedder.embed(texts)
         similarity = self._vectors @ asked[0]
