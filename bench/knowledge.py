@@ -12,9 +12,10 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   must not answer it with "I don't know"). The ``tune`` half was written
   first and the prompt and retrieval tuned on it; the ``held-out`` half (with a fifth character
   and document) was written afterwards and run once the code was frozen.
-* **latency cost**: the same fact questions answered with and without the character's
-  documents, alternating in one process (so both see the same load): first token and first
-  speakable text, p50/p95.
+* **latency cost**: the same fact questions answered without the character's documents, with
+  them, and with them after their first three quarters were anticipated (the passages put into
+  the model's cache as a live call does on a partial transcript), in turn in one process (so
+  all see the same load): first token and first speakable text, p50/p95.
 * **retrieval at 50 000 tokens**: every question searched in one index holding all the
   documents plus generated look-alike documents (other venues' hours, prices, staff) up to
   ``knowledge_max_tokens``: latency per search p50/p95 (target ≤ 30 ms) and whether the
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import re
 import sys
@@ -500,23 +502,42 @@ def accuracy_summary(results: Sequence[Result]) -> dict[str, Any]:
 # Latency cost of the passages
 
 
+def partial_words(text: str, share: float = 0.75) -> str:
+    """The first ``share`` of a question's words: what a partial transcript holds while the
+    user is still speaking (the listener transcribes every 1.5 s of speech)."""
+    words = text.split()
+    return " ".join(words[: max(1, math.ceil(len(words) * share))])
+
+
 def run_latency(
     engines: Engines, questions: Sequence[Question], indexes: dict[str, KnowledgeIndex]
 ) -> dict[str, Any]:
-    """Each fact question answered without and with its documents, alternating."""
-    timings: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
+    """Each fact question answered without its documents, with them, and with them after the
+    passages for the first three quarters of its words were put into the model's cache
+    (``Conversation.anticipate``, as a live call does on a partial transcript), in turn."""
+    modes = ("without", "with", "anticipated")
+    timings: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    same = 0
+    asked = 0
     for question in questions:
         if question.category != "fact":
             continue
         cast = CASTS[question.persona]
-        for mode in ("without", "with"):
-            character = cast.character(indexes[question.persona] if mode == "with" else None)
+        for mode in modes:
+            index = indexes[question.persona] if mode != "without" else None
+            character = cast.character(index)
             engines.warm(character)
             conversation = Conversation(engines, character)
             conversation.prepare()
+            if mode == "anticipated":
+                assert index is not None
+                partial = partial_words(question.text)
+                conversation.anticipate(partial)
+                asked += 1
+                same += index.search(partial).texts == index.search(question.text).texts
             done, _ = _answer(conversation, question.text)
             timings[mode].append(done.timings.as_dict())
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"anticipated_same_passages": same / asked if asked else None}
     for mode, rows in timings.items():
         out[mode] = {"n": len(rows)}
         for key in ("retrieval_s", "llm_first_token_s", "first_speech_text_s", "knowledge_chars"):
@@ -817,10 +838,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         lat = run_latency(engines, questions, indexes)
         report["latency"] = lat
         for mode, v in lat.items():
+            if not isinstance(v, dict):
+                continue
             parts_ = [
                 f"{k} p50 {x['p50']:.3f} p95 {x['p95']:.3f}" for k, x in v.items() if k != "n"
             ]
-            print(f"latency {mode:8s} ({v['n']}): " + "; ".join(parts_))
+            print(f"latency {mode:11s} ({v['n']}): " + "; ".join(parts_))
+        print(f"anticipation found the same passages for {lat['anticipated_same_passages']:.0%}")
     print(f"done in {time.monotonic() - started:.0f} s")
     out = args.out or Path(__file__).parent / "results" / f"knowledge-{settings.llm_model}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

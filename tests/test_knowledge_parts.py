@@ -4,12 +4,16 @@ text of files, passages, keywords, hybrid retrieval, limits, the prompt's knowle
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from characters.config import load_settings
+from characters.conversation import engine as engine_module
+from characters.conversation.engine import AgentDone, Conversation, Engines
 from characters.conversation.prompt import (
     KNOWLEDGE_HEADER,
     KNOWLEDGE_RULE,
@@ -232,3 +236,91 @@ def test_models_are_in_the_registry_and_needed() -> None:
     for model_id in ("all-minilm-l6-v2-int8", "all-minilm-l6-v2-tokenizer"):
         assert MODELS[model_id].kind == "embed" and model_id in needed
     assert Path(MODELS["all-minilm-l6-v2-int8"].files[0].name).suffix == ".onnx"
+
+
+# The conversation with documents, on a recording language model (no llama.cpp)
+
+
+class RecordingLLM:
+    """Records what it is asked to warm and to answer; answers with a fixed text."""
+
+    native_tools = False
+
+    def __init__(self) -> None:
+        self.warmed: list[list[dict[str, Any]]] = []
+        self.asked: list[list[dict[str, Any]]] = []
+
+    def check(self) -> None:
+        pass
+
+    def warm(self, messages: Any) -> None:
+        self.warmed.append(list(messages))
+
+    def stream(self, messages: Any, **_: Any) -> Iterator[str]:
+        self.asked.append(list(messages))
+        yield "A night tour costs seventeen dollars."
+
+
+@pytest.fixture
+def guide(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> tuple[Conversation, RecordingLLM]:
+    monkeypatch.setattr(engine_module, "synthesize", lambda _text, _voice: iter(()))
+    index = _index(
+        embedder,
+        [
+            "Visits: A night tour costs 17 dollars and starts at 9:30 pm.",
+            "Telescopes: The main telescope is the Orrin Reflector, built in 1931.",
+        ],
+    )
+    llm = RecordingLLM()
+    engines = Engines(settings=load_settings(), llm=llm)  # type: ignore[arg-type]
+    character = Character(
+        "Ada",
+        personality="You are Ada, the guide of Glimmerfen Observatory. The gift shop sells postcards.",
+        knowledge=index,
+    )
+    return Conversation(engines, character), llm
+
+
+def _done(events: Iterator[Any]) -> AgentDone:
+    return [e for e in events if isinstance(e, AgentDone)][-1]
+
+
+def test_passages_go_before_the_question_and_anticipation_caches_them(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    conversation.prepare()
+    conversation.anticipate("How much is a night")
+    done = _done(conversation.respond("How much is a night tour?"))
+    assert done.text == "A night tour costs seventeen dollars."
+    assert done.timings.retrieval_s is not None and done.timings.knowledge_chars > 0
+    asked = llm.asked[-1]
+    assert (
+        asked[-2]["content"].startswith(KNOWLEDGE_HEADER) and "17 dollars" in asked[-2]["content"]
+    )
+    assert asked[-1] == {"role": "user", "content": "How much is a night tour?"}
+    warmed = llm.warmed[-1]
+    assert warmed[:-1] == asked[:-1], (
+        "the anticipated prefix is the answer's, up to the user's turn"
+    )
+    assert warmed[-1] == {"role": "user", "content": ""}
+
+
+def test_questions_nothing_covers_are_declined_without_the_model(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    line = conversation.engines.settings.knowledge_unknown_line
+    done = _done(conversation.respond("Do you sell souvenir mugs?"))
+    assert done.text == line and llm.asked == []
+    conversation.remember("Do you sell souvenir mugs?", done.remembered)
+    # Small talk is the model's, with nothing added.
+    _done(conversation.respond("Thanks, bye!"))
+    assert llm.asked[-1][-1] == {"role": "user", "content": "Thanks, bye!"}
+    assert all("mugs" not in m["content"] for m in llm.asked[-1]), "declined turns are not shown"
+    # The persona is about it, the documents are not: the model answers, told so.
+    _done(conversation.respond("Does the gift shop sell postcards?"))
+    assert llm.asked[-1][-1]["content"] == f"Does the gift shop sell postcards?\n\n({NO_KNOWLEDGE})"
+    # Memory keeps the declined turn (the transcript), the prompt does not.
+    assert [m["content"] for m in conversation.history][:2] == ["Do you sell souvenir mugs?", line]
+    assert conversation.memory() == []
