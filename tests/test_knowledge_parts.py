@@ -102,6 +102,44 @@ def test_long_sentences_are_cut_and_sections_never_mix(embedder: Embedder) -> No
     assert all(p.text.startswith("A: ") for p in passages[:-1])
 
 
+def test_a_passage_that_refers_back_holds_the_sentence_before(embedder: Embedder) -> None:
+    text = "## Boats\n\n" + " ".join(
+        [
+            "The ferry to Brennoy leaves from Terminal A at 9:15 am every day of the year.",
+            "The crossing takes one hour and twenty-five minutes in good weather.",
+            "The Skarvik link is a small shuttle boat that sails every two hours.",
+            "It carries foot passengers and bicycles only, no cars.",
+        ]
+    )
+    passages = chunk(text, embedder.count_tokens, target=40)
+    last = passages[-1]
+    assert last.text == (
+        "Boats: The Skarvik link is a small shuttle boat that sails every two hours. "
+        "It carries foot passengers and bicycles only, no cars."
+    )
+    assert last.sentences == (
+        "Boats: The Skarvik link is a small shuttle boat that sails every two hours.",
+        "Boats: It carries foot passengers and bicycles only, no cars.",
+    )
+    assert last.embedded[0] == last.text
+
+
+def test_one_fact_among_others_is_found_by_its_sentence(embedder: Embedder) -> None:
+    costs = (
+        "Costs: Using the makerspace is free. Materials are paid for: filament costs 5 cents "
+        "per gram, and plywood costs 4 dollars per sheet. You may bring your own materials, "
+        "but the technician must approve them first. Payment is by card only."
+    )
+    other = "Opening times: The makerspace is open from Wednesday to Sunday, 12 noon to 8 pm."
+    passages = chunk(costs, embedder.count_tokens) + chunk(other, embedder.count_tokens)
+    vectors = [embedder.embed(p.embedded) for p in passages]
+    sources = [Source("d", "doc", i, p.text, p.tokens) for i, p in enumerate(passages)]
+    whole = KnowledgeIndex(sources, [v[:1] for v in vectors], embedder)
+    assert whole.search("Can I pay in cash?").hits == [], "the whole passage is about costs"
+    index = KnowledgeIndex(sources, vectors, embedder)
+    assert index.search("Can I pay in cash?").texts == [passages[0].text]
+
+
 def test_sentences_and_inline_markup() -> None:
     assert sentences("Dr. Kestrel built it. It opened in 1931! Is it big? Yes.") == [
         "Dr. Kestrel built it.",

@@ -3,7 +3,9 @@
 Passages are what retrieval finds and what the character reads with the user's question, so
 they are short (about :data:`TARGET_TOKENS` word pieces, 2–4 sentences) and stand on their
 own: each starts with its section's heading ("Opening hours: ..."), never spans two sections,
-and ends at a sentence end (a paragraph end when one is near).
+ends at a sentence end (a paragraph end when one is near), and a passage whose first sentence
+refers back ("It carries foot passengers only.") also holds the sentence before it. Each
+sentence of a passage is embedded too (:attr:`Passage.sentences`).
 
 Markdown is read as text with its markup removed (``#`` headings become the section headings,
 list markers, emphasis, link targets, table rules and pipes go); a PDF's layout line breaks are
@@ -33,6 +35,14 @@ class Passage:
     text: str
     """What the character reads: ``"<heading>: <sentences>"`` (no heading: the sentences)."""
     tokens: int
+    sentences: tuple[str, ...] = ()
+    """Its sentences, each with the heading, when it has more than one: each is embedded too,
+    so that one fact among others is found by a question about it alone."""
+
+    @property
+    def embedded(self) -> list[str]:
+        """The texts whose vectors stand for this passage: itself, then its sentences."""
+        return [self.text, *self.sentences]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +224,7 @@ def chunk(
         current.clear()
         used = 0
 
+    previous: tuple[str, str, int] | None = None  # (heading, sentence, tokens) just placed
     for (heading, sentence, opens), size in zip(pieces, sizes, strict=True):
         splits = [(sentence, size)]
         if size > limit:
@@ -225,16 +236,32 @@ def chunk(
             paragraph_break = opens and used >= target // 2
             if current and (new_section or full or paragraph_break):
                 close()
+                if (
+                    previous is not None
+                    and previous[0] == heading
+                    and _LEANS_BACK.match(piece)
+                    and previous[2] + n <= limit
+                ):  # "It carries foot passengers only.": the sentence it refers to comes too
+                    current.append(previous[1])
+                    used += previous[2]
             current_heading = heading
             current.append(piece)
             used += n
+            previous = (heading, piece, n)
     close()
-    return [
-        Passage(
-            f"{head}: {' '.join(body)}" if head else " ".join(body), n + heading_sizes.get(head, 0)
-        )
-        for head, body, n in groups
-    ]
+    return [_passage(head, body, n + heading_sizes.get(head, 0)) for head, body, n in groups]
+
+
+_LEANS_BACK = re.compile(r"(It|Its|They|Their|Them|This|These|That|Those|He|She|His|Her)\b")
+"""A sentence opening like this refers to the one before it."""
+
+
+def _passage(heading: str, body: list[str], tokens: int) -> Passage:
+    def titled(text: str) -> str:
+        return f"{heading}: {text}" if heading else text
+
+    each = tuple(titled(s) for s in body) if len(body) > 1 else ()
+    return Passage(titled(" ".join(body)), tokens, each)
 
 
 def _unique_counts(texts: list[str], count: Counter) -> tuple[list[str], list[int]]:

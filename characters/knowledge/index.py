@@ -5,9 +5,11 @@ vectors (a snapshot: documents changed during a call are seen by the next one). 
 turn :meth:`KnowledgeIndex.search`:
 
 1. embeds the user's words (and, for a follow-up such as "And for children?" or "Is it free?",
-   the previous question with them: :func:`follows_up`) with the process's :class:`~characters.knowledge.embedder.Embedder`
-   (about 5 ms), and takes every passage's cosine similarity (one matrix product: under 1 ms
-   for the 50 000 tokens an avatar may have);
+   the previous question with them: :func:`follows_up`) with the process's
+   :class:`~characters.knowledge.embedder.Embedder` (about 5 ms), and takes every passage's
+   cosine similarity: the best of its own vector's and its sentences' (one fact among others is
+   found by a question about it alone), one matrix product, about 1 ms for the 50 000 tokens an
+   avatar may have;
 2. adds :data:`KEYWORD_WEIGHT` times the passage's keyword score
    (:class:`~characters.knowledge.keywords.Keywords`, 0–1), so a passage holding the
    question's names and numbers rises above ones that are only about the same subject;
@@ -90,11 +92,20 @@ class Search:
 class KnowledgeIndex:
     """One avatar's passages, searchable (thread-safe: reads only)."""
 
-    def __init__(self, sources: Sequence[Source], vectors: Vectors, embedder: Embedder) -> None:
-        if vectors.shape != (len(sources), DIMENSIONS):
-            raise ValueError(f"{len(sources)} passages but vectors of shape {vectors.shape}")
+    def __init__(
+        self, sources: Sequence[Source], vectors: Sequence[Vectors] | Vectors, embedder: Embedder
+    ) -> None:
+        """``vectors``: per passage, its vectors (a ``(k, DIMENSIONS)`` array: its own, then its
+        sentences'); or one vector per passage as an ``(n, DIMENSIONS)`` array."""
+        groups = [np.atleast_2d(np.asarray(v, np.float32)) for v in vectors]
+        if len(groups) != len(sources) or any(g.shape[1] != DIMENSIONS for g in groups):
+            raise ValueError(f"{len(sources)} passages but {len(groups)} groups of vectors")
         self.sources = list(sources)
-        self._vectors = np.ascontiguousarray(vectors, np.float32)
+        self._vectors = np.ascontiguousarray(
+            np.concatenate(groups) if groups else np.zeros((0, DIMENSIONS), np.float32)
+        )
+        sizes = [len(g) for g in groups]
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
         self._embedder = embedder
         self._keywords = Keywords([s.text for s in self.sources])
 
@@ -115,9 +126,9 @@ class KnowledgeIndex:
             context = ""
         texts = [query] + ([f"{context} {query}"] if context.strip() else [])
         asked = self._embedder.embed(texts)
-        similarity = self._vectors @ asked[0]
+        similarity = self._similarity(asked[0])
         if len(asked) > 1:
-            similarity = np.maximum(similarity, self._vectors @ asked[1] - FOLLOW_UP_PENALTY)
+            similarity = np.maximum(similarity, self._similarity(asked[1]) - FOLLOW_UP_PENALTY)
         keywords = self._keywords.scores(query, context=context)
         scores = similarity + KEYWORD_WEIGHT * keywords
         order = np.argsort(-scores)
@@ -134,3 +145,9 @@ class KnowledgeIndex:
             hits.append(Hit(source, score, float(similarity[i]), float(keywords[i])))
             used += len(source.text)
         return Search(hits, time.perf_counter() - started)
+
+    def _similarity(self, vector: Vectors) -> Vectors:
+        """Each passage's cosine similarity with ``vector``: the best of its own vector's and
+        its sentences'."""
+        scores: Vectors = np.maximum.reduceat(self._vectors @ vector, self._starts)
+        return scores

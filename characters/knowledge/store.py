@@ -2,8 +2,8 @@
 
 A document is indexed once, when it is created or its content changes (:func:`index_text`, CPU
 work for a worker thread: tokens counted, cut into passages, embedded), and its passages are
-stored beside it (:func:`save_index`: table ``document_chunks``, each vector as 384 float32
-bytes; the same on SQLite and PostgreSQL).
+stored beside it (:func:`save_index`: table ``document_chunks``, each passage's vectors, its own
+and its sentences', as 384 little-endian float32 each; the same on SQLite and PostgreSQL).
 
 :func:`load_knowledge` builds the :class:`~characters.knowledge.index.KnowledgeIndex` of an
 avatar's documents for one conversation. Documents indexed by another model or chunker than
@@ -37,7 +37,7 @@ from characters.store.tables import AvatarDocument, Document, DocumentChunk
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = f"{MODEL_ID}/passages-1"
+INDEX_VERSION = f"{MODEL_ID}/passages-2"
 """Stored with each document's passages; change the suffix when chunking changes."""
 
 
@@ -56,7 +56,8 @@ class Indexed:
     """A document's text, indexed: its passages, their vectors and its token count."""
 
     passages: list[Passage]
-    vectors: Vectors
+    vectors: list[Vectors]
+    """Per passage, the vectors of :attr:`Passage.embedded` (itself, then its sentences)."""
     tokens: int
 
 
@@ -75,8 +76,10 @@ def index_text(
     tokens = model.count_tokens([text])[0]
     check_document_tokens(tokens, max_tokens, path)
     passages = chunk(text, model.count_tokens)
-    vectors = model.embed([p.text for p in passages])
-    return Indexed(passages, vectors, tokens)
+    texts = [t for p in passages for t in p.embedded]
+    flat = model.embed(texts)
+    ends = np.cumsum([len(p.embedded) for p in passages])
+    return Indexed(passages, list(np.split(flat, ends[:-1])) if passages else [], tokens)
 
 
 async def save_index(db: AsyncSession, doc: Document, indexed: Indexed) -> None:
@@ -84,15 +87,16 @@ async def save_index(db: AsyncSession, doc: Document, indexed: Indexed) -> None:
     await db.execute(delete(DocumentChunk).where(DocumentChunk.document_id == doc.id))
     doc.tokens = indexed.tokens
     doc.index_version = INDEX_VERSION
-    vectors = np.asarray(indexed.vectors, "<f4")
-    for position, (passage, vector) in enumerate(zip(indexed.passages, vectors, strict=True)):
+    for position, (passage, vectors) in enumerate(
+        zip(indexed.passages, indexed.vectors, strict=True)
+    ):
         db.add(
             DocumentChunk(
                 document_id=doc.id,
                 position=position,
                 text=passage.text,
                 tokens=passage.tokens,
-                embedding=vector.tobytes(),
+                embedding=np.asarray(vectors, "<f4").tobytes(),
             )
         )
 
@@ -207,12 +211,12 @@ async def load_knowledge(
         log.info("indexed document %s: %d passages", doc_id, len(indexed.passages))
         for i, passage in enumerate(indexed.passages):
             sources.append(Source(doc_id, name, i, passage.text, passage.tokens))
-        blobs.extend(v.tobytes() for v in np.asarray(indexed.vectors, "<f4"))
+        blobs.extend(np.asarray(v, "<f4").tobytes() for v in indexed.vectors)
     if not sources:
         return None
     return await asyncio.to_thread(_build, sources, blobs, models_dir)
 
 
 def _build(sources: list[Source], blobs: list[bytes], models_dir: Path) -> KnowledgeIndex:
-    vectors = np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), DIMENSIONS)
-    return KnowledgeIndex(sources, vectors.astype(np.float32), embedder(models_dir))
+    vectors = [np.frombuffer(b, "<f4").reshape(-1, DIMENSIONS).astype(np.float32) for b in blobs]
+    return KnowledgeIndex(sources, vectors, embedder(models_dir))

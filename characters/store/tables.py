@@ -144,7 +144,8 @@ class DocumentChunk(Base):
     text: Mapped[str] = mapped_column(Text)
     tokens: Mapped[int] = mapped_column(Integer)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
-    """The passage's unit vector: 384 little-endian float32."""
+    """The passage's unit vectors, 384 little-endian float32 each: its own, then one per
+    sentence when it has several."""
 
 
 class AvatarDocument(Base):
