@@ -708,6 +708,11 @@ def run_retrieval(
     started = time.perf_counter()
     index = KnowledgeIndex(sources, vectors, model)
     build_s = time.perf_counter() - started
+    embedding: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        model.embed([question.text])
+        embedding.append(time.perf_counter() - started)
     latencies: list[float] = []
     hits_small: list[bool] = []
     hits_large: list[bool] = []
@@ -729,7 +734,9 @@ def run_retrieval(
     return {
         "documents": len(texts),
         "passages": len(index),
-        "tokens": index.tokens,
+        "vectors": len(index._vectors),
+        "tokens": total,
+        "embed_question_ms": {"p50": 1000 * pct(embedding, 50), "p95": 1000 * pct(embedding, 95)},
         "index_build_s": build_s,
         "embedding_s": embedded_s,
         "searches": len(latencies),
@@ -926,9 +933,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ms = ret["search_ms"]
         found_ = ret["answer_found"]
         print(
-            f"retrieval: {ret['passages']} passages, {ret['tokens']:,} tokens "
+            f"retrieval: {ret['passages']} passages ({ret['vectors']} vectors), {ret['tokens']:,} tokens "
             f"({ret['documents']} documents; index built in {ret['index_build_s'] * 1000:.0f} ms): "
-            f"search p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms, max {ms['max']:.1f} ms; "
+            f"search p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms, max {ms['max']:.1f} ms "
+            f"(embedding the words alone p50 {ret['embed_question_ms']['p50']:.1f} ms); "
             f"answer in the passages {found_['own_documents']:.0%} with the character's own "
             f"documents, {found_['among_50k_tokens']:.0%} among {ret['tokens']:,} tokens "
             f"({found_['n']} questions)"

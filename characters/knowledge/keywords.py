@@ -68,23 +68,31 @@ def terms(text: str) -> list[str]:
 
 
 class Keywords:
-    """A BM25 index of passages (built once per conversation; pure Python, ~1 ms per 1 000
-    passages and query word)."""
+    """A BM25 index of passages (built once per conversation). Each term's passages and their
+    saturated term weights are precomputed as arrays, so a query costs one vectorised add per
+    word (well under a millisecond at 1 500 passages)."""
 
     def __init__(self, passages: Sequence[str]) -> None:
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        postings: dict[str, list[tuple[int, int]]] = {}
         lengths = []
         for i, text in enumerate(passages):
             counts = Counter(terms(text))
             lengths.append(sum(counts.values()))
             for term, tf in counts.items():
-                self._postings.setdefault(term, []).append((i, tf))
+                postings.setdefault(term, []).append((i, tf))
         self.size = len(passages)
-        self._lengths = np.array(lengths, np.float32)
-        self._average = float(self._lengths.mean()) if lengths else 1.0
+        length = np.array(lengths, np.float32)
+        norm = length / float(length.mean()) if lengths and length.mean() > 0 else length
+        self._postings: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]] = {}
+        for term, rows in postings.items():
+            ids = np.array([i for i, _ in rows], np.intp)
+            freq = np.array([f for _, f in rows], np.float32)
+            saturated = freq * (K1 + 1) / (freq + K1 * (1 - B + B * norm[ids]))
+            self._postings[term] = (ids, saturated.astype(np.float32))
 
     def idf(self, term: str) -> float:
-        df = len(self._postings.get(term, ()))
+        posting = self._postings.get(term)
+        df = 0 if posting is None else len(posting[0])
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def scores(
@@ -99,10 +107,10 @@ class Keywords:
             weights[t] = context_weight
         if not weights or not self.size:
             return out
-        norm = self._lengths / self._average
         ideal = sum(self.idf(t) for t in asked)
         for term, weight in weights.items():
-            idf = self.idf(term) * weight
-            for i, tf in self._postings.get(term, ()):
-                out[i] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * norm[i]))
+            posting = self._postings.get(term)
+            if posting is not None:
+                ids, saturated = posting
+                out[ids] += np.float32(self.idf(term) * weight) * saturated
         return np.minimum(out / ideal, 1.0) if ideal > 0 else out
