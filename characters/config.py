@@ -186,6 +186,21 @@ class Settings(BaseSettings):
     """Pause from which the end-of-turn model's "finished" ends the turn."""
     """Smart Turn probability above which a pause ends the turn early."""
 
+    # Knowledge base (characters/knowledge; docs/knowledge.md)
+    knowledge_max_tokens: int = Field(50_000, ge=100, le=1_000_000)
+    """Tokens of knowledge one avatar may have, all its documents together (Runway: 50 000);
+    also the most one document may have. Counted with the embedding model's tokenizer."""
+    knowledge_max_chars: int = Field(700, ge=0, le=8000)
+    """Characters of retrieved document text put into the prompt with each user turn (0: none).
+    Every token of it is evaluated after the user stops speaking (about 0.1 s per 15 tokens
+    with the embedded model on 2 cores)."""
+
+    knowledge_unknown_line: str = "I'm sorry, I don't have any information about that."
+    """What a character with documents says, without asking the language model, to a question
+    that neither its documents nor its personality, memory or tools say anything about (empty:
+    the model answers, told that its documents say nothing about it). The small embedded model
+    often invents an answer instead of admitting it (docs/knowledge.md)."""
+
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)

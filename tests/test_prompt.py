@@ -108,7 +108,8 @@ def test_knowledge_is_cut_to_its_budget() -> None:
         BELLA, [{"role": "user", "content": "q"}], retrieved=["a " * 500, "b " * 500]
     )
     knowledge = messages[-2]["content"]
-    assert len(knowledge) < 1600 and knowledge.endswith(" ...") and "a a" in knowledge
+    assert len(knowledge) < 1600 and "b b ...\n" in knowledge, "the second one is cut"
+    assert knowledge.endswith("a a"), "the best passage is written last, nearest the question"
 
 
 def test_tools_are_described_with_a_call_line_for_the_embedded_model() -> None:

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
-
-from sqlalchemy import select
 
 from characters.config import Settings
 from characters.conversation.prompt import Character, ToolSpec, tools_from_runway
 from characters.errors import InvalidInput, NotFound
+from characters.knowledge.store import load_knowledge
 from characters.store.db import Database
-from characters.store.tables import Avatar, AvatarDocument, Document
+from characters.store.tables import Avatar
 
 
-def character_of(avatar: Avatar, documents: list[Document]) -> Character:
-    """The conversation view of an avatar row and its attached documents."""
+def character_of(avatar: Avatar) -> Character:
+    """The conversation view of an avatar row (its documents: :func:`load_knowledge`)."""
     voice = avatar.voice or {}
     return Character(
         name=avatar.name,
         personality=avatar.personality,
         start_script=avatar.start_script,
         voice=str(voice.get("presetId") or "clara"),
-        documents=[(d.name, d.content) for d in documents],
     )
 
 
 async def load_character(settings: Settings, avatar_id: str) -> Character:
     """The avatar ``avatar_id`` of any organisation on this server (a local, trusted reader:
-    the CLI), with its documents in their attached order."""
+    the CLI), with its documents' passages."""
     try:
         avatar_id = str(uuid.UUID(avatar_id))
     except ValueError:
@@ -40,13 +39,9 @@ async def load_character(settings: Settings, avatar_id: str) -> Character:
             avatar = await session.get(Avatar, avatar_id)
             if avatar is None:
                 raise NotFound(f"Avatar {avatar_id} not found in {settings.data_dir}.")
-            rows = await session.execute(
-                select(Document)
-                .join(AvatarDocument, AvatarDocument.document_id == Document.id)
-                .where(AvatarDocument.avatar_id == avatar.id)
-                .order_by(AvatarDocument.position)
-            )
-            return character_of(avatar, list(rows.scalars()))
+            character = character_of(avatar)
+        knowledge = await load_knowledge(db, avatar_id, settings.resolved_models_dir)
+        return replace(character, knowledge=knowledge)
     finally:
         await db.aclose()
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from characters.config import Settings
-from characters.conversation.facts import persona_facts, relevant_facts
+from characters.conversation.facts import coverage, persona_facts, relevant_facts
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.prompt import Character, build_messages
+from characters.conversation.prompt import Character, asks_for_information, build_messages
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
 from characters.conversation.stt import Recognizer, load_recognizer
 from characters.conversation.turn import SmartTurn
@@ -46,6 +46,10 @@ which takes the first audio about 0.3 s earlier on 2 cores."""
 FIRST_PHRASE_WORDS = 2
 """The first chunk may also end before a word that opens a phrase, two words in: "We're open |
 from 8 am to 6 pm." (a short break in the speech, for an earlier start)."""
+
+UNKNOWN_COVERAGE = 0.5
+"""A question the documents do not cover is unknown when no sentence of the persona, turn of
+memory or tool mentions at least this share of its content words (``Conversation.unknown``)."""
 
 FACTS_PER_ANSWER = 1
 """Persona sentences repeated next to each question (each costs about 20 prompt tokens, 0.1 s
@@ -69,6 +73,10 @@ class TurnTimings:
     """Time spent synthesising speech."""
     audio_s: float = 0.0
     """Length of the speech produced."""
+    retrieval_s: float | None = None
+    """Time spent searching the character's documents (``None``: it has none)."""
+    knowledge_chars: int = 0
+    """Characters of document passages put into the prompt."""
 
     def since_start(self, at: float | None) -> float | None:
         return None if at is None else at - self.started
@@ -83,6 +91,8 @@ class TurnTimings:
             "llm_s": self.llm_s,
             "tts_s": self.tts_s,
             "audio_s": self.audio_s,
+            "retrieval_s": self.retrieval_s,
+            "knowledge_chars": self.knowledge_chars,
         }
 
 
@@ -204,9 +214,29 @@ class Conversation:
     history: list[dict[str, str]] = field(default_factory=list)
     """The turns so far, as chat messages (``role`` user or assistant, ``content``)."""
     retrieve: Callable[[str], Sequence[str]] | None = None
-    """Knowledge-base hook: snippets relevant to the user's words (filled by the knowledge
-    issue)."""
+    """Knowledge hook: the passages that bear on the user's words. Default: a search of the
+    character's documents (:meth:`search`), when it has any."""
     _facts: list[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if (
+            self.retrieve is None
+            and self.character.knowledge is not None
+            and self.engines.settings.knowledge_max_chars > 0
+        ):
+            self.retrieve = self.search
+
+    def search(self, user_text: str) -> list[str]:
+        """The passages of the character's documents that bear on ``user_text`` (or, for a
+        follow-up, on it with the previous user turn), within ``knowledge_max_chars``."""
+        knowledge = self.character.knowledge
+        if knowledge is None:
+            return []
+        before = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+        found = knowledge.search(
+            user_text, context=before, max_chars=self.engines.settings.knowledge_max_chars
+        )
+        return found.texts
 
     def opening(self, cancel: threading.Event | None = None) -> Iterator[AgentEvent]:
         """The start script, spoken (nothing when the character has none)."""
@@ -239,15 +269,23 @@ class Conversation:
         cancel = cancel or threading.Event()
         timings = TurnTimings(started=time.monotonic())
         s = self.engines.settings
-        retrieved = self.retrieve(user_text) if self.retrieve else ()
+        retrieved: Sequence[str] | None = None
+        if self.retrieve is not None:
+            retrieved = self.retrieve(user_text)
+            timings.retrieval_s = time.monotonic() - timings.started
+            timings.knowledge_chars = sum(len(r) for r in retrieved)
+            if not retrieved and self.unknown(user_text):
+                yield from self._say(s.knowledge_unknown_line, timings, cancel)
+                return
         llm = self.engines.llm
         messages = build_messages(
             self.character,
-            [*self.history, {"role": "user", "content": user_text}],
+            [*self.memory(), {"role": "user", "content": user_text}],
             retrieved=retrieved,
             facts=self.facts_for(user_text),
             rule=s.llm_facts == "rules",
             native_tools=llm.native_tools,
+            max_knowledge_chars=max(s.knowledge_max_chars, 1),
         )
         deltas = llm.stream(
             messages,
@@ -283,6 +321,46 @@ class Conversation:
         timings.done = time.monotonic()
         yield AgentDone(" ".join(said), cancel.is_set(), timings, "".join(raw))
 
+    def memory(self) -> list[dict[str, str]]:
+        """The turns the prompt shows: every remembered turn except questions answered with
+        ``knowledge_unknown_line`` (the small model copied that line into its next answers,
+        even with the right passage in front of it)."""
+        line = self.engines.settings.knowledge_unknown_line
+        shown: list[dict[str, str]] = []
+        for m in self.history:
+            if m["role"] == "assistant" and m["content"] == line and shown:
+                if shown[-1]["role"] == "user":
+                    shown.pop()
+                continue
+            shown.append(m)
+        return shown
+
+    def unknown(self, user_text: str) -> bool:
+        """Whether ``user_text``, which the character's documents do not cover, asks for
+        information that nothing else it knows is about either (its personality, start script,
+        memory, tools): it then says ``knowledge_unknown_line`` rather than let the model
+        guess."""
+        if not self.engines.settings.knowledge_unknown_line or not asks_for_information(user_text):
+            return False
+        c = self.character
+        known = [
+            *persona_facts(c.personality),
+            c.start_script or "",
+            *(m["content"] for m in self.history),
+            *(f"{t.name.replace('_', ' ')} {t.description}" for t in c.tools),
+        ]
+        return coverage(known, user_text) < UNKNOWN_COVERAGE
+
+    def _say(
+        self, text: str, timings: TurnTimings, cancel: threading.Event
+    ) -> Iterator[AgentEvent]:
+        """A fixed answer, spoken (no language model)."""
+        timings.first_speech_text = time.monotonic()
+        yield from self._speak(text, timings, cancel)
+        said = "" if cancel.is_set() else text
+        timings.done = time.monotonic()
+        yield AgentDone(said, cancel.is_set(), timings, said)
+
     def facts_for(self, user_text: str) -> list[str] | None:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,
         for a follow-up such as "Is it free?"), said with the question; ``None`` for a
@@ -301,8 +379,30 @@ class Conversation:
         model's cache, so the next answer evaluates only the user's words (first token 0.13 s
         rather than 0.13–0.18 s on 2 cores: a small batch costs about one forward pass)."""
         llm = self.engines.llm
-        upcoming = [*self.history, {"role": "user", "content": ""}]
+        upcoming = [*self.memory(), {"role": "user", "content": ""}]
         llm.warm(build_messages(self.character, upcoming, native_tools=llm.native_tools))
+
+    def anticipate(self, words: str) -> None:
+        """While the user is still speaking (``words``: what they said so far): put the
+        passages those words call for into the model's cache, after the conversation so far and
+        before the opening of the user's turn. If the whole turn finds the same passages (it
+        usually does), its answer then evaluates only the user's words (about 0.3 s sooner per
+        passage on 2 cores with the 0.5B model). Nothing happens without documents."""
+        if self.retrieve is None or not words.strip():
+            return
+        passages = self.retrieve(words)
+        if not passages:
+            return
+        llm = self.engines.llm
+        upcoming = [*self.memory(), {"role": "user", "content": ""}]
+        messages = build_messages(
+            self.character,
+            upcoming,
+            retrieved=passages,
+            native_tools=llm.native_tools,
+            max_knowledge_chars=max(self.engines.settings.knowledge_max_chars, 1),
+        )
+        llm.warm(messages)
 
     def remember(self, user_text: str, answer: str) -> None:
         """Add a committed turn to the conversation's memory (``answer``: usually

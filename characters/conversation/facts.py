@@ -8,8 +8,9 @@ just before the question it said no. :func:`persona_facts` cuts a personality in
 :func:`relevant_facts` ranks them against the user's words (and the previous user turn, for
 follow-ups such as "Is it free?"), by shared content words and shared topics (a question about
 "Saturday" matches a fact about "weekends", "how much" one about "dollars"). Pure Python,
-microseconds per question; the knowledge base (``Conversation.retrieve``) adds its snippets
-beside these.
+microseconds per question; the knowledge base (``Conversation.retrieve``) adds its passages
+beside these. :func:`coverage` tells whether anything the character knows (persona, memory,
+tools) is about a question its documents do not cover.
 """
 
 from __future__ import annotations
@@ -141,3 +142,13 @@ def relevant_facts(
     top = max(s for s, _ in scored)
     best = sorted((s for s in scored if s[0] >= top / 2), key=lambda s: (-s[0], s[1]))[:limit]
     return [facts[i] for _, i in sorted(best, key=lambda s: s[1])]
+
+
+def coverage(sources: Sequence[str], question: str) -> float:
+    """The largest share of the question's content words (and topics) that one of ``sources``
+    has: 1.0 when some source mentions everything the question is about, 0.0 when none shares
+    anything. A question without content words ("What is it?") counts as covered."""
+    asked = _terms(question)
+    if not asked:
+        return 1.0
+    return max((len(asked & _terms(s)) / len(asked) for s in sources), default=0.0)

@@ -18,6 +18,9 @@ Listener` on one worker thread, in order, and answers on another:
   ``merge_window_s`` of the end of their speech, the answer to the first part is withdrawn (cut
   off if it was already playing, forgotten by memory) and, once the user is done, the whole
   utterance is answered once (:class:`UserTurn` with ``continues`` set).
+* **Anticipation.** For a character with documents, each partial transcript while the user
+  speaks is searched and the passages it finds go into the model's cache before the user's
+  turn (:meth:`Conversation.anticipate`), so the answer usually evaluates only their words.
 * **Never silent.** A committed turn always gets an answer: if the language model says nothing
   speakable (and calls no tool), the character says :data:`FALLBACK_LINE`.
 * **Errors.** A stage that fails (speech recognition, the language model, the voice) emits
@@ -220,6 +223,8 @@ class VoiceConversation:
         self._skip_barge_in = False
         self._failures = 0
         """Answers failed in a row."""
+        self._anticipating = False
+        """A search for the user's words so far is being put into the model's cache."""
 
     # -- input ------------------------------------------------------------------------------
 
@@ -330,7 +335,11 @@ class VoiceConversation:
             self._events.put_nowait(UserSpeaking(event.at_s))
             self._maybe_continue(event.at_s)
         elif isinstance(event, Partial):
-            self._events.put_nowait(UserPartial(self._joined(event.text)))
+            text = self._joined(event.text)
+            self._events.put_nowait(UserPartial(text))
+            if (answer is None or answer.finished) and not (self._anticipating or self._closed):
+                self._anticipating = True
+                self._answer_pool.submit(self._anticipate, text)
         elif isinstance(event, EndOfTurnCandidate):
             text = self._joined(event.text)
             if answer is not None and not answer.released and not answer.finished:
@@ -522,6 +531,16 @@ class VoiceConversation:
             self.conversation.prepare()
         except Exception:
             log.exception("preparing the next turn failed")
+
+    def _anticipate(self, words: str) -> None:
+        """On a worker thread, while the user speaks: the passages for their words so far into
+        the model's cache (at most one at a time; a later partial waits for the next)."""
+        try:
+            self.conversation.anticipate(words)
+        except Exception:
+            log.exception("anticipating the user's turn failed")
+        finally:
+            self._anticipating = False
 
     def _fail(self, answer: _Answer, stage: str, reason: str) -> None:
         """On the event loop: a failed answer ends (nothing of it is remembered) and, unless it

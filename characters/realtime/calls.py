@@ -30,8 +30,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from characters.avatars.face_inputs import FaceSources, face_renderer, face_sources
 from characters.config import Settings
 from characters.conversation.character import character_of
@@ -39,6 +37,7 @@ from characters.conversation.engine import Conversation, Engines
 from characters.conversation.prompt import Character, tools_from_runway
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
+from characters.knowledge.store import load_knowledge
 from characters.realtime.recorder import salvage
 from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outcome, TranscriptItem
 from characters.realtime.webrtc import WebRTCPeer, read_offer
@@ -47,13 +46,7 @@ from characters.sessions.states import FailureCode, Status
 from characters.store.blobs import BlobStore, file_digest
 from characters.store.db import Database
 from characters.store.keys import hash_secret
-from characters.store.tables import (
-    Avatar,
-    AvatarDocument,
-    Document,
-    RealtimeSession,
-    TranscriptEntry,
-)
+from characters.store.tables import Avatar, RealtimeSession, TranscriptEntry
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +179,9 @@ class Calls:
             del self._prepared[session_id]
             prepared.cancel()
 
-    async def _read_session(self, session_id: str) -> tuple[Character, FaceSources, int]:
-        """The call's character, face sources and cap, from the store (one transaction)."""
+    async def _read_session(self, session_id: str) -> tuple[Character, FaceSources, int, str]:
+        """The call's character, face sources, cap and avatar id, from the store (one
+        transaction)."""
         async with self._db.transaction() as db:
             session = await db.get(RealtimeSession, session_id)
             if session is None:
@@ -196,28 +190,27 @@ class Calls:
             if avatar is None or avatar.status != "READY":
                 raise _AvatarGone(f"The avatar of session {session_id} is no longer available.")
             sources = await face_sources(db, avatar)
-            documents = (
-                await db.scalars(
-                    select(Document)
-                    .join(AvatarDocument, AvatarDocument.document_id == Document.id)
-                    .where(AvatarDocument.avatar_id == avatar.id)
-                    .order_by(AvatarDocument.position)
-                )
-            ).all()
-            character = character_of(avatar, list(documents))
+            character = character_of(avatar)
             if session.personality:
                 character = replace(character, personality=session.personality)
             if session.start_script:
                 character = replace(character, start_script=session.start_script)
             if session.tools:
                 character = replace(character, tools=tools_from_runway(session.tools))
-            return character, sources, session.max_duration
+            return character, sources, session.max_duration, avatar.id
 
     async def _setup(self, session_id: str) -> _Setup:
         engines = self.engines()
         # Shielded: a set-up may be cancelled (its session ended), and a transaction cut off
         # halfway would leave its connection holding the database.
-        character, sources, max_duration = await asyncio.shield(self._read_session(session_id))
+        read = await asyncio.shield(self._read_session(session_id))
+        character, sources, max_duration, avatar_id = read
+        # The avatar's documents as of now: a document changed during the call is seen by the
+        # next one.
+        knowledge = await asyncio.shield(
+            load_knowledge(self._db, avatar_id, self.settings.resolved_models_dir)
+        )
+        character = replace(character, knowledge=knowledge)
         # Files are read, and the face prepared, after the transaction: never hold the
         # database while waiting for a worker thread.
         inputs = await asyncio.to_thread(sources.read, self._blobs)

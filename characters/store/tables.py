@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -122,8 +123,29 @@ class Document(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    """Tokens of ``content`` (the knowledge limit counts them); ``None`` until it is indexed."""
+    index_version: Mapped[str | None] = mapped_column(String(64))
+    """What made its passages (embedding model and chunking; ``characters.knowledge.store``):
+    another value than the current one means they are made again before use."""
 
     __table_args__ = (Index("ix_documents_org_created", "organization_id", "created_at", "id"),)
+
+
+class DocumentChunk(Base):
+    """A passage of a document, with its embedding (the knowledge base, docs/knowledge.md)."""
+
+    __tablename__ = "document_chunks"
+
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    """The passage's unit vectors, 384 little-endian float32 each: its own, then one per
+    sentence when it has several."""
 
 
 class AvatarDocument(Base):

@@ -26,8 +26,11 @@ from characters.avatars.images import (
     upright_size,
 )
 from characters.avatars.usable import WITHOUT_FACE
+from characters.config import Settings
 from characters.errors import Conflict, InvalidImage, InvalidInput, NotFound
 from characters.face.keypoints import check_keypoints
+from characters.knowledge.limits import check_avatar_tokens
+from characters.knowledge.store import token_counts
 from characters.store.janitor import forget_blobs
 from characters.store.keys import Principal
 from characters.store.owned import get_owned
@@ -241,7 +244,11 @@ def check_voice(voice: PresetVoice | CustomVoiceRef) -> dict[str, Any]:
     return {"type": "runway-live-preset", "presetId": voice.presetId}
 
 
-async def check_documents(db: AsyncSession, principal: Principal, ids: list[str]) -> list[str]:
+async def check_documents(
+    db: AsyncSession, principal: Principal, ids: list[str], settings: Settings
+) -> list[str]:
+    """The avatar's document ids, each once; 400 for one that is not the caller's, or when
+    together they hold more than ``knowledge_max_tokens`` tokens."""
     unique = list(dict.fromkeys(i.lower() for i in ids))
     if not unique:
         return []
@@ -257,6 +264,8 @@ async def check_documents(db: AsyncSession, principal: Principal, ids: list[str]
     missing = [i for i in unique if i not in found]
     if missing:
         raise InvalidInput(f"Document(s) not found: {', '.join(missing)}.", ["documentIds"])
+    tokens = await token_counts(db, unique, settings.resolved_models_dir)
+    check_avatar_tokens(tokens, settings.knowledge_max_tokens)
     return unique
 
 
@@ -277,7 +286,7 @@ async def create_avatar(
         keypoints = await check_face_keypoints(body.faceKeypoints, image.data)
     now = utcnow()
     async with services.db.transaction() as db:
-        doc_ids = await check_documents(db, principal, body.documentIds or [])
+        doc_ids = await check_documents(db, principal, body.documentIds or [], services.settings)
         blob = await services.blobs.put(
             db, image.data, image.content_type, principal.organization_id
         )
@@ -421,7 +430,9 @@ async def update_avatar(
             avatar.image_processing = body.imageProcessing
         if body.documentIds is not None:
             await set_documents(
-                db, avatar.id, await check_documents(db, principal, body.documentIds)
+                db,
+                avatar.id,
+                await check_documents(db, principal, body.documentIds, services.settings),
             )
         if image is not None:
             blob = await services.blobs.put(

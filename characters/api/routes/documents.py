@@ -1,4 +1,10 @@
-"""``/v1/documents``: the knowledge documents avatars can use (text stored now; retrieval later).
+"""``/v1/documents``: the knowledge documents avatars answer from (docs/knowledge.md).
+
+Each document is cut into passages and embedded when it is created or its content changes
+(in a worker thread, before the transaction that stores it), so a session finds its avatar's
+documents ready. Limits: ``content`` up to 200 000 characters (Runway's), and
+``knowledge_max_tokens`` (50 000) tokens per document and per avatar, all its documents together
+(400 naming the total).
 
 Extension: instead of ``content``, ``file`` may name an upload (``runway://…``) of a .txt, .md or
 .pdf file; its text is extracted and stored, and the document's ``type`` is ``file``.
@@ -6,7 +12,7 @@ Extension: instead of ``content``, ``file`` may name an upload (``runway://…``
 
 from __future__ import annotations
 
-import io
+import asyncio
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -17,14 +23,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from characters.api import wire
-from characters.api.deps import PrincipalDep, Services, ServicesDep
+from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
 from characters.api.pagination import keyset, page
 from characters.api.routes.uploads import URI_PREFIX, read_upload
 from characters.api.wire import ok
 from characters.errors import InvalidInput, NotFound
+from characters.knowledge.formats import document_text
+from characters.knowledge.limits import check_avatar_tokens
+from characters.knowledge.store import index_text, save_index, token_counts, users_of
 from characters.store.keys import Principal
 from characters.store.owned import get_owned
-from characters.store.tables import Avatar, AvatarDocument, Document, Upload
+from characters.store.tables import Avatar, AvatarDocument, Document, DocumentChunk, Upload
 from characters.timeutil import iso, utcnow
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -73,16 +82,28 @@ class DocumentPage(wire.Response):
     nextCursor: str | None
 
 
-async def used_by(db: AsyncSession, doc_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+async def used_by(
+    db: AsyncSession, doc_ids: list[str], services: Services, base_url: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The avatars each document is attached to (``usedBy``), with a link to the avatar's
+    image preview (processed, else the reference)."""
     rows = await db.execute(
-        select(AvatarDocument.document_id, Avatar.id, Avatar.name)
+        select(
+            AvatarDocument.document_id,
+            Avatar.id,
+            Avatar.name,
+            Avatar.processed_preview_blob_id,
+            Avatar.reference_preview_blob_id,
+        )
         .join(Avatar, Avatar.id == AvatarDocument.avatar_id)
         .where(AvatarDocument.document_id.in_(doc_ids))
         .order_by(Avatar.created_at, Avatar.id)
     )
     out: dict[str, list[dict[str, Any]]] = {d: [] for d in doc_ids}
-    for doc_id, avatar_id, avatar_name in rows:
-        out[doc_id].append({"id": avatar_id, "name": avatar_name, "imageUrl": None})
+    for doc_id, avatar_id, avatar_name, processed, reference in rows:
+        blob = processed or reference
+        image = None if blob is None else base_url + services.blobs.signed_path(blob)
+        out[doc_id].append({"id": avatar_id, "name": avatar_name, "imageUrl": image})
     return out
 
 
@@ -109,29 +130,16 @@ async def get_owned_document(db: AsyncSession, principal: Principal, doc_id: str
 
 async def text_of_upload(
     db: AsyncSession, services: Services, principal: Principal, uri: str
-) -> str:
+) -> tuple[bytes, str]:
+    """The bytes and content type of an upload to make a document from."""
     data = await read_upload(db, services, principal, uri, "file")
     upload = await db.get(Upload, uri.removeprefix(URI_PREFIX))
     assert upload is not None
-    if upload.content_type == "application/pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PyPdfError
+    return data, upload.content_type
 
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            text = "\n\n".join((p.extract_text() or "") for p in reader.pages)
-        except (PyPdfError, ValueError, KeyError, TypeError) as e:
-            raise InvalidInput("file: the PDF could not be read.", ["file"]) from e
-    elif upload.content_type in ("text/plain", "text/markdown"):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InvalidInput("file: text files must be UTF-8.", ["file"]) from e
-    else:
-        raise InvalidInput("file: documents can be made from .txt, .md or .pdf uploads.", ["file"])
-    text = text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL; PDFs emit some
-    if not text:
-        raise InvalidInput("file: no text could be extracted from the upload.", ["file"])
+
+def _file_text(data: bytes, content_type: str) -> str:
+    text = document_text(data, content_type)
     if len(text) > MAX_CONTENT:
         raise InvalidInput(
             f"file: the extracted text is longer than {MAX_CONTENT} characters.", ["file"]
@@ -143,13 +151,23 @@ async def text_of_upload(
 async def create_document(
     body: DocumentCreate, services: ServicesDep, principal: PrincipalDep
 ) -> JSONResponse:
+    s = services.settings
+    if body.file is not None:
+        async with services.db.transaction() as db:
+            data, content_type = await text_of_upload(db, services, principal, body.file)
+        content, kind, field = (
+            await asyncio.to_thread(_file_text, data, content_type),
+            "file",
+            "file",
+        )
+    else:
+        assert body.content is not None
+        content, kind, field = body.content, "text", "content"
+    indexed = await asyncio.to_thread(
+        index_text, content, s.resolved_models_dir, max_tokens=s.knowledge_max_tokens, path=[field]
+    )
     now = utcnow()
     async with services.db.transaction() as db:
-        if body.file is not None:
-            content, kind = await text_of_upload(db, services, principal, body.file), "file"
-        else:
-            assert body.content is not None
-            content, kind = body.content, "text"
         doc = Document(
             id=str(uuid.uuid4()),
             organization_id=principal.organization_id,
@@ -160,6 +178,8 @@ async def create_document(
             updated_at=now,
         )
         db.add(doc)
+        await db.flush()
+        await save_index(db, doc, indexed)
     return ok(document_wire(doc, [], content=True))
 
 
@@ -167,6 +187,7 @@ async def create_document(
 async def list_documents(
     services: ServicesDep,
     principal: PrincipalDep,
+    base_url: BaseUrlDep,
     limit: wire.Limit = 50,
     cursor: Annotated[wire.Cursor | None, Query()] = None,
     sort: Literal["createdAt", "updatedAt"] = "createdAt",
@@ -182,7 +203,7 @@ async def list_documents(
                 )
             )
         ).all()
-        users = await used_by(db, [d.id for d in rows[:limit]])
+        users = await used_by(db, [d.id for d in rows[:limit]], services, base_url)
     data = [document_wire(d, users[d.id], content=False) for d in rows[:limit]]
     key = (
         (lambda d: (d.created_at, d.id))
@@ -194,11 +215,11 @@ async def list_documents(
 
 @router.get("/documents/{id}", response_model=DocumentOut, summary="Retrieve a knowledge document")
 async def get_document(
-    id: uuid.UUID, services: ServicesDep, principal: PrincipalDep
+    id: uuid.UUID, services: ServicesDep, principal: PrincipalDep, base_url: BaseUrlDep
 ) -> JSONResponse:
     async with services.db.transaction() as db:
         doc = await get_owned_document(db, principal, str(id))
-        users = await used_by(db, [doc.id])
+        users = await used_by(db, [doc.id], services, base_url)
     return ok(document_wire(doc, users[doc.id], content=True))
 
 
@@ -213,12 +234,28 @@ async def update_document(
 ) -> Response:
     if body.name is None and body.content is None:
         raise InvalidInput("Give at least one of 'name' or 'content'.")
+    s = services.settings
+    async with services.db.transaction() as db:
+        await get_owned_document(db, principal, str(id))  # 404 before any work
+    indexed = None
+    if body.content is not None:
+        indexed = await asyncio.to_thread(
+            index_text, body.content, s.resolved_models_dir, max_tokens=s.knowledge_max_tokens
+        )
     async with services.db.transaction() as db:
         doc = await get_owned_document(db, principal, str(id))
         if body.name is not None:
             doc.name = body.name
-        if body.content is not None:
+        if indexed is not None and body.content is not None:
+            for avatar_id, doc_ids in (await users_of(db, doc.id)).items():
+                others = [d for d in doc_ids if d != doc.id]
+                tokens = await token_counts(db, others, s.resolved_models_dir)
+                tokens[doc.id] = indexed.tokens
+                check_avatar_tokens(
+                    tokens, s.knowledge_max_tokens, avatar=avatar_id, path=["content"]
+                )
             doc.content = body.content
+            await save_index(db, doc, indexed)
         doc.updated_at = utcnow()
     return Response(status_code=204)
 
@@ -235,5 +272,6 @@ async def delete_document(
     async with services.db.transaction() as db:
         doc = await get_owned_document(db, principal, str(id))
         await db.execute(delete(AvatarDocument).where(AvatarDocument.document_id == doc.id))
+        await db.execute(delete(DocumentChunk).where(DocumentChunk.document_id == doc.id))
         await db.delete(doc)
     return Response(status_code=204)

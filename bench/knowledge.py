@@ -1,0 +1,985 @@
+"""Knowledge-base benchmark: do characters answer from their documents, and what does it cost?
+
+Four parts, each printed and written to ``bench/results/knowledge-<model>.json``:
+
+* **accuracy**: questions (and small talk) put to invented characters through the real text path
+  (``Engines.load(settings, listen=False)``, ``Conversation.respond`` after ``prepare()``, as
+  between turns of a call), each character with its own invented documents
+  (``bench/documents/``; the baths' guide is ingested as a PDF). Scored automatically with
+  ``bench/answers.py``'s normalisation: **fact** (the expected facts are in the answer),
+  **unknown** (the documents do not say: the answer must admit it and invent no number),
+  **follow-up** (the second turn of a two-turn conversation), **chat** (small talk: the character
+  must not answer it with "I don't know"). The ``tune`` half was written
+  first and the prompt and retrieval tuned on it; the ``held-out`` half (with a fifth character
+  and document) was written afterwards and run once the code was frozen.
+* **latency cost**: the same fact questions answered without the character's documents, with
+  them, and with them after their first three quarters were anticipated (the passages put into
+  the model's cache as a live call does on a partial transcript), in turn in one process (so
+  all see the same load): first token and first speakable text, p50/p95.
+* **retrieval at 50 000 tokens**: every question searched in one index holding all the
+  documents plus generated look-alike documents (other venues' hours, prices, staff) up to
+  ``knowledge_max_tokens``: latency per search p50/p95 (target ≤ 30 ms) and whether the
+  passage with the answer is still found.
+* **ingestion**: a PDF of the documents and the generated text, extracted, cut, embedded and
+  stored in a fresh SQLite database: pages and tokens per second.
+
+    python bench/knowledge.py                    # everything (about 5 minutes on 2 cores)
+    python bench/knowledge.py --only accuracy --split tune -v
+    python bench/knowledge.py --skip accuracy --skip latency   # no language model
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.answers import (  # noqa: E402
+    ADMITS,
+    Persona,
+    _has,
+    _numbers,
+    first_person_ok,
+    normalise,
+    pct,
+)
+from characters.config import Settings, async_url, load_settings  # noqa: E402
+from characters.conversation import engine as engine_module  # noqa: E402
+from characters.conversation.engine import AgentDone, Conversation, Engines  # noqa: E402
+from characters.conversation.prompt import Character  # noqa: E402
+from characters.knowledge.formats import document_text  # noqa: E402
+from characters.knowledge.index import KnowledgeIndex, Source  # noqa: E402
+from characters.knowledge.store import embedder, index_text  # noqa: E402
+from tests.pdf import paginate, pdf_bytes, text_pdf  # noqa: E402
+
+DOCUMENTS = Path(__file__).resolve().parent / "documents"
+CATEGORIES = ("fact", "unknown", "follow-up", "chat")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3")
+PARTS = ("accuracy", "latency", "retrieval", "ingestion")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """A character and the documents it answers from (file names in ``bench/documents``)."""
+
+    persona: Persona
+    documents: tuple[str, ...]
+
+    def character(self, index: KnowledgeIndex | None) -> Character:
+        p = self.persona
+        return Character(
+            name=p.name, personality=p.personality, start_script=p.start, knowledge=index
+        )
+
+
+CASTS = {
+    c.persona.name: c
+    for c in (
+        Cast(
+            Persona(
+                "Tova",
+                "You are Tova, the customer assistant of Halvard Ferries. You help travellers "
+                "with tickets, timetables and life on board.",
+                "Hello, I'm Tova from Halvard Ferries. How can I help with your trip?",
+                ("the assistant",),
+            ),
+            ("halvard-ferries.txt",),
+        ),
+        Cast(
+            Persona(
+                "Jonas",
+                "You are Jonas from the Zephyr Kitchenworks support team. You help owners of "
+                "the Zephyr K7 grinder.",
+                "Hi, this is Jonas from Zephyr support. What can I do for your K7?",
+                ("the support agent",),
+            ),
+            ("zephyr-k7.md",),
+        ),
+        Cast(
+            Persona(
+                "Liesl",
+                "You are Liesl, the receptionist of Velmora Thermal Baths.",
+                "Welcome to Velmora Thermal Baths, I'm Liesl. How can I help?",
+                ("the receptionist",),
+            ),
+            ("velmora-baths.md",),
+        ),
+        Cast(
+            Persona(
+                "Mira",
+                "You are Mira, the people-team assistant at Quillon Botanical Labs. You answer "
+                "colleagues' questions about working here.",
+                "Hi, I'm Mira from the people team. What would you like to know?",
+                ("the assistant",),
+            ),
+            ("quillon-handbook.md",),
+        ),
+        Cast(
+            Persona(
+                "Otto",
+                "You are Otto, the makerspace helper at Marrowby Public Library.",
+                "Hi, I'm Otto from the makerspace. What are you planning to make?",
+                ("the helper",),
+            ),
+            ("marrowby-makerspace.txt",),
+        ),
+    )
+}
+HELD_OUT_CASTS = {"Otto"}
+"""Characters of the held-out half only."""
+PDF_DOCUMENTS = {"velmora-baths.md"}
+"""Ingested as a PDF (made from the Markdown text), as an uploaded PDF would be."""
+
+
+@dataclass(frozen=True)
+class Question:
+    persona: str
+    category: str
+    text: str
+    split: str
+    expect: tuple[tuple[str, ...], ...] = ()
+    """Every group must be in the answer; a group is satisfied by any of its alternatives."""
+    before: str | None = None
+
+
+def q(
+    persona: str,
+    category: str,
+    text: str,
+    *expect: tuple[str, ...],
+    split: str,
+    before: str | None = None,
+) -> Question:
+    return Question(persona, category, text, split, tuple(expect), before)
+
+
+TUNE = [
+    q(
+        "Tova",
+        "fact",
+        "How long is the crossing to Brennoy?",
+        ("1 hour", "85 minutes", "an hour"),
+        ("25", "85"),
+        split="tune",
+    ),
+    q("Tova", "fact", "How much is a ticket for my dog?", ("12",), split="tune"),
+    q("Tova", "fact", "Who is the captain of the Kestrel Dawn?", ("solvang",), split="tune"),
+    q("Tova", "fact", "What's the Wi-Fi network called?", ("halvard guest",), split="tune"),
+    q("Tova", "unknown", "Can I bring my horse on the ferry?", split="tune"),
+    q("Tova", "unknown", "Is there a swimming pool on board?", split="tune"),
+    q(
+        "Tova",
+        "follow-up",
+        "And for a child of ten?",
+        ("half", "19"),
+        before="How much is an adult ticket to Brennoy?",
+        split="tune",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "What grind setting should I use for espresso?",
+        ("6",),
+        ("11",),
+        split="tune",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "What does error E22 mean?",
+        ("hot", "overheat", "overheated", "heat"),
+        split="tune",
+    ),
+    q("Jonas", "fact", "How long is the warranty?", ("30", "48"), split="tune"),
+    q("Jonas", "unknown", "Does the K7 work with 110 volt outlets?", split="tune"),
+    q("Jonas", "unknown", "How much does the K7 cost?", split="tune"),
+    q(
+        "Jonas",
+        "follow-up",
+        "How long do I hold them?",
+        ("8",),
+        before="How do I reset the grinder?",
+        split="tune",
+    ),
+    q("Liesl", "fact", "How warm is the Amber pool?", ("38",), split="tune"),
+    q("Liesl", "fact", "When are you open on Sunday?", ("9",), ("11",), split="tune"),
+    q("Liesl", "fact", "How old do I have to be for the sauna?", ("14",), split="tune"),
+    q("Liesl", "unknown", "Do you have a gym?", split="tune"),
+    q("Liesl", "unknown", "Is there a hotel nearby?", split="tune"),
+    q("Mira", "fact", "How many days of leave do I get?", ("27",), split="tune"),
+    q("Mira", "fact", "What's the extension of the IT helpdesk?", ("4410", "44 10"), split="tune"),
+    q("Mira", "fact", "Who is the head of people?", ("lindqvist",), split="tune"),
+    q("Mira", "unknown", "Do we get a company car?", split="tune"),
+    q("Mira", "unknown", "What is the dress code for client meetings?", split="tune"),
+    q("Tova", "chat", "Hello! How are you today?", split="tune"),
+    q("Jonas", "chat", "Thanks, that was helpful. Bye!", split="tune"),
+    q("Mira", "chat", "Good morning, Mira!", split="tune"),
+]
+
+HELD_OUT = [
+    # Written after the prompt and retrieval were tuned on TUNE, and run once the code was frozen.
+    q(
+        "Tova",
+        "fact",
+        "What time is the first ferry to Brennoy in summer?",
+        ("6:40", "6 40"),
+        split="held-out",
+    ),
+    q("Tova", "fact", "How long do you keep lost property?", ("90",), split="held-out"),
+    q(
+        "Tova",
+        "fact",
+        "Can I take my car on the Skarvik shuttle?",
+        ("no", "not", "only", "foot"),
+        split="held-out",
+    ),
+    q("Tova", "unknown", "Do you sell duty-free perfume on board?", split="held-out"),
+    q(
+        "Tova",
+        "follow-up",
+        "And for foot passengers?",
+        ("20",),
+        before="When does check-in close for cars?",
+        split="held-out",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "How many grams of coffee does one second give?",
+        ("1.6",),
+        split="held-out",
+    ),
+    q("Jonas", "fact", "What does E31 mean?", ("jam", "jammed"), split="held-out"),
+    q(
+        "Jonas",
+        "fact",
+        "Can I wash the burrs with water?",
+        ("no", "never", "rust"),
+        split="held-out",
+    ),
+    q("Jonas", "unknown", "Which colours does the K7 come in?", split="held-out"),
+    q("Liesl", "fact", "How much is a day ticket?", ("29",), split="held-out"),
+    q("Liesl", "fact", "Who founded the baths?", ("voss",), split="held-out"),
+    q("Liesl", "fact", "Which bus goes to the baths?", ("14",), split="held-out"),
+    q("Liesl", "unknown", "Can I bring my own food?", split="held-out"),
+    q(
+        "Liesl",
+        "follow-up",
+        "And a short neck and back one?",
+        ("42",),
+        before="How much is a 50 minute massage?",
+        split="held-out",
+    ),
+    q("Mira", "fact", "When are salaries paid?", ("25",), split="held-out"),
+    q("Mira", "fact", "Where is the annual retreat?", ("orvin",), split="held-out"),
+    q("Mira", "fact", "How much is the bike allowance?", ("30",), split="held-out"),
+    q("Mira", "unknown", "Is there a gym discount for staff?", split="held-out"),
+    q("Otto", "fact", "What is the laser cutter called?", ("ember 9", "ember"), split="held-out"),
+    q(
+        "Otto",
+        "fact",
+        "When is the induction course?",
+        ("thursday",),
+        ("5:30", "5 30"),
+        split="held-out",
+    ),
+    q("Otto", "fact", "How much does filament cost?", ("5",), split="held-out"),
+    q("Otto", "fact", "Who runs the makerspace?", ("oduya",), split="held-out"),
+    q("Otto", "unknown", "What is the Wi-Fi password in the makerspace?", split="held-out"),
+    q("Otto", "fact", "Can I pay in cash?", ("card",), split="held-out"),
+    q(
+        "Otto",
+        "follow-up",
+        "And how long can one print run?",
+        ("6",),
+        before="How far ahead can I book a machine?",
+        split="held-out",
+    ),
+    q("Otto", "chat", "Hi Otto, nice to meet you!", split="held-out"),
+    q("Liesl", "chat", "Great, thank you so much.", split="held-out"),
+]
+
+HELD_OUT_2 = [
+    # Written after the first held-out run, and after the changes it prompted (sentence vectors,
+    # the sentence before a passage that refers back, ordinals in the scorer); run once.
+    q(
+        "Tova",
+        "fact",
+        "How many passengers can the Kestrel Dawn carry?",
+        ("412",),
+        split="held-out-2",
+    ),
+    q("Tova", "fact", "Where is the lost property desk?", ("terminal b",), split="held-out-2"),
+    q("Tova", "unknown", "Is there a cinema on the ferry?", split="held-out-2"),
+    q("Jonas", "fact", "What size are the burrs?", ("54",), split="held-out-2"),
+    q("Jonas", "fact", "How do I save a preset?", ("3",), split="held-out-2"),
+    q("Jonas", "unknown", "Can I grind spices in the K7?", split="held-out-2"),
+    q("Liesl", "fact", "How hot is the Birch sauna?", ("85",), split="held-out-2"),
+    q(
+        "Liesl",
+        "fact",
+        "Is the Herb sauna ever for women only?",
+        ("tuesday", "tuesdays"),
+        split="held-out-2",
+    ),
+    q(
+        "Liesl",
+        "follow-up",
+        "And a bathrobe?",
+        ("7",),
+        before="How much does it cost to rent a towel?",
+        split="held-out-2",
+    ),
+    q("Mira", "fact", "How long is the probation period?", ("6",), split="held-out-2"),
+    q("Mira", "unknown", "Can I bring my dog to the office?", split="held-out-2"),
+    q(
+        "Mira",
+        "follow-up",
+        "And how long do I have to upload receipts?",
+        ("30",),
+        before="How much is the meal allowance on business trips?",
+        split="held-out-2",
+    ),
+    q("Otto", "fact", "How long can a booking last?", ("3",), split="held-out-2"),
+    q(
+        "Otto",
+        "fact",
+        "Can I bring my own materials?",
+        ("approve", "approved", "technician"),
+        split="held-out-2",
+    ),
+    q("Otto", "unknown", "Do you run coding workshops for teenagers?", split="held-out-2"),
+    q("Otto", "chat", "Okay, thanks Otto. See you soon!", split="held-out-2"),
+]
+
+HELD_OUT_3 = [
+    # Written after the second run, whose unknowns showed the relevance threshold had to rise
+    # with sentence vectors (recalibrated on TUNE only); run once.
+    q("Tova", "fact", "When was the Saltmarsh built?", ("1994",), split="held-out-3"),
+    q("Tova", "fact", "What is the shuttle boat called?", ("little tern",), split="held-out-3"),
+    q("Tova", "unknown", "Do you have cabins for overnight trips?", split="held-out-3"),
+    q("Jonas", "fact", "How much does a replacement burr set cost?", ("49",), split="held-out-3"),
+    q("Jonas", "fact", "How heavy is the grinder?", ("3.9",), split="held-out-3"),
+    q("Jonas", "unknown", "Is there an app for the K7?", split="held-out-3"),
+    q("Liesl", "fact", "When is the honey infusion?", ("7",), split="held-out-3"),
+    q("Liesl", "unknown", "Do you offer yoga classes?", split="held-out-3"),
+    q(
+        "Mira",
+        "fact",
+        "How much is the yearly learning budget?",
+        ("1200", "1,200"),
+        split="held-out-3",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "Where is the fire assembly point?",
+        ("gate 3", "car park"),
+        split="held-out-3",
+    ),
+    q("Otto", "fact", "How much is a sheet of plywood?", ("4",), split="held-out-3"),
+    q("Otto", "unknown", "Can I rent a 3D printer to take home?", split="held-out-3"),
+]
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3
+
+
+# Documents and indexes
+
+
+def document_source(name: str) -> str:
+    """A document's text as the server would store it (the PDF ones through the PDF path)."""
+    raw = (DOCUMENTS / name).read_text()
+    if name in PDF_DOCUMENTS:
+        return document_text(text_pdf(raw), "application/pdf")
+    return raw
+
+
+def build_index(names: Sequence[str], settings: Settings) -> KnowledgeIndex:
+    sources: list[Source] = []
+    vectors = []
+    for name in names:
+        indexed = index_text(document_source(name), settings.resolved_models_dir, max_tokens=10**9)
+        sources += [Source(name, name, i, p.text, p.tokens) for i, p in enumerate(indexed.passages)]
+        vectors += indexed.vectors
+    return KnowledgeIndex(sources, vectors, embedder(settings.resolved_models_dir))
+
+
+# Scoring
+
+
+@dataclass
+class Score:
+    ok: bool
+    failed: list[str] = field(default_factory=list)
+
+
+def _normalise(text: str) -> str:
+    """``bench/answers.py``'s normalisation, and ordinals as numbers ("25th" = "25"; added after
+    the first held-out run, where "paid on the 25th" was scored wrong)."""
+    return re.sub(r"\b(\d+)(st|nd|rd|th)\b", r"\1", normalise(text))
+
+
+def score(question: Question, answer: str, known_numbers: set[str]) -> Score:
+    persona = CASTS[question.persona].persona
+    t = _normalise(answer)
+    failed: list[str] = []
+    for group in question.expect:
+        if not any(_has(t, alt) for alt in group):
+            failed.append("missing " + "/".join(group))
+    if question.category == "unknown":
+        if not any(re.search(p, t) for p in ADMITS):
+            failed.append("does not admit not knowing")
+    if question.category == "chat" and any(re.search(p, t) for p in ADMITS):
+        failed.append("says it does not know")
+        invented = _numbers(t) - known_numbers
+        if invented:
+            failed.append("invents " + ", ".join(sorted(invented)))
+    if not t:
+        failed.append("empty")
+    if not first_person_ok(answer, persona):
+        failed.append("third person")
+    return Score(not failed, failed)
+
+
+def found(question: Question, passages: Sequence[str]) -> bool | None:
+    """Whether the passages given hold every expected fact (``None`` for unknowns)."""
+    if question.category == "unknown" or not question.expect:
+        return None
+    text = _normalise(" ".join(passages))
+    return all(any(_has(text, alt) for alt in group) for group in question.expect)
+
+
+# Accuracy
+
+
+@dataclass
+class Result:
+    question: Question
+    answer: str
+    first_answer: str | None
+    passages: list[str]
+    score: Score
+    timings: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        q = self.question
+        return {
+            "persona": q.persona,
+            "category": q.category,
+            "split": q.split,
+            "question": q.text,
+            "before": q.before,
+            "first_answer": self.first_answer,
+            "answer": self.answer,
+            "passages": self.passages,
+            "retrieved_answer": found(q, self.passages),
+            "ok": self.score.ok,
+            "failed": self.score.failed,
+            **self.timings,
+        }
+
+
+def _answer(conversation: Conversation, text: str) -> tuple[AgentDone, list[str]]:
+    given: list[str] = []
+    search = conversation.retrieve
+
+    def spy(words: str) -> Sequence[str]:
+        assert search is not None
+        out = list(search(words))
+        given[:] = out
+        return out
+
+    if search is not None:
+        conversation.retrieve = spy
+    done = None
+    for event in conversation.respond(text):
+        if isinstance(event, AgentDone):
+            done = event
+    conversation.retrieve = search
+    assert done is not None
+    return done, given
+
+
+def run_accuracy(
+    engines: Engines,
+    questions: Sequence[Question],
+    indexes: dict[str, KnowledgeIndex],
+    verbose: bool,
+) -> Iterator[Result]:
+    warmed: str | None = None
+    for question in questions:
+        cast = CASTS[question.persona]
+        character = cast.character(indexes[question.persona])
+        if warmed != question.persona:
+            engines.warm(character)
+            warmed = question.persona
+        conversation = Conversation(engines, character)
+        first: str | None = None
+        if question.before:
+            conversation.prepare()
+            done, _ = _answer(conversation, question.before)
+            first = done.text
+            conversation.remember(question.before, done.remembered)
+        conversation.prepare()
+        done, passages = _answer(conversation, question.text)
+        known = set()
+        for name in cast.documents:
+            known |= _numbers(normalise(document_source(name)))
+        known |= _numbers(normalise(cast.persona.personality + " " + cast.persona.start))
+        result = Result(
+            question,
+            done.text,
+            first,
+            passages,
+            score(question, done.text, known),
+            done.timings.as_dict(),
+        )
+        if verbose:
+            mark = "ok " if result.score.ok else "BAD"
+            print(
+                f"{mark} [{question.split} {question.category}] {question.persona}: {question.text}"
+            )
+            if first is not None:
+                print(f"      (before: {question.before} → {first})")
+            print(f"      → {done.text}")
+            got = found(question, passages)
+            print(
+                f"      passages: {len(passages)}, {sum(map(len, passages))} chars, answer in them: {got}"
+            )
+            if result.score.failed:
+                print(f"      {'; '.join(result.score.failed)}")
+        yield result
+
+
+def accuracy_summary(results: Sequence[Result]) -> dict[str, Any]:
+    def rate(rs: Sequence[Result]) -> dict[str, Any]:
+        n = len(rs)
+        return {"n": n, "accuracy": sum(r.score.ok for r in rs) / n if n else None}
+
+    out: dict[str, Any] = {}
+    for split in (*SPLITS, "all"):
+        rs = [r for r in results if split == "all" or r.question.split == split]
+        if not rs:
+            continue
+        cats = {c: rate([r for r in rs if r.question.category == c]) for c in CATEGORIES}
+        retrieved = [f for r in rs if (f := found(r.question, r.passages)) is not None]
+        out[split] = {
+            "overall": rate(rs),
+            "categories": {c: v for c, v in cats.items() if v["n"]},
+            "answer_in_passages": sum(retrieved) / len(retrieved) if retrieved else None,
+        }
+    return out
+
+
+# Latency cost of the passages
+
+
+def partial_words(text: str, share: float = 0.75) -> str:
+    """The first ``share`` of a question's words: what a partial transcript holds while the
+    user is still speaking (the listener transcribes every 1.5 s of speech)."""
+    words = text.split()
+    return " ".join(words[: max(1, math.ceil(len(words) * share))])
+
+
+def run_latency(
+    engines: Engines, questions: Sequence[Question], indexes: dict[str, KnowledgeIndex]
+) -> dict[str, Any]:
+    """Each fact question answered without its documents, with them, and with them after the
+    passages for the first three quarters of its words were put into the model's cache
+    (``Conversation.anticipate``, as a live call does on a partial transcript), in turn."""
+    modes = ("without", "with", "anticipated")
+    timings: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    same = 0
+    asked = 0
+    for question in questions:
+        if question.category != "fact":
+            continue
+        cast = CASTS[question.persona]
+        for mode in modes:
+            index = indexes[question.persona] if mode != "without" else None
+            character = cast.character(index)
+            engines.warm(character)
+            conversation = Conversation(engines, character)
+            conversation.prepare()
+            if mode == "anticipated":
+                assert index is not None
+                partial = partial_words(question.text)
+                conversation.anticipate(partial)
+                asked += 1
+                same += index.search(partial).texts == index.search(question.text).texts
+            done, _ = _answer(conversation, question.text)
+            timings[mode].append(done.timings.as_dict())
+    out: dict[str, Any] = {"anticipated_same_passages": same / asked if asked else None}
+    for mode, rows in timings.items():
+        out[mode] = {"n": len(rows)}
+        for key in ("retrieval_s", "llm_first_token_s", "first_speech_text_s", "knowledge_chars"):
+            values = [r[key] for r in rows if r.get(key) is not None]
+            if values:
+                out[mode][key] = {"p50": pct(values, 50), "p95": pct(values, 95)}
+    return out
+
+
+# Retrieval at the per-avatar limit
+
+VENUES = "Orla Brightwater Kessel Tamsin Ruvik Poltar Amsel Doria Fennick Holm Ixley Jarrow".split()
+KINDS = (
+    "museum library pool clinic garage bakery theatre gallery market studio hostel harbour".split()
+)
+STAFF = "Petra Amos Lidia Cyrus Noor Bertil Sanne Ivo Greta Matteo Ylva Oskar".split()
+SURNAMES = "Hale Brandt Okafor Lind Moreau Varga Sato Quist Ferro Nakamura Duval Eklund".split()
+DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+
+
+def filler_document(rng: random.Random, n: int) -> str:
+    """An invented venue's guide, on the same subjects as the real documents (hours, prices,
+    people, rules): passages that look like answers, to test retrieval among look-alikes."""
+    name = f"{rng.choice(VENUES)} {rng.choice(KINDS).title()} {n}"
+    a, b = rng.sample(DAYS, 2)
+    lines = [
+        f"# {name} - Guide",
+        "",
+        "## Opening hours",
+        f"The {name} is open from {rng.randint(6, 10)} am to {rng.randint(4, 11)} pm, {a} to "
+        f"{b}. It is closed on public holidays and on the first {rng.choice(DAYS)} of the month.",
+        "",
+        "## Prices",
+        f"Entry costs {rng.randint(3, 60)} dollars for adults and {rng.randint(1, 20)} dollars "
+        f"for children. A yearly pass costs {rng.randint(80, 400)} dollars. Lockers cost "
+        f"{rng.randint(1, 5)} dollars and parking {rng.randint(1, 6)} dollars an hour.",
+        "",
+        "## People",
+        f"The manager is {rng.choice(STAFF)} {rng.choice(SURNAMES)} and the deputy is "
+        f"{rng.choice(STAFF)} {rng.choice(SURNAMES)}. Questions go to extension "
+        f"{rng.randint(1000, 9999)}.",
+        "",
+        "## Rules",
+        f"Children under {rng.randint(3, 16)} must be accompanied. Dogs are "
+        f"{rng.choice(['welcome on a lead', 'not allowed', 'allowed in the garden only'])}. "
+        f"Bookings can be cancelled free of charge up to {rng.randint(2, 72)} hours before. "
+        f"Lost items are kept for {rng.randint(7, 120)} days at the front desk.",
+        "",
+        "## History",
+        f"The {name} was founded in {rng.randint(1850, 2015)} and renovated in "
+        f"{rng.randint(1990, 2025)}. Its best known feature is the "
+        f"{rng.choice(['glass roof', 'old clock', 'garden', 'tower', 'mosaic floor'])}.",
+    ]
+    return "\n".join(lines)
+
+
+def run_retrieval(
+    questions: Sequence[Question], settings: Settings, repeats: int = 3
+) -> dict[str, Any]:
+
+    model = embedder(settings.resolved_models_dir)
+    texts = {name: document_source(name) for c in CASTS.values() for name in c.documents}
+    rng = random.Random(7)
+    total = sum(model.count_tokens(list(texts.values())))
+    n = 0
+    while total < settings.knowledge_max_tokens:
+        text = filler_document(rng, n)
+        tokens = model.count_tokens([text])[0]
+        if total + tokens > settings.knowledge_max_tokens:
+            break
+        texts[f"filler-{n}"] = text
+        total += tokens
+        n += 1
+    started = time.perf_counter()
+    sources: list[Source] = []
+    vectors = []
+    for name, text in texts.items():
+        indexed = index_text(text, settings.resolved_models_dir, max_tokens=10**9)
+        sources += [Source(name, name, i, p.text, p.tokens) for i, p in enumerate(indexed.passages)]
+        vectors += indexed.vectors
+    embedded_s = time.perf_counter() - started
+    started = time.perf_counter()
+    index = KnowledgeIndex(sources, vectors, model)
+    build_s = time.perf_counter() - started
+    embedding: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        model.embed([question.text])
+        embedding.append(time.perf_counter() - started)
+    latencies: list[float] = []
+    hits_small: list[bool] = []
+    hits_large: list[bool] = []
+    small = {c.persona.name: build_index(c.documents, settings) for c in CASTS.values()}
+    for question in questions:
+        context = question.before or ""
+        for _ in range(repeats):
+            search = index.search(
+                question.text, context=context, max_chars=settings.knowledge_max_chars
+            )
+            latencies.append(search.seconds)
+        ok = found(question, search.texts)
+        if ok is not None:
+            hits_large.append(ok)
+            alone = small[question.persona].search(
+                question.text, context=context, max_chars=settings.knowledge_max_chars
+            )
+            hits_small.append(bool(found(question, alone.texts)))
+    return {
+        "documents": len(texts),
+        "passages": len(index),
+        "vectors": len(index._vectors),
+        "tokens": total,
+        "embed_question_ms": {"p50": 1000 * pct(embedding, 50), "p95": 1000 * pct(embedding, 95)},
+        "index_build_s": build_s,
+        "embedding_s": embedded_s,
+        "searches": len(latencies),
+        "search_ms": {
+            "p50": 1000 * pct(latencies, 50),
+            "p95": 1000 * pct(latencies, 95),
+            "max": 1000 * max(latencies),
+        },
+        "answer_found": {
+            "own_documents": sum(hits_small) / len(hits_small),
+            "among_50k_tokens": sum(hits_large) / len(hits_large),
+            "n": len(hits_large),
+        },
+    }
+
+
+# Ingestion
+
+
+def run_ingestion(settings: Settings) -> dict[str, Any]:
+    """A PDF of every document and generated text: extracted, cut, embedded and stored."""
+    from characters.knowledge.store import save_index
+    from characters.store.db import Database
+    from characters.store.tables import Document, Organization
+    from characters.timeutil import utcnow
+
+    rng = random.Random(11)
+    text = "\n\n".join(document_source(n) for c in CASTS.values() for n in c.documents)
+    text += "\n\n" + "\n\n".join(filler_document(rng, i) for i in range(120))
+    pages = paginate(text)
+    pdf = pdf_bytes(pages)
+    embedder(settings.resolved_models_dir)  # loaded once per process: not part of a document
+
+    async def store(indexed: Any, content: str) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(async_url(f"sqlite:///{tmp}/bench.db"))
+            await db.migrate()
+            started = time.perf_counter()
+            async with db.transaction() as session:
+                now = utcnow()
+                org = Organization(
+                    id=str(uuid.uuid4()), name="bench", tier=1, credit_balance=0, created_at=now
+                )
+                session.add(org)
+                await session.flush()
+                doc = Document(
+                    id=str(uuid.uuid4()),
+                    organization_id=org.id,
+                    name="bench",
+                    type="file",
+                    content=content,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(doc)
+                await session.flush()
+                await save_index(session, doc, indexed)
+            elapsed = time.perf_counter() - started
+            await db.aclose()
+            return elapsed
+
+    started = time.perf_counter()
+    content = document_text(pdf, "application/pdf")
+    extract_s = time.perf_counter() - started
+    started = time.perf_counter()
+    indexed = index_text(content, settings.resolved_models_dir, max_tokens=10**9)
+    index_s = time.perf_counter() - started
+    store_s = asyncio.run(store(indexed, content))
+    total = extract_s + index_s + store_s
+    return {
+        "pages": len(pages),
+        "pdf_bytes": len(pdf),
+        "tokens": indexed.tokens,
+        "passages": len(indexed.passages),
+        "extract_s": extract_s,
+        "chunk_and_embed_s": index_s,
+        "store_s": store_s,
+        "total_s": total,
+        "pages_per_s": len(pages) / total,
+        "tokens_per_s": indexed.tokens / total,
+    }
+
+
+# Main
+
+
+def _print_accuracy(s: dict[str, Any]) -> None:
+    for split in (*SPLITS, "all"):
+        if split not in s:
+            continue
+        part = s[split]
+        o = part["overall"]
+        cats = "  ".join(
+            f"{c} {v['accuracy']:.0%} ({v['n']})" for c, v in part["categories"].items()
+        )
+        found_ = part["answer_in_passages"]
+        extra = f"  answer in passages {found_:.0%}" if found_ is not None else ""
+        print(f"{split:9s} overall {o['accuracy']:.0%} ({o['n']})  {cats}{extra}")
+
+
+def rescore(path: Path) -> dict[str, Any]:
+    """The accuracy of a results file's answers with the current scorer (same questions)."""
+    report = json.loads(path.read_text())
+    by_text = {(x.persona, x.text): x for x in QUESTIONS}
+    results = []
+    for row in report["results"]:
+        question = by_text[(row["persona"], row["question"])]
+        cast = CASTS[question.persona]
+        known = set()
+        for name in cast.documents:
+            known |= _numbers(normalise(document_source(name)))
+        known |= _numbers(normalise(cast.persona.personality + " " + cast.persona.start))
+        results.append(
+            Result(
+                question,
+                row["answer"],
+                row["first_answer"],
+                row["passages"],
+                score(question, row["answer"], known),
+                {},
+            )
+        )
+    s = accuracy_summary(results)
+    _print_accuracy(s)
+    return s
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _silent(_text: str, _voice: str) -> Iterator[Any]:
+    return iter(())
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="llm_model (a registry id, or the remote model name)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    parser.add_argument("--skip", choices=PARTS, action="append", default=[])
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
+    parser.add_argument("--persona", choices=sorted(CASTS))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--rescore", type=Path, help="score the answers of an earlier results file again, and exit"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.rescore:
+        return rescore(args.rescore)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = load_settings(**{k: _value(v) for k, v in overrides.items()})
+    if args.model:
+        settings = settings.model_copy(update={"llm_model": args.model})
+    parts = [p for p in (args.only or PARTS) if p not in args.skip]
+    engine_module.synthesize = _silent  # type: ignore[assignment]
+    questions = [
+        x
+        for x in QUESTIONS
+        if (args.split == "all" or x.split == args.split)
+        and (args.persona is None or x.persona == args.persona)
+    ]
+    report: dict[str, Any] = {
+        "model": settings.llm_model,
+        "settings": {
+            "llm_model": settings.llm_model,
+            "llm_temperature": settings.llm_temperature,
+            "knowledge_max_chars": settings.knowledge_max_chars,
+            "knowledge_max_tokens": settings.knowledge_max_tokens,
+            "llm_facts": settings.llm_facts,
+        },
+        "held_out": "split 'held-out' was written after tuning on split 'tune' and run once "
+        "with the code then frozen; 'held-out-2' was written after the changes that run "
+        "prompted, and run once; 'held-out-3' after the relevance threshold was recalibrated "
+        "on 'tune', and run once",
+    }
+    started = time.monotonic()
+    if "ingestion" in parts:
+        ing = run_ingestion(settings)
+        report["ingestion"] = ing
+        print(
+            f"ingestion: {ing['pages']} PDF pages, {ing['tokens']:,} tokens, {ing['passages']} "
+            f"passages in {ing['total_s']:.1f} s: {ing['pages_per_s']:.2f} pages/s, "
+            f"{ing['tokens_per_s']:,.0f} tokens/s (extract {ing['extract_s']:.2f} s, chunk and "
+            f"embed {ing['chunk_and_embed_s']:.1f} s, store {ing['store_s']:.2f} s)"
+        )
+    if "retrieval" in parts:
+        ret = run_retrieval(questions, settings)
+        report["retrieval"] = ret
+        ms = ret["search_ms"]
+        found_ = ret["answer_found"]
+        print(
+            f"retrieval: {ret['passages']} passages ({ret['vectors']} vectors), {ret['tokens']:,} tokens "
+            f"({ret['documents']} documents; index built in {ret['index_build_s'] * 1000:.0f} ms): "
+            f"search p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms, max {ms['max']:.1f} ms "
+            f"(embedding the words alone p50 {ret['embed_question_ms']['p50']:.1f} ms); "
+            f"answer in the passages {found_['own_documents']:.0%} with the character's own "
+            f"documents, {found_['among_50k_tokens']:.0%} among {ret['tokens']:,} tokens "
+            f"({found_['n']} questions)"
+        )
+    engines = None
+    if "accuracy" in parts or "latency" in parts:
+        engines = Engines.load(settings, listen=False)
+        indexes = {
+            name: build_index(c.documents, settings)
+            for name, c in CASTS.items()
+            if args.persona is None or name == args.persona
+        }
+    if "accuracy" in parts:
+        assert engines is not None
+        results = list(run_accuracy(engines, questions, indexes, args.verbose))
+        s = accuracy_summary(results)
+        report["accuracy"] = s
+        report["results"] = [r.as_dict() for r in results]
+        _print_accuracy(s)
+        lat = [r.timings["retrieval_s"] for r in results if r.timings.get("retrieval_s")]
+        if lat:
+            print(
+                f"retrieval in the turn: p50 {1000 * pct(lat, 50):.1f} ms, p95 {1000 * pct(lat, 95):.1f} ms"
+            )
+    if "latency" in parts:
+        assert engines is not None
+        lat = run_latency(engines, questions, indexes)
+        report["latency"] = lat
+        for mode, v in lat.items():
+            if not isinstance(v, dict):
+                continue
+            parts_ = [
+                f"{k} p50 {x['p50']:.3f} p95 {x['p95']:.3f}" for k, x in v.items() if k != "n"
+            ]
+            print(f"latency {mode:11s} ({v['n']}): " + "; ".join(parts_))
+        print(f"anticipation found the same passages for {lat['anticipated_same_passages']:.0%}")
+    print(f"done in {time.monotonic() - started:.0f} s")
+    out = args.out or Path(__file__).parent / "results" / f"knowledge-{settings.llm_model}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"wrote {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""The knowledge base's parts with the real embedding model, without a server or a language model:
+text of files, passages, keywords, hybrid retrieval, limits, the prompt's knowledge block."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from characters.config import load_settings
+from characters.conversation import engine as engine_module
+from characters.conversation.engine import AgentDone, Conversation, Engines
+from characters.conversation.prompt import (
+    KNOWLEDGE_HEADER,
+    KNOWLEDGE_RULE,
+    NO_KNOWLEDGE,
+    Character,
+    build_messages,
+)
+from characters.errors import InvalidInput
+from characters.knowledge.chunking import chunk, inline, sentences
+from characters.knowledge.embedder import DIMENSIONS, Embedder, load_embedder
+from characters.knowledge.formats import document_text
+from characters.knowledge.index import KnowledgeIndex, Source
+from characters.knowledge.keywords import Keywords, terms
+from characters.knowledge.limits import check_avatar_tokens, check_document_tokens
+from tests.pdf import text_pdf
+
+GUIDE = """# Glimmerfen Observatory
+
+Welcome to the observatory on Glimmerfen Ridge.
+
+## Telescopes
+
+The main telescope is the Orrin Reflector, a 1.2 metre mirror built in 1931 by Ada
+Kestrel. The small dome holds a solar telescope.
+
+## Visits
+
+| Visit | Price |
+|---|---|
+| Night tour | 17 dollars |
+| Day visit | 6 dollars |
+
+- Night tours start at 9:30 pm.
+- The observatory is closed on Wednesdays.
+"""
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return load_embedder(load_settings().resolved_models_dir)
+
+
+def test_embeddings_are_unit_vectors_that_know_meaning(embedder: Embedder) -> None:
+    vectors = embedder.embed(
+        ["When are you open?", "Opening hours: 9 am to 5 pm.", "The mirror is 1.2 m wide."]
+    )
+    assert vectors.shape == (3, DIMENSIONS) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert embedder.embed([]).shape == (0, DIMENSIONS)
+    assert embedder.count_tokens(["Hello world.", ""]) == [3, 0]
+    assert load_embedder(load_settings().resolved_models_dir) is embedder, "one per process"
+
+
+def test_passages_keep_their_heading_and_lose_markup(embedder: Embedder) -> None:
+    passages = chunk(GUIDE, embedder.count_tokens)
+    texts = [p.text for p in passages]
+    assert texts[0] == "Glimmerfen Observatory: Welcome to the observatory on Glimmerfen Ridge."
+    telescope = next(t for t in texts if "Orrin" in t)
+    assert telescope.startswith("Telescopes: The main telescope is the Orrin Reflector")
+    assert "1.2 metre mirror built in 1931 by Ada Kestrel." in telescope, "lines joined"
+    visits = next(t for t in texts if "Night tour" in t)
+    assert visits.startswith("Visits: Night tour: 17 dollars. Day visit: 6 dollars.")
+    assert "Night tours start at 9:30 pm. The observatory is closed on Wednesdays." in visits
+    assert not any(c in " ".join(texts) for c in "#|*"), texts
+    assert all(0 < p.tokens <= 160 for p in passages)
+
+
+def test_plain_text_and_pdf_headings_and_hyphens(embedder: Embedder) -> None:
+    text = "OPENING HOURS\nWe open at 9 am every day except Sundays, when the whole ob-\nservatory is closed.\n\nPrices\nA night tour costs 17 dollars."
+    texts = [p.text for p in chunk(text, embedder.count_tokens)]
+    assert texts == [
+        "OPENING HOURS: We open at 9 am every day except Sundays, when the whole observatory is closed.",
+        "Prices: A night tour costs 17 dollars.",
+    ]
+    pdf = document_text(text_pdf(GUIDE), "application/pdf")
+    assert "Orrin Reflector" in pdf and "\x00" not in pdf
+    assert any("17 dollars" in p.text for p in chunk(pdf, embedder.count_tokens))
+
+
+def test_long_sentences_are_cut_and_sections_never_mix(embedder: Embedder) -> None:
+    long = "The list goes on " + ", ".join(f"item {i}" for i in range(300)) + "."
+    passages = chunk(f"# A\n\n{long}\n\n# B\n\nShort one.", embedder.count_tokens)
+    assert len(passages) > 3 and all(p.tokens <= 170 for p in passages)
+    assert passages[-1].text == "B: Short one."
+    assert all(p.text.startswith("A: ") for p in passages[:-1])
+
+
+def test_a_passage_that_refers_back_holds_the_sentence_before(embedder: Embedder) -> None:
+    text = "## Boats\n\n" + " ".join(
+        [
+            "The ferry to Brennoy leaves from Terminal A at 9:15 am every day of the year.",
+            "The crossing takes one hour and twenty-five minutes in good weather.",
+            "The Skarvik link is a small shuttle boat that sails every two hours.",
+            "It carries foot passengers and bicycles only, no cars.",
+        ]
+    )
+    passages = chunk(text, embedder.count_tokens, target=40)
+    last = passages[-1]
+    assert last.text == (
+        "Boats: The Skarvik link is a small shuttle boat that sails every two hours. "
+        "It carries foot passengers and bicycles only, no cars."
+    )
+    assert last.sentences == (
+        "Boats: The Skarvik link is a small shuttle boat that sails every two hours.",
+        "Boats: It carries foot passengers and bicycles only, no cars.",
+    )
+    assert last.embedded[0] == last.text
+
+
+def test_one_fact_among_others_is_found_by_its_sentence(embedder: Embedder) -> None:
+    costs = (
+        "Costs: Using the makerspace is free. Materials are paid for: filament costs 5 cents "
+        "per gram, and plywood costs 4 dollars per sheet. You may bring your own materials, "
+        "but the technician must approve them first. Payment is by card only."
+    )
+    other = "Opening times: The makerspace is open from Wednesday to Sunday, 12 noon to 8 pm."
+    passages = chunk(costs, embedder.count_tokens) + chunk(other, embedder.count_tokens)
+    vectors = [embedder.embed(p.embedded) for p in passages]
+    sources = [Source("d", "doc", i, p.text, p.tokens) for i, p in enumerate(passages)]
+    whole = KnowledgeIndex(sources, [v[:1] for v in vectors], embedder)
+    assert whole.search("Can I pay in cash?").hits == [], "the whole passage is about costs"
+    index = KnowledgeIndex(sources, vectors, embedder)
+    assert index.search("Can I pay in cash?").texts == [passages[0].text]
+
+
+def test_sentences_and_inline_markup() -> None:
+    assert sentences("Dr. Kestrel built it. It opened in 1931! Is it big? Yes.") == [
+        "Dr. Kestrel built it.",
+        "It opened in 1931!",
+        "Is it big?",
+        "Yes.",
+    ]
+    assert inline("**Bold** and _it_ with [a link](http://x) and `code`.") == (
+        "Bold and it with a link and code."
+    )
+
+
+def test_file_types_and_their_errors() -> None:
+    assert document_text("\ufeffHello.".encode(), "text/plain") == "Hello."
+    assert document_text(b"# T\n\nx", "text/markdown") == "# T\n\nx"
+    for data, kind, message in [
+        (b"\xff\xfe", "text/plain", "UTF-8"),
+        (b"  ", "text/plain", "empty"),
+        (b"%PDF-1.4 nonsense", "application/pdf", "could not be read"),
+        (b"x", "image/png", ".txt, .md or .pdf"),
+    ]:
+        with pytest.raises(InvalidInput, match=message) as err:
+            document_text(data, kind)
+        assert err.value.path == ["file"]
+
+
+def test_keywords_find_names_and_numbers() -> None:
+    assert terms("The Zorblax-3000 costs 4,217 dollars; open 9:30, error E22.") == [
+        "zorblax",
+        "3000",
+        "cost",
+        "4217",
+        "dollar",
+        "open",
+        "9",
+        "30",
+        "error",
+        "e22",
+    ]
+    keywords = Keywords(["Room 4B is on the left.", "Room 12 is upstairs.", "The cafe."])
+    scores = keywords.scores("Where is room 4B?")
+    assert scores.argmax() == 0 and scores[0] > 0.8 and scores[1] < 0.4, "4B is rarer"
+    assert keywords.scores("Where is the gym?").max() == 0.0
+    follow = keywords.scores("And the cafe?", context="Where is room 12?")
+    assert follow[2] > follow[1] > follow[0]
+
+
+def _index(embedder: Embedder, texts: list[str]) -> KnowledgeIndex:
+    sources = [Source("d", "doc", i, t, len(t) // 4) for i, t in enumerate(texts)]
+    return KnowledgeIndex(sources, embedder.embed(texts), embedder)
+
+
+def test_hybrid_search_finds_meaning_names_and_nothing_for_off_topic(embedder: Embedder) -> None:
+    index = _index(
+        embedder,
+        [
+            "Opening hours: The observatory is open from 6 pm to midnight, closed on Wednesdays.",
+            "Prices: A night tour costs 17 dollars and a day visit 6 dollars.",
+            "Telescopes: The main telescope is the Orrin Reflector, built in 1931.",
+            "Staff: The director is Ada Kestrel; the night guide is Tomas Reyes.",
+        ],
+    )
+    assert index.search("When do you open?").texts[0].startswith("Opening hours")
+    assert index.search("How much does it cost?").texts[0].startswith("Prices")
+    assert index.search("Tell me about the Orrin Reflector").texts[0].startswith("Telescopes")
+    assert index.search("Who is Tomas Reyes?").texts[0].startswith("Staff")
+    assert index.search("What is the capital of Peru?").hits == []
+    follow = index.search("And for a day visit?", context="How much is a night tour?")
+    assert follow.texts[0].startswith("Prices")
+    few = index.search("When do you open and how much is it?", max_chars=100)
+    assert len(few.hits) == 1, "the budget keeps the first passage only"
+    assert index.search("  ").hits == [] and index.search("x", max_chars=0).hits == []
+
+
+def test_search_at_the_avatar_limit_is_fast(embedder: Embedder) -> None:
+    rng = np.random.default_rng(1)
+    n = 1000  # about 50 000 tokens of passages
+    vectors = rng.normal(size=(n, DIMENSIONS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    words = "ferry ticket price harbour captain museum dog bike room hours".split()
+    texts = [" ".join(rng.choice(words, 40)) + f" item {i}." for i in range(n)]
+    index = KnowledgeIndex(
+        [Source("d", "doc", i, t, 50) for i, t in enumerate(texts)], vectors, embedder
+    )
+    index.search("warm-up")
+    times = []
+    for question in [
+        "How much is a ferry ticket?",
+        "Where is item 517?",
+        "Who is the captain?",
+    ] * 5:
+        started = time.perf_counter()
+        index.search(question)
+        times.append(time.perf_counter() - started)
+    assert sorted(times)[len(times) // 2] < 0.03, times
+
+
+def test_limits_name_the_totals() -> None:
+    check_document_tokens(50_000, 50_000)
+    with pytest.raises(InvalidInput, match=r"50,001 tokens; a document may have at most 50,000"):
+        check_document_tokens(50_001, 50_000)
+    assert check_avatar_tokens({"a": 20_000, "b": 30_000}, 50_000) == 50_000
+    with pytest.raises(InvalidInput, match=r"61,000 tokens of knowledge in 2 document") as err:
+        check_avatar_tokens({"a": 31_000, "b": 30_000}, 50_000)
+    assert err.value.path == ["documentIds"]
+    with pytest.raises(InvalidInput, match=r"^Avatar x would have 61,000 tokens"):
+        check_avatar_tokens({"a": 31_000, "b": 30_000}, 50_000, avatar="x", path=["content"])
+
+
+def test_the_prompt_carries_passages_before_the_question_or_says_none(embedder: Embedder) -> None:
+    index = _index(embedder, ["Prices: A night tour costs 17 dollars."])
+    guide = Character("Ada", personality="You are Ada, the guide.", knowledge=index)
+    system = build_messages(guide, [])[0]["content"]
+    assert KNOWLEDGE_RULE in system
+    assert KNOWLEDGE_RULE not in build_messages(Character("Ada"), [])[0]["content"]
+    history = [{"role": "user", "content": "How much is a tour?"}]
+    messages = build_messages(guide, history, retrieved=["Prices: A night tour costs 17 dollars."])
+    assert messages[-2] == {
+        "role": "system",
+        "content": f"{KNOWLEDGE_HEADER}\nPrices: A night tour costs 17 dollars.",
+    }
+    assert messages[-1]["content"] == "How much is a tour?", "nothing after the user's words"
+    none = build_messages(guide, history, retrieved=[])
+    assert none[-1]["content"] == f"How much is a tour?\n\n({NO_KNOWLEDGE})"
+    assert none[:-1] == build_messages(guide, [])
+
+
+def test_models_are_in_the_registry_and_needed() -> None:
+    from characters.models import MODELS, required_models
+
+    needed = required_models(load_settings())
+    for model_id in ("all-minilm-l6-v2-int8", "all-minilm-l6-v2-tokenizer"):
+        assert MODELS[model_id].kind == "embed" and model_id in needed
+    assert Path(MODELS["all-minilm-l6-v2-int8"].files[0].name).suffix == ".onnx"
+
+
+# The conversation with documents, on a recording language model (no llama.cpp)
+
+
+class RecordingLLM:
+    """Records what it is asked to warm and to answer; answers with a fixed text."""
+
+    native_tools = False
+
+    def __init__(self) -> None:
+        self.warmed: list[list[dict[str, Any]]] = []
+        self.asked: list[list[dict[str, Any]]] = []
+
+    def check(self) -> None:
+        pass
+
+    def warm(self, messages: Any) -> None:
+        self.warmed.append(list(messages))
+
+    def stream(self, messages: Any, **_: Any) -> Iterator[str]:
+        self.asked.append(list(messages))
+        yield "A night tour costs seventeen dollars."
+
+
+@pytest.fixture
+def guide(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> tuple[Conversation, RecordingLLM]:
+    monkeypatch.setattr(engine_module, "synthesize", lambda _text, _voice: iter(()))
+    index = _index(
+        embedder,
+        [
+            "Visits: A night tour costs 17 dollars and starts at 9:30 pm.",
+            "Telescopes: The main telescope is the Orrin Reflector, built in 1931.",
+        ],
+    )
+    llm = RecordingLLM()
+    engines = Engines(settings=load_settings(), llm=llm)  # type: ignore[arg-type]
+    character = Character(
+        "Ada",
+        personality="You are Ada, the guide of Glimmerfen Observatory. The gift shop sells postcards.",
+        knowledge=index,
+    )
+    return Conversation(engines, character), llm
+
+
+def _done(events: Iterator[Any]) -> AgentDone:
+    return [e for e in events if isinstance(e, AgentDone)][-1]
+
+
+def test_passages_go_before_the_question_and_anticipation_caches_them(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    conversation.prepare()
+    conversation.anticipate("How much is a night")
+    done = _done(conversation.respond("How much is a night tour?"))
+    assert done.text == "A night tour costs seventeen dollars."
+    assert done.timings.retrieval_s is not None and done.timings.knowledge_chars > 0
+    asked = llm.asked[-1]
+    assert (
+        asked[-2]["content"].startswith(KNOWLEDGE_HEADER) and "17 dollars" in asked[-2]["content"]
+    )
+    assert asked[-1] == {"role": "user", "content": "How much is a night tour?"}
+    warmed = llm.warmed[-1]
+    assert warmed[:-1] == asked[:-1], (
+        "the anticipated prefix is the answer's, up to the user's turn"
+    )
+    assert warmed[-1] == {"role": "user", "content": ""}
+
+
+def test_questions_nothing_covers_are_declined_without_the_model(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    line = conversation.engines.settings.knowledge_unknown_line
+    done = _done(conversation.respond("Do you sell souvenir mugs?"))
+    assert done.text == line and llm.asked == []
+    conversation.remember("Do you sell souvenir mugs?", done.remembered)
+    # Small talk is the model's, with nothing added.
+    _done(conversation.respond("Thanks, bye!"))
+    assert llm.asked[-1][-1] == {"role": "user", "content": "Thanks, bye!"}
+    assert all("mugs" not in m["content"] for m in llm.asked[-1]), "declined turns are not shown"
+    # The persona is about it, the documents are not: the model answers, told so.
+    _done(conversation.respond("Does the gift shop sell postcards?"))
+    assert llm.asked[-1][-1]["content"] == f"Does the gift shop sell postcards?\n\n({NO_KNOWLEDGE})"
+    # Memory keeps the declined turn (the transcript), the prompt does not.
+    assert [m["content"] for m in conversation.history][:2] == ["Do you sell souvenir mugs?", line]
+    assert conversation.memory() == []
