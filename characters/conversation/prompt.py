@@ -34,6 +34,7 @@ Message = dict[str, Any]
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 TOOL_KINDS = ("client_event", "backend_rpc")
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_NAMES_DEFAULT = re.compile(r"\bdefaults? to\b", re.IGNORECASE)
 
 MAX_PROMPT_CHARS = 5000
 """Default budget of a whole prompt, in characters (about 1 300 tokens of English: with a
@@ -212,11 +213,16 @@ def _parameter(item: Any, path: list[str | int]) -> ToolParameter:
     enum = obj.get("enum")
     items = obj.get("items")
     props = _list(obj.get("properties", []), [*path, "properties"])
+    description = _text(obj.get("description", ""), [*path, "description"], allow_empty=True)
+    # Runway's ``required`` defaults to true, yet its own ready-made page actions leave out
+    # ``required`` on ``highlight``'s ``duration``, "Defaults to 2000": a parameter that names
+    # its default and does not say it is required is optional.
+    required = obj.get("required", not _NAMES_DEFAULT.search(description))
     return ToolParameter(
         name=_name(obj.get("name"), [*path, "name"]),
         type=kind,
-        description=_text(obj.get("description", ""), [*path, "description"], allow_empty=True),
-        required=bool(obj.get("required", True)),
+        description=description,
+        required=bool(required),
         enum=tuple(str(v) for v in _list(enum, [*path, "enum"])) if enum is not None else None,
         items=str(_mapping(items, [*path, "items"]).get("type", "string")) if items else None,
         properties=tuple(_parameter(p, [*path, "properties", i]) for i, p in enumerate(props)),
@@ -286,7 +292,8 @@ def _tool_lines(tools: Sequence[ToolSpec]) -> list[str]:
         call = json.dumps({"name": tool.name, "arguments": tool.example_arguments()})
         what = tool.description.rstrip(".")
         lines.append(
-            f"When the user wants you to {what[:1].lower()}{what[1:]}, write: <call>{call}</call>"
+            f"When the user asks you to {what[:1].lower()}{what[1:]}, or asks about it, "
+            f"write: <call>{call}</call>"
         )
         if tool.parameters:
             lines.append("Arguments: " + "; ".join(p.describe() for p in tool.parameters) + ".")
