@@ -28,7 +28,13 @@ from characters.config import Settings
 from characters.conversation.facts import persona_facts, relevant_facts
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.prompt import Character, Message, ToolCall, ToolSpec, build_messages
+from characters.conversation.prompt import (
+    Character,
+    Message,
+    ToolCall,
+    ToolSpec,
+    build_messages,
+)
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
 from characters.conversation.stt import Recognizer, load_recognizer
 from characters.conversation.tools import (

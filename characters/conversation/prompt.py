@@ -269,9 +269,17 @@ def system_prompt(character: Character, *, describe_tools: bool = True) -> str:
         "",
         f"You are {name}, talking with someone by voice. " + RULES.format(name=name),
     ]
+    if _opening_in_system(character, describe_tools=describe_tools):
+        script = (character.start_script or "").strip()
+        lines += ["", f'You began this call by saying: "{script}"']
     if describe_tools and character.tools:
         lines += ["", *_tool_lines(character.tools)]
     return "\n".join(lines)
+
+
+def _opening_in_system(character: Character, *, describe_tools: bool) -> bool:
+    """Whether the start script is told in the system prompt (see :func:`build_messages`)."""
+    return bool(describe_tools and character.tools and (character.start_script or "").strip())
 
 
 RULES = (
@@ -360,14 +368,18 @@ def build_messages(
     knowledge snippets go in a system message just before the last user message, after
     everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
     question; ``None``: do not add any) follow the last user message, with the rules again
-    unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
-    prompt does not describe them.
+    unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the
+    tools natively (OpenAI ``tools``), so the prompt does not describe them.
+
+    When the prompt describes tools, the start script is in the system prompt ("You began this
+    call by saying: ...") rather than an assistant turn: after a chatty first turn of its own,
+    the 0.5B model talks about an action instead of calling it (``bench/actions.py``).
     """
     head: list[Message] = [
         {"role": "system", "content": system_prompt(character, describe_tools=not native_tools)}
     ]
     script = (character.start_script or "").strip()
-    if script:
+    if script and not _opening_in_system(character, describe_tools=not native_tools):
         head.append({"role": "assistant", "content": script})
     turns = [_message(m, i) for i, m in enumerate(history)]
     knowledge = [knowledge_message(retrieved, max_knowledge_chars)] if any(retrieved) else []

@@ -110,6 +110,8 @@ class BackendRpc:
                 log.info("backend_rpc %s: %s; trying once more", tool.name, reply.describe())
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
+            if reply.status is None and left <= 0.05:
+                return done(error=f"no answer within {tool.timeout_s:g} s")
             return done(error=_error(reply))
         raise AssertionError("unreachable")
 
