@@ -105,6 +105,7 @@ MUSEUM = Character(
     "closes at 5 pm, every day except Monday. A ticket costs 12 dollars. The museum's most "
     "famous painting is The Green Heron. The web page has these parts: ticket-prices, "
     "opening-hours, buy-tickets (a button).",
+    start_script="Hello, I'm Ada. Ask me anything about the Blue Lake Museum!",
     tools=tools_from_runway(
         [
             {
@@ -137,6 +138,7 @@ CLINIC = Character(
     "You are Bella, the receptionist of Sunny Dental. The clinic is open from 8 am to 6 pm on "
     "weekdays. A check-up costs 80 dollars. The web page has these parts: prices, "
     "contact-form, book-button (a button).",
+    start_script="Hi, this is Bella from Sunny Dental. How can I help you?",
     tools=tools_from_runway(
         [
             {
