@@ -23,6 +23,7 @@ def character_of(avatar: Avatar, documents: list[Document]) -> Character:
         start_script=avatar.start_script,
         voice=str(voice.get("presetId") or "clara"),
         documents=[(d.name, d.content) for d in documents],
+        tools=tools_from_runway(avatar.tools) if avatar.tools else (),
     )
 
 

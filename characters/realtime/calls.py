@@ -229,8 +229,8 @@ class Calls:
                 character = replace(character, personality=session.personality)
             if session.start_script:
                 character = replace(character, start_script=session.start_script)
-            if session.tools:
-                character = replace(character, tools=tools_from_runway(session.tools))
+            # The session's tools (the avatar's as they were when it was created, merged).
+            character = replace(character, tools=tools_from_runway(session.tools or []))
             org = await db.get(Organization, session.organization_id)
             backend = _Backend(
                 avatar.backend_rpc_url or (org.backend_rpc_url if org else None),
