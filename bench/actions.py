@@ -367,7 +367,10 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     for split in ("tune", "held-out"):
         of_split = [o for o in outcomes if o.request.split == split]
         out[split] = rate(of_split)
-    out["call"] = rate([o for o in outcomes if o.request.tool is not None])
+    calls = [o for o in outcomes if o.request.tool is not None]
+    out["call"] = rate(calls)
+    chosen = sum(bool([n for n, _, ok in o.calls if ok][:1] == [o.request.tool]) for o in calls)
+    out["tool_chosen"] = {"correct": chosen, "total": len(calls)}
     out["none"] = rate([o for o in outcomes if o.request.tool is None])
     backend = [o for o in outcomes if o.request.fact]
     out["result"] = rate(backend)
@@ -391,10 +394,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", type=int, default=3, help="answers per request")
     parser.add_argument("--split", choices=("tune", "held-out", "all"), default="all")
     parser.add_argument("--only", choices=("call", "none", "result"), help="one kind only")
+    parser.add_argument(
+        "--results",
+        choices=("auto", "model", "plain"),
+        default="model",
+        help="action_results: model (default here: measures the model's own words), plain, auto",
+    )
     parser.add_argument("--out", type=Path, help="JSON path")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every answer")
     args = parser.parse_args(argv)
-    settings = load_settings()
+    settings = load_settings(action_results=args.results)
     if args.model:
         settings = settings.model_copy(update={"llm_model": args.model})
     engine_module.synthesize = _silent  # type: ignore[assignment]
@@ -416,6 +425,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for key in ("all", "tune", "held-out", "call", "none", "result"):
         v = s[key]
         print(f"{key:>9}: {v['correct']}/{v['total']} ({100 * (v['rate'] or 0):.0f} %)")
+    chosen = s["tool_chosen"]
+    print(f"right tool (arguments aside): {chosen['correct']}/{chosen['total']}")
     used = s["result_in_model_words"]
     print(f"backend results in the model's own words: {used['count']}/{used['of']}")
     print(f"{len(outcomes)} answers in {time.monotonic() - started:.0f} s")
@@ -426,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "llm_url": settings.llm_url,
             "llm_temperature": settings.llm_temperature,
             "llm_threads": settings.llm_threads,
+            "action_results": settings.action_results,
         },
         "runs": args.runs,
         "held_out": "split 'held-out' was written after tuning on split 'tune'",

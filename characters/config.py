@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     action_filler_after_s: float = Field(1.0, ge=0, le=8)
     """A ``backend_rpc`` call still unanswered after this long makes the character say it is
     checking (unless it already said something), so the user never waits in silence."""
+    action_results: Literal["auto", "model", "plain"] = "auto"
+    """How a ``backend_rpc`` result is spoken: ``model``: the language model reads it and says
+    it (its words must repeat something of it, else it is said plainly); ``plain``: said at once
+    as it is (a string or ``say`` as written, an object as "Here is what I found. Key: value.");
+    ``auto``: ``model`` for a remote model, ``plain`` for the embedded one (the 0.5B model's
+    words used the result 0 times in 12, ``bench/actions.py``: a second pass only delayed it)."""
     webhook_timeout_s: float = Field(10.0, gt=0, le=60)
     """Time limit of one delivery attempt of a session webhook."""
     webhook_max_attempts: int = Field(8, ge=1, le=50)

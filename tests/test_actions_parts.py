@@ -246,7 +246,8 @@ def silent(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def conversation(llm: ScriptedLLM, actions: Any = None, **settings: Any) -> Conversation:
-    engines = Engines(Settings(action_filler_after_s=0.3, **settings), llm)  # type: ignore[arg-type]
+    settings = {"action_filler_after_s": 0.3, "action_results": "model", **settings}
+    engines = Engines(Settings(**settings), llm)  # type: ignore[arg-type]
     return Conversation(engines, Character("Ada", "A guide.", tools=TOOLS), actions=actions)
 
 
@@ -294,6 +295,15 @@ def test_a_model_that_repeats_its_call_gets_the_result_said_for_it(silent: None)
     assert len(backend.calls) == 1, "a repeated call is not run again"
     assert done.text == "Here is what I found. Status: shipped. Arrives: Thursday."
     assert done.raw == done.text
+
+
+def test_the_embedded_model_has_its_results_said_plainly_at_once(silent: None) -> None:
+    llm = ScriptedLLM(CALL, "never asked")
+    backend = FakeBackend({"status": "shipped", "arrives": "Thursday"})
+    _, done = run(conversation(llm, backend, action_results="auto"), "Where is my order 4417?")
+    assert done.text == "Here is what I found. Status: shipped. Arrives: Thursday."
+    assert len(llm.prompts) == 1, "no second pass of the model"
+    assert [m["role"] for m in done.actions] == ["assistant", "system"]
 
 
 def test_a_say_result_is_spoken_as_it_is_without_a_second_round(silent: None) -> None:

@@ -491,7 +491,10 @@ class _Turn:
                 return
             if not results and not errors:
                 break
-            if results and not errors and all(said_as_is(r) for r in results):
+            plain = s.action_results == "plain" or (
+                s.action_results == "auto" and not llm.native_tools
+            )
+            if results and not errors and (plain or all(said_as_is(r) for r in results)):
                 self.memory += [
                     {"role": "assistant", "content": self.raw},
                     {"role": "system", "content": "\n\n".join(result_note(r) for r in results)},
