@@ -305,6 +305,61 @@ def orgs_set(
     click.echo(f"{organization_id}: tier {new_tier}, {balance} credits")
 
 
+@orgs.command("webhooks")
+@click.argument("organization_id")
+@click.option("--url", default=None, help="https:// URL for session events ('' removes it).")
+@click.option(
+    "--backend-rpc-url",
+    default=None,
+    help="https:// URL for backend_rpc tool calls ('' removes it).",
+)
+@click.option("--rotate-secret", is_flag=True, help="Replace the signing secret.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_dir_option
+@database_option
+def orgs_webhooks(
+    organization_id: str,
+    url: str | None,
+    backend_rpc_url: str | None,
+    rotate_secret: bool,
+    as_json: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Show or set an organisation's webhooks: session events, backend RPC, signing secret
+    (the same as PUT /v1/organization/webhooks; docs/actions.md)."""
+    from characters.errors import NotFound
+    from characters.store.tables import Organization
+    from characters.webhooks.config import UNCHANGED, config_wire, update_config
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    change = url is not None or backend_rpc_url is not None or rotate_secret
+
+    async def work(session: AsyncSession) -> Any:
+        if change:
+            org = await update_config(
+                session,
+                organization_id,
+                url=UNCHANGED if url is None else (url or None),
+                backend_rpc_url=UNCHANGED if backend_rpc_url is None else (backend_rpc_url or None),
+                rotate_secret=rotate_secret,
+                allow_http_loopback=settings.webhook_allow_http_loopback,
+            )
+            return config_wire(org)
+        found = await session.get(Organization, organization_id)
+        if found is None:
+            raise NotFound(f"no organisation with id {organization_id}")
+        return config_wire(found)
+
+    config = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(config, indent=2))
+        return
+    click.echo(f"session events:  {config['url'] or '(none)'}")
+    click.echo(f"backend RPC:     {config['backendRpcUrl'] or '(none)'}")
+    click.echo(f"signing secret:  {config['secret'] or '(none yet)'}")
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

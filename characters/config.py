@@ -115,6 +115,30 @@ class Settings(BaseSettings):
     """How far ahead of playback the character's media is produced: more absorbs hiccups of a
     loaded machine, less answers and stops sooner."""
 
+    # Actions (tools) and webhooks (characters/webhooks; docs/actions.md)
+    action_filler_after_s: float = Field(1.0, ge=0, le=8)
+    """A ``backend_rpc`` call still unanswered after this long makes the character say it is
+    checking (unless it already said something), so the user never waits in silence."""
+    action_results: Literal["auto", "model", "plain"] = "auto"
+    """How a ``backend_rpc`` result is spoken: ``model``: the language model reads it and says
+    it (its words must repeat something of it, else it is said plainly); ``plain``: said at once
+    as it is (a string or ``say`` as written, an object as "Here is what I found. Key: value.");
+    ``auto``: ``model`` for a remote model, ``plain`` for the embedded one (the 0.5B model's
+    words used the result 0 times in 12, ``bench/actions.py``: a second pass only delayed it)."""
+    webhook_timeout_s: float = Field(10.0, gt=0, le=60)
+    """Time limit of one delivery attempt of a session webhook."""
+    webhook_max_attempts: int = Field(8, ge=1, le=50)
+    """Attempts of a session webhook before it is recorded as failed."""
+    webhook_backoff_s: float = Field(5.0, gt=0, le=3600)
+    """Wait before the second attempt of a session webhook; each further wait is 4× longer, at
+    most an hour (5 s, 20 s, 80 s, 5 min, 21 min, 1 h, 1 h: about 2.7 h in all)."""
+    webhook_final_hold_s: float = Field(30.0, ge=0, le=600)
+    """The last event of a session that had a call waits for its recording to be stored; this
+    is the longest wait (if the process running the call died, say)."""
+    webhook_allow_http_loopback: bool = False
+    """Allow webhook and backend RPC URLs with plain ``http://`` on loopback (127.0.0.1,
+    ::1, localhost): for development and tests only. Otherwise only ``https://``."""
+
     # Organisations and credits
     default_tier: int = 1
     default_credits: int = Field(10_000, ge=0)

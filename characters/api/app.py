@@ -27,6 +27,7 @@ from characters.api.routes import (
     tasks,
     uploads,
     voices,
+    webhooks,
     webrtc,
 )
 from characters.avatars.images import ImageLimits, ProcessedImage
@@ -42,6 +43,8 @@ from characters.store.tables import Blob
 from characters.tasks.runner import TaskRunner
 from characters.voices.models import configure as configure_voice_models
 from characters.web import mount as mount_web
+from characters.webhooks.client import WebhookClient
+from characters.webhooks.sessions import SessionWebhooks
 
 logger = logging.getLogger("characters.api")
 
@@ -87,7 +90,10 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         sessions = SessionManager(db, settings)
         janitor = Janitor(db, blobs)
         runner = TaskRunner(db, blobs, settings)
-        calls = Calls(settings, db, blobs, sessions)
+        client = WebhookClient(allow_http_loopback=settings.webhook_allow_http_loopback)
+        session_webhooks = SessionWebhooks(db, settings, client, blobs)
+        sessions.webhooks_listeners.append(session_webhooks.wake)
+        calls = Calls(settings, db, blobs, sessions, session_webhooks)
         app.state.services = Services(settings, db, blobs, processor, sessions, runner, calls)
         processor.start()
         await processor.resume()
@@ -95,10 +101,13 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         sessions.start()  # (after: its timers would call those calls merely "vanished")
         janitor.start()
         await runner.start()  # resumes the tasks left PENDING
+        session_webhooks.start()  # sends what is due, also what a previous run left pending
         try:
             yield
         finally:
             await calls.aclose()  # live calls end (FAILED, SERVER_STOPPED) and are stored
+            await session_webhooks.aclose()  # (after: their final events were stored)
+            await client.aclose()
             await runner.aclose()  # a running task goes back to PENDING
             await janitor.aclose()
             await sessions.aclose()
@@ -123,6 +132,7 @@ def create_app(settings: Settings, *, analyse: Analyse | None = None) -> FastAPI
         realtime_sessions,
         conversations,
         organization,
+        webhooks,
         avatar_videos,
         tasks,
         webrtc,

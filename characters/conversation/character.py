@@ -22,6 +22,7 @@ def character_of(avatar: Avatar) -> Character:
         personality=avatar.personality,
         start_script=avatar.start_script,
         voice=str(voice.get("presetId") or "clara"),
+        tools=tools_from_runway(avatar.tools) if avatar.tools else (),
     )
 
 

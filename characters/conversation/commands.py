@@ -83,7 +83,12 @@ class _Printer:
         self._open = False
 
     def handle(self, event: AgentEvent) -> None:
-        from characters.conversation.engine import AgentDone, AgentSpeech, AgentToolCall
+        from characters.conversation.engine import (
+            AgentDone,
+            AgentSpeech,
+            AgentToolCall,
+            AgentToolResult,
+        )
 
         if isinstance(event, AgentSpeech):
             if event.text:
@@ -92,7 +97,12 @@ class _Printer:
                 self._open = True
             self.out.write(event.chunk)
         elif isinstance(event, AgentToolCall):
-            click.echo(f"\n[tool call] {event.name} {json.dumps(event.arguments)}")
+            invalid = "" if event.valid else " (invalid: back to the model)"
+            click.echo(f"\n[tool call] {event.name} {json.dumps(event.arguments)}{invalid}")
+        elif isinstance(event, AgentToolResult):
+            r = event.result
+            what = json.dumps(r.result) if r.ok else f"error: {r.error}"
+            click.echo(f"[tool result] {r.name} {what}")
         elif isinstance(event, AgentDone):
             if self._open:
                 click.echo(" [interrupted]" if event.interrupted else "")
@@ -128,19 +138,25 @@ def _text_chat(conversation: Conversation, printer: _Printer, texts: tuple[str, 
     for event in conversation.opening():
         printer.handle(event)
     for line in _lines(texts):
-        answer = ""
+        done: AgentDone | None = None
         for event in conversation.respond(line):
             printer.handle(event)
             if isinstance(event, AgentDone):
-                answer = event.remembered
-        conversation.remember(line, answer)
+                done = event
+        if done is not None:
+            conversation.remember(line, done.remembered, done.actions)
         conversation.prepare()
 
 
 async def _audio_chat(
     engines: Engines, conversation: Conversation, printer: _Printer, audio: Path
 ) -> None:
-    from characters.conversation.engine import AgentDone, AgentSpeech, AgentToolCall
+    from characters.conversation.engine import (
+        AgentDone,
+        AgentSpeech,
+        AgentToolCall,
+        AgentToolResult,
+    )
     from characters.conversation.voice import EngineFailure, UserTurn, VoiceConversation
     from characters.render.audio import decode_audio
 
@@ -162,7 +178,7 @@ async def _audio_chat(
                 click.echo(f"error: the {event.stage} step failed: {event.message}", err=True)
                 if event.fatal:
                     answered.set()
-            elif isinstance(event, AgentSpeech | AgentToolCall | AgentDone):
+            elif isinstance(event, AgentSpeech | AgentToolCall | AgentToolResult | AgentDone):
                 printer.handle(event)
                 if isinstance(event, AgentDone) and not event.interrupted:
                     answered.set()

@@ -14,10 +14,12 @@ timings of the turn. It is synchronous (the models are), cancellable through a
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,28 @@ from characters.config import Settings
 from characters.conversation.facts import coverage, persona_facts, relevant_facts
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.prompt import Character, asks_for_information, build_messages
+from characters.conversation.prompt import (
+    Character,
+    Message,
+    ToolCall,
+    ToolSpec,
+    asks_for_information,
+    build_messages,
+)
 from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
 from characters.conversation.stt import Recognizer, load_recognizer
+from characters.conversation.tools import (
+    EVENT_SENT,
+    Actions,
+    ArgumentError,
+    ToolResult,
+    check_arguments,
+    error_note,
+    result_note,
+    said_as_is,
+    spoken_result,
+    uses_result,
+)
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
 from characters.models import resolve
@@ -112,6 +133,20 @@ class AgentToolCall:
     name: str
     arguments: dict[str, Any]
     id: str
+    kind: str = "client_event"
+    """``client_event`` or ``backend_rpc`` (empty for a tool the session does not have)."""
+    valid: bool = True
+    """False when the call did not fit the tool: its error went back to the model; the call is
+    recorded but never sent to the client."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentToolResult:
+    """What a tool call gave (an event sent, a backend's answer, or why it failed)."""
+
+    result: ToolResult
+    shown: bool = True
+    """Whether the call was valid (and so shown to the client)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +160,9 @@ class AgentDone:
     """The language model's own output (markup and tool calls included). Memory keeps it for
     a finished answer: the next prompt then starts with exactly the tokens the model's cache
     holds, so only the user's new words are evaluated."""
+    actions: tuple[Message, ...] = ()
+    """When the answer called tools whose results the model read: its earlier output and the
+    notes of the results, remembered between the user's words and the answer."""
 
     @property
     def remembered(self) -> str:
@@ -134,7 +172,16 @@ class AgentDone:
         return self.raw or self.text
 
 
-AgentEvent = AgentSpeech | AgentToolCall | AgentDone
+AgentEvent = AgentSpeech | AgentToolCall | AgentToolResult | AgentDone
+
+MAX_TOOL_ROUNDS = 2
+"""Times the model may read tool results (or errors) and go on, within one answer."""
+FILLER_LINE = "One moment, let me check that."
+"""Said when a backend call takes longer than ``action_filler_after_s`` and nothing was said."""
+FAILED_LINE = "Sorry, I couldn't get that done right now."
+"""Said for a failed backend call when the model's words do not admit it."""
+DONE_LINE = "There you go."
+"""Said when an answer only performed client actions and said nothing."""
 
 
 @dataclass
@@ -216,6 +263,9 @@ class Conversation:
     retrieve: Callable[[str], Sequence[str]] | None = None
     """Knowledge hook: the passages that bear on the user's words. Default: a search of the
     character's documents (:meth:`search`), when it has any."""
+    actions: Actions | None = None
+    """Runs the ``backend_rpc`` calls (a live call's webhook client); without it they fail
+    with an error the model reads."""
     _facts: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -257,7 +307,11 @@ class Conversation:
         yield AgentDone(" ".join(said), cancel.is_set(), timings)
 
     def respond(
-        self, user_text: str, cancel: threading.Event | None = None
+        self,
+        user_text: str,
+        cancel: threading.Event | None = None,
+        *,
+        gate: Callable[[], bool] | None = None,
     ) -> Iterator[AgentEvent]:
         """The character's answer to ``user_text``, chunk by chunk.
 
@@ -265,61 +319,26 @@ class Conversation:
         committed (a speculative answer that is thrown away must leave no trace). Setting
         ``cancel`` stops the language model and the speech within one chunk; the final
         :class:`AgentDone` then has ``interrupted`` set and the text said so far.
+
+        Tool calls are checked (:func:`~characters.conversation.tools.check_arguments`); an
+        invalid one goes back to the model as an error. ``backend_rpc`` calls run through
+        :attr:`actions` once ``gate`` returns True (it blocks until the answer is committed, so
+        a speculative answer has no side effects; False: cancelled); their results go back to
+        the model, which speaks them (:data:`FILLER_LINE` first if they are slow).
         """
         cancel = cancel or threading.Event()
-        timings = TurnTimings(started=time.monotonic())
-        s = self.engines.settings
-        retrieved: Sequence[str] | None = None
-        if self.retrieve is not None:
-            retrieved = self.retrieve(user_text)
-            timings.retrieval_s = time.monotonic() - timings.started
-            timings.knowledge_chars = sum(len(r) for r in retrieved)
-            if not retrieved and self.unknown(user_text):
-                yield from self._say(s.knowledge_unknown_line, timings, cancel)
-                return
-        llm = self.engines.llm
-        messages = build_messages(
-            self.character,
-            [*self.memory(), {"role": "user", "content": user_text}],
-            retrieved=retrieved,
-            facts=self.facts_for(user_text),
-            rule=s.llm_facts == "rules",
-            native_tools=llm.native_tools,
-            max_knowledge_chars=max(s.knowledge_max_chars, 1),
-        )
-        deltas = llm.stream(
-            messages,
-            tools=self.character.tools or None,
-            max_tokens=s.llm_max_tokens,
-            temperature=s.llm_temperature,
-            cancel=cancel,
-        )
-        parser = SpokenStream(
-            first_clause_words=FIRST_CLAUSE_WORDS,
-            first_phrase_words=FIRST_PHRASE_WORDS,
-            tools=self.character.tools or None,
-        )
-        said: list[str] = []
-        raw: list[str] = []
+        turn = _Turn(self, cancel, gate)
         try:
-            for event in self._parse(deltas, parser, timings, cancel, raw):
-                if isinstance(event, ToolCallEvent):
-                    call = event.call
-                    yield AgentToolCall(call.name, dict(call.arguments), call.id)
-                    continue
-                if cancel.is_set():
-                    break
-                if timings.first_speech_text is None:
-                    timings.first_speech_text = time.monotonic()
-                yield from self._speak(event.text, timings, cancel)
-                if not cancel.is_set():
-                    said.append(event.text)
+            yield from turn.run(user_text)
         finally:
-            close = getattr(deltas, "close", None)
-            if close is not None:
-                close()
-        timings.done = time.monotonic()
-        yield AgentDone(" ".join(said), cancel.is_set(), timings, "".join(raw))
+            turn.timings.done = time.monotonic()
+        yield AgentDone(
+            " ".join(turn.said),
+            cancel.is_set(),
+            turn.timings,
+            turn.raw,
+            tuple(turn.memory),
+        )
 
     def memory(self) -> list[dict[str, str]]:
         """The turns the prompt shows: every remembered turn except questions answered with
@@ -350,16 +369,6 @@ class Conversation:
             *(f"{t.name.replace('_', ' ')} {t.description}" for t in c.tools),
         ]
         return coverage(known, user_text) < UNKNOWN_COVERAGE
-
-    def _say(
-        self, text: str, timings: TurnTimings, cancel: threading.Event
-    ) -> Iterator[AgentEvent]:
-        """A fixed answer, spoken (no language model)."""
-        timings.first_speech_text = time.monotonic()
-        yield from self._speak(text, timings, cancel)
-        said = "" if cancel.is_set() else text
-        timings.done = time.monotonic()
-        yield AgentDone(said, cancel.is_set(), timings, said)
 
     def facts_for(self, user_text: str) -> list[str] | None:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,
@@ -404,19 +413,21 @@ class Conversation:
         )
         llm.warm(messages)
 
-    def remember(self, user_text: str, answer: str) -> None:
+    def remember(self, user_text: str, answer: str, actions: Sequence[Message] = ()) -> None:
         """Add a committed turn to the conversation's memory (``answer``: usually
-        :attr:`AgentDone.remembered`; empty when the user cut in before a word was said)."""
+        :attr:`AgentDone.remembered`; empty when the user cut in before a word was said;
+        ``actions``: :attr:`AgentDone.actions`)."""
         self.history.append({"role": "user", "content": user_text})
+        self.history.extend({"role": m["role"], "content": m["content"]} for m in actions)
         if answer:
             self.history.append({"role": "assistant", "content": answer})
 
     def forget_last_turn(self) -> None:
         """Take the last committed turn (the user's words and the answer) out of memory: the
         user was not done, and the whole utterance will be answered as one turn."""
-        if self.history and self.history[-1]["role"] == "assistant":
+        while self.history and self.history[-1]["role"] != "user":
             self.history.pop()
-        if self.history and self.history[-1]["role"] == "user":
+        if self.history:
             self.history.pop()
 
     def revise_last_answer(self, heard: str) -> None:
@@ -470,3 +481,229 @@ class Conversation:
             if cancel.is_set():
                 return
             started = time.monotonic()
+
+
+class _Turn:
+    """One answer being produced: the model's rounds, the tools they call, what is said.
+
+    A round is one pass of the language model. When it called ``backend_rpc`` tools (or wrote
+    a call that does not fit its tool), their results (or the error) are noted after its
+    output and the model goes on, at most :data:`MAX_TOOL_ROUNDS` times. The words of a round
+    that follows backend results are held until they repeat something of those results
+    (:func:`~characters.conversation.tools.uses_result`); words that never do are replaced by
+    the results said plainly (:func:`~characters.conversation.tools.spoken_result`): a small
+    model often writes its call again instead of reading the answer.
+    """
+
+    def __init__(
+        self, conversation: Conversation, cancel: threading.Event, gate: Callable[[], bool] | None
+    ) -> None:
+        self.conversation = conversation
+        self.cancel = cancel
+        self.gate = gate
+        self.timings = TurnTimings(started=time.monotonic())
+        self.said: list[str] = []
+        self.raw = ""
+        self.memory: list[Message] = []
+        self.tools = {t.name: t for t in conversation.character.tools}
+        self.made: set[str] = set()
+        """Valid calls made in this answer (name and arguments): a repeated one is not run
+        again."""
+        self.acted = False
+        """A client action was sent."""
+
+    def run(self, user_text: str) -> Iterator[AgentEvent]:
+        conversation = self.conversation
+        s = conversation.engines.settings
+        llm = conversation.engines.llm
+        retrieved: Sequence[str] | None = None
+        if conversation.retrieve is not None:
+            retrieved = conversation.retrieve(user_text)
+            self.timings.retrieval_s = time.monotonic() - self.timings.started
+            self.timings.knowledge_chars = sum(len(r) for r in retrieved)
+            if not retrieved and conversation.unknown(user_text):
+                # Nothing the character knows is about it: a fixed line, not a guess.
+                yield from self._say(s.knowledge_unknown_line)
+                self.raw = " ".join(self.said)
+                return
+        messages = build_messages(
+            conversation.character,
+            [*conversation.memory(), {"role": "user", "content": user_text}],
+            retrieved=retrieved,
+            facts=conversation.facts_for(user_text),
+            rule=s.llm_facts == "rules",
+            native_tools=llm.native_tools,
+            max_knowledge_chars=max(s.knowledge_max_chars, 1),
+        )
+        check: list[ToolResult] = []
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            calls: list[tuple[ToolSpec, ToolCall]] = []
+            errors: list[tuple[str, str]] = []
+            raw: list[str] = []
+            held: list[str] = []
+            holding = bool(check)
+            deltas = llm.stream(
+                messages,
+                tools=conversation.character.tools or None,
+                max_tokens=s.llm_max_tokens,
+                temperature=s.llm_temperature,
+                cancel=self.cancel,
+            )
+            parser = SpokenStream(
+                first_clause_words=FIRST_CLAUSE_WORDS, first_phrase_words=FIRST_PHRASE_WORDS
+            )
+            try:
+                for event in conversation._parse(deltas, parser, self.timings, self.cancel, raw):
+                    if isinstance(event, ToolCallEvent):
+                        yield from self._call(event.call, calls, errors)
+                        continue
+                    if self.cancel.is_set():
+                        break
+                    if holding:
+                        held.append(event.text)
+                        if uses_result(" ".join(held), check):
+                            holding = False
+                            for text in held:
+                                yield from self._say(text)
+                        continue
+                    yield from self._say(event.text)
+            finally:
+                close = getattr(deltas, "close", None)
+                if close is not None:
+                    close()
+            if self.cancel.is_set():
+                return
+            self.raw = "".join(raw)
+            if holding:
+                log.info("the model's words did not use the tool results: they are said plainly")
+                text = spoken_result(check, FAILED_LINE)
+                yield from self._say(text)
+                self.raw = text
+            results = yield from self._run_calls(calls)
+            if self.cancel.is_set():
+                return
+            if not results and not errors:
+                break
+            plain = s.action_results == "plain" or (
+                s.action_results == "auto" and not llm.native_tools
+            )
+            if results and not errors and (plain or all(said_as_is(r) for r in results)):
+                self.memory += [
+                    {"role": "assistant", "content": self.raw},
+                    {"role": "system", "content": "\n\n".join(result_note(r) for r in results)},
+                ]
+                self.raw = spoken_result(results, FAILED_LINE)
+                yield from self._say(self.raw)
+                break
+            if round_ == MAX_TOOL_ROUNDS:
+                if results:
+                    text = spoken_result(results, FAILED_LINE)
+                    yield from self._say(text)
+                    self.raw = text
+                break
+            notes = [result_note(r) for r in results] + [error_note(n, e) for n, e in errors]
+            step: list[Message] = [
+                {"role": "assistant", "content": self.raw},
+                {"role": "system", "content": "\n\n".join(notes)},
+            ]
+            self.memory += step
+            messages = [*messages, *step]
+            check = results
+        if not self.said and self.acted and not self.cancel.is_set():
+            yield from self._say(DONE_LINE)
+
+    def _say(self, text: str) -> Iterator[AgentSpeech]:
+        if self.timings.first_speech_text is None:
+            self.timings.first_speech_text = time.monotonic()
+        yield from self.conversation._speak(text, self.timings, self.cancel)
+        if not self.cancel.is_set():
+            self.said.append(text)
+
+    def _call(
+        self,
+        call: ToolCall,
+        calls: list[tuple[ToolSpec, ToolCall]],
+        errors: list[tuple[str, str]],
+    ) -> Iterator[AgentEvent]:
+        """One call the model wrote: checked; a client action is sent at once (by whoever
+        reads the events), a backend call waits for the end of the round."""
+        tool = self.tools.get(call.name)
+        try:
+            if tool is None:
+                raise ArgumentError(f"there is no action named {call.name}")
+            args = check_arguments(tool, call.arguments)
+        except ArgumentError as e:
+            log.info("invalid tool call %s: %s", call.name, e)
+            errors.append((call.name, str(e)))
+            kind = tool.kind if tool is not None else ""
+            yield AgentToolCall(call.name, dict(call.arguments), call.id, kind, valid=False)
+            yield AgentToolResult(ToolResult(call.id, call.name, error=str(e)), shown=False)
+            return
+        key = tool.name + json.dumps(args, sort_keys=True, default=str)
+        if key in self.made:
+            log.info("the model repeated its call of %s: not run again", tool.name)
+            return
+        self.made.add(key)
+        yield AgentToolCall(tool.name, args, call.id, tool.kind)
+        if tool.kind == "client_event":
+            self.acted = True
+            yield AgentToolResult(ToolResult(call.id, tool.name, result=dict(EVENT_SENT)))
+        else:
+            calls.append((tool, ToolCall(tool.name, args, call.id)))
+
+    def _run_calls(
+        self, calls: list[tuple[ToolSpec, ToolCall]]
+    ) -> Generator[AgentEvent, None, list[ToolResult]]:
+        """Run the round's backend calls (once the answer is committed) and wait for them,
+        saying :data:`FILLER_LINE` if they are slow and nothing was said yet."""
+        if not calls:
+            return []
+        if self.gate is not None and not self.gate():
+            return []
+        actions = self.conversation.actions
+        running: list[tuple[ToolSpec, ToolCall, concurrent.futures.Future[ToolResult], float]] = []
+        for tool, call in calls:
+            started = time.monotonic()
+            future: concurrent.futures.Future[ToolResult]
+            try:
+                if actions is None:
+                    raise RuntimeError("no backend is connected to this conversation")
+                future = actions.start(tool, call)
+            except Exception as e:
+                future = concurrent.futures.Future()
+                future.set_result(ToolResult(call.id, tool.name, error=str(e)))
+            running.append((tool, call, future, started))
+        futures = [f for _, _, f, _ in running]
+        filler_after = self.conversation.engines.settings.action_filler_after_s
+        if not self._wait(futures, time.monotonic() + filler_after) and not self.cancel.is_set():
+            if not self.said:
+                yield from self._say(FILLER_LINE)
+        deadline = max(started + tool.timeout_s + 2.0 for tool, _, _, started in running)
+        self._wait(futures, deadline)
+        results: list[ToolResult] = []
+        for tool, call, future, started in running:
+            if future.done() and not future.cancelled():
+                try:
+                    result = future.result()
+                except Exception as e:  # the executor should not raise, but never stall here
+                    result = ToolResult(call.id, tool.name, error=f"{type(e).__name__}: {e}")
+            else:
+                future.cancel()
+                why = "cancelled" if self.cancel.is_set() else f"no answer in {tool.timeout_s:g} s"
+                took = 1000 * (time.monotonic() - started)
+                result = ToolResult(call.id, tool.name, error=why, duration_ms=took)
+            yield AgentToolResult(result)
+            results.append(result)
+        return results
+
+    def _wait(self, futures: list[concurrent.futures.Future[ToolResult]], until: float) -> bool:
+        """Wait until the futures are done (True), ``until`` (monotonic) passes or the answer
+        is cancelled (False)."""
+        while True:
+            pending = [f for f in futures if not f.done()]
+            if not pending:
+                return True
+            left = until - time.monotonic()
+            if left <= 0 or self.cancel.is_set():
+                return False
+            concurrent.futures.wait(pending, timeout=min(0.05, left))

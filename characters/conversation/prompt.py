@@ -37,6 +37,7 @@ Message = dict[str, Any]
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 TOOL_KINDS = ("client_event", "backend_rpc")
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_NAMES_DEFAULT = re.compile(r"\bdefaults? to\b", re.IGNORECASE)
 
 MAX_PROMPT_CHARS = 5000
 """Default budget of a whole prompt, in characters (about 1 300 tokens of English: with a
@@ -216,11 +217,16 @@ def _parameter(item: Any, path: list[str | int]) -> ToolParameter:
     enum = obj.get("enum")
     items = obj.get("items")
     props = _list(obj.get("properties", []), [*path, "properties"])
+    description = _text(obj.get("description", ""), [*path, "description"], allow_empty=True)
+    # Runway's ``required`` defaults to true, yet its own ready-made page actions leave out
+    # ``required`` on ``highlight``'s ``duration``, "Defaults to 2000": a parameter that names
+    # its default and does not say it is required is optional.
+    required = obj.get("required", not _NAMES_DEFAULT.search(description))
     return ToolParameter(
         name=_name(obj.get("name"), [*path, "name"]),
         type=kind,
-        description=_text(obj.get("description", ""), [*path, "description"], allow_empty=True),
-        required=bool(obj.get("required", True)),
+        description=description,
+        required=bool(required),
         enum=tuple(str(v) for v in _list(enum, [*path, "enum"])) if enum is not None else None,
         items=str(_mapping(items, [*path, "items"]).get("type", "string")) if items else None,
         properties=tuple(_parameter(p, [*path, "properties", i]) for i, p in enumerate(props)),
@@ -269,9 +275,17 @@ def system_prompt(character: Character, *, describe_tools: bool = True) -> str:
     ]
     if character.knowledge is not None:
         lines += ["", KNOWLEDGE_RULE]
+    if _opening_in_system(character, describe_tools=describe_tools):
+        script = (character.start_script or "").strip()
+        lines += ["", f'You began this call by saying: "{script}"']
     if describe_tools and character.tools:
         lines += ["", *_tool_lines(character.tools)]
     return "\n".join(lines)
+
+
+def _opening_in_system(character: Character, *, describe_tools: bool) -> bool:
+    """Whether the start script is told in the system prompt (see :func:`build_messages`)."""
+    return bool(describe_tools and character.tools and (character.start_script or "").strip())
 
 
 RULES = (
@@ -292,7 +306,8 @@ def _tool_lines(tools: Sequence[ToolSpec]) -> list[str]:
         call = json.dumps({"name": tool.name, "arguments": tool.example_arguments()})
         what = tool.description.rstrip(".")
         lines.append(
-            f"When the user wants you to {what[:1].lower()}{what[1:]}, write: <call>{call}</call>"
+            f"When the user asks you to {what[:1].lower()}{what[1:]}, or asks about it, "
+            f"write: <call>{call}</call>"
         )
         if tool.parameters:
             lines.append("Arguments: " + "; ".join(p.describe() for p in tool.parameters) + ".")
@@ -398,14 +413,18 @@ def build_messages(
     found, which the prompt says) go in a system message just before the last user message,
     after everything the cache can reuse. ``facts`` (the persona's sentences that bear on the
     question; ``None``: do not add any) follow the last user message, with the rules again
-    unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the tools natively (OpenAI ``tools``), so the
-    prompt does not describe them.
+    unless ``rule`` is False (:func:`with_facts`). ``native_tools``: the engine passes the
+    tools natively (OpenAI ``tools``), so the prompt does not describe them.
+
+    When the prompt describes tools, the start script is in the system prompt ("You began this
+    call by saying: ...") rather than an assistant turn: after a chatty first turn of its own,
+    the 0.5B model talks about an action instead of calling it (``bench/actions.py``).
     """
     head: list[Message] = [
         {"role": "system", "content": system_prompt(character, describe_tools=not native_tools)}
     ]
     script = (character.start_script or "").strip()
-    if script:
+    if script and not _opening_in_system(character, describe_tools=not native_tools):
         head.append({"role": "assistant", "content": script})
     turns = [_message(m, i) for i, m in enumerate(history)]
     found = [r for r in retrieved or () if r.strip()]

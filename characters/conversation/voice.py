@@ -50,6 +50,7 @@ from characters.conversation.engine import (
     AgentEvent,
     AgentSpeech,
     AgentToolCall,
+    AgentToolResult,
     Conversation,
     TurnTimings,
 )
@@ -135,6 +136,7 @@ VoiceEvent = (
     | EngineFailure
     | AgentSpeech
     | AgentToolCall
+    | AgentToolResult
     | AgentDone
 )
 
@@ -192,6 +194,16 @@ class _Answer:
     """Answers typed text or is a fixed line (not a spoken turn the user could continue)."""
     remembered: bool = False
     """The turn and this answer are in the conversation's memory."""
+    committed: threading.Event = field(default_factory=threading.Event)
+    """Set once the answer is released (or cancelled): its side effects (backend calls) may
+    start; a speculation has none."""
+
+    def wait_committed(self) -> bool:
+        """On the answer's thread: block until the answer is released (True) or cancelled."""
+        while not self.committed.wait(0.05):
+            if self.cancel.is_set():
+                return False
+        return not self.cancel.is_set()
 
 
 class VoiceConversation:
@@ -446,6 +458,8 @@ class VoiceConversation:
         if previous is not None and not previous.finished:
             previous.cancel.set()
         answer = _Answer(text, released=released)
+        if released:
+            answer.committed.set()
         answer.typed = speech_end_s is None
         answer.speech_end_s = self._audio_s if speech_end_s is None else speech_end_s
         self._answer = answer
@@ -456,6 +470,7 @@ class VoiceConversation:
 
     def _release(self, answer: _Answer) -> None:
         answer.released = True
+        answer.committed.set()
         if answer.failure is not None:
             answer.held.clear()
             self._report_failure(answer, "answer", answer.failure)
@@ -474,7 +489,7 @@ class VoiceConversation:
             remembered = event.remembered
             if event.interrupted and answer.heard is not None:
                 remembered = f"{answer.heard} …" if answer.heard else ""
-            self.conversation.remember(answer.text, remembered)
+            self.conversation.remember(answer.text, remembered, event.actions)
             answer.remembered = True
             if not event.interrupted:
                 self._failures = 0
@@ -511,8 +526,10 @@ class VoiceConversation:
     def _respond(self, answer: _Answer) -> Iterator[AgentEvent]:
         """The conversation's answer; :data:`FALLBACK_LINE` when it had nothing to say."""
         acted = False
-        for event in self.conversation.respond(answer.text, answer.cancel):
-            if isinstance(event, AgentToolCall):
+        for event in self.conversation.respond(
+            answer.text, answer.cancel, gate=answer.wait_committed
+        ):
+            if isinstance(event, AgentToolCall) and event.valid:
                 acted = True
             if isinstance(event, AgentDone) and not (event.text or event.interrupted or acted):
                 log.warning("the language model gave nothing to say: the fallback line is said")

@@ -46,7 +46,9 @@ from characters.sessions.states import FailureCode, Status
 from characters.store.blobs import BlobStore, file_digest
 from characters.store.db import Database
 from characters.store.keys import hash_secret
-from characters.store.tables import Avatar, RealtimeSession, TranscriptEntry
+from characters.store.tables import Avatar, Organization, RealtimeSession, TranscriptEntry
+from characters.webhooks.rpc import BackendRpc
+from characters.webhooks.sessions import SessionWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +66,22 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class _Backend:
+    """Where the call's ``backend_rpc`` tools go: the avatar's URL, else the organisation's."""
+
+    url: str | None
+    secret: str | None
+    avatar_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Setup:
     """A call's parts that do not depend on the client."""
 
     character: Character
     generator: FaceVideoGenerator
     max_duration: int
+    backend: _Backend
 
 
 class _Live:
@@ -86,12 +98,18 @@ class Calls:
     """The live calls of this process (see the module docstring). Use from the event loop."""
 
     def __init__(
-        self, settings: Settings, db: Database, blobs: BlobStore, sessions: SessionManager
+        self,
+        settings: Settings,
+        db: Database,
+        blobs: BlobStore,
+        sessions: SessionManager,
+        webhooks: SessionWebhooks,
     ) -> None:
         self.settings = settings
         self._db = db
         self._blobs = blobs
         self._sessions = sessions
+        self._webhooks = webhooks
         self._engines: asyncio.Future[Engines] | None = None
         self._prepared: dict[str, asyncio.Future[_Setup]] = {}
         self._live: dict[str, _Live] = {}
@@ -179,8 +197,8 @@ class Calls:
             del self._prepared[session_id]
             prepared.cancel()
 
-    async def _read_session(self, session_id: str) -> tuple[Character, FaceSources, int, str]:
-        """The call's character, face sources, cap and avatar id, from the store (one
+    async def _read_session(self, session_id: str) -> tuple[Character, FaceSources, int, _Backend]:
+        """The call's character, face sources, cap and backend, from the store (one
         transaction)."""
         async with self._db.transaction() as db:
             session = await db.get(RealtimeSession, session_id)
@@ -195,20 +213,27 @@ class Calls:
                 character = replace(character, personality=session.personality)
             if session.start_script:
                 character = replace(character, start_script=session.start_script)
-            if session.tools:
-                character = replace(character, tools=tools_from_runway(session.tools))
-            return character, sources, session.max_duration, avatar.id
+            # The session's tools (the avatar's as they were when it was created, merged).
+            character = replace(character, tools=tools_from_runway(session.tools or []))
+            org = await db.get(Organization, session.organization_id)
+            backend = _Backend(
+                avatar.backend_rpc_url or (org.backend_rpc_url if org else None),
+                org.webhook_secret if org else None,
+                avatar.id,
+            )
+            return character, sources, session.max_duration, backend
 
     async def _setup(self, session_id: str) -> _Setup:
         engines = self.engines()
         # Shielded: a set-up may be cancelled (its session ended), and a transaction cut off
         # halfway would leave its connection holding the database.
-        read = await asyncio.shield(self._read_session(session_id))
-        character, sources, max_duration, avatar_id = read
+        character, sources, max_duration, backend = await asyncio.shield(
+            self._read_session(session_id)
+        )
         # The avatar's documents as of now: a document changed during the call is seen by the
         # next one.
         knowledge = await asyncio.shield(
-            load_knowledge(self._db, avatar_id, self.settings.resolved_models_dir)
+            load_knowledge(self._db, str(backend.avatar_id), self.settings.resolved_models_dir)
         )
         character = replace(character, knowledge=knowledge)
         # Files are read, and the face prepared, after the transaction: never hold the
@@ -236,7 +261,7 @@ class Calls:
         if not self._warming:
             self._warming = True
             self._warm_pool.submit(self._warm, loaded, character)
-        return _Setup(character, generator, max_duration)
+        return _Setup(character, generator, max_duration, backend)
 
     def _warm(self, engines: Engines, character: Character) -> None:
         self._warming = False
@@ -285,10 +310,18 @@ class Calls:
             raise _negotiation_failed(e) from e
         s = self.settings
         engines = self.engines().result()
+        backend = BackendRpc(
+            self._webhooks.client,
+            asyncio.get_running_loop(),
+            url=setup.backend.url,
+            secret=setup.backend.secret,
+            session_id=session_id,
+            avatar_id=setup.backend.avatar_id,
+        )
         runner = CallRunner(
             session_id,
             peer,
-            Conversation(engines, setup.character),
+            Conversation(engines, setup.character, actions=backend),
             engines.listener,
             setup.generator,
             _Hooks(self, session_id),
@@ -328,6 +361,7 @@ class Calls:
         finally:
             if self._live.get(session_id) is live:
                 del self._live[session_id]
+            await self._webhooks.call_stored(session_id)  # its final event has the recording
             if not self._live:
                 # aiortc's objects form reference cycles, which only a full collection frees,
                 # with the codec threads and buffers they hold. With no call running, nobody's
@@ -357,6 +391,7 @@ class Calls:
                     content=item.content,
                     timestamp=item.timestamp,
                     tool_calls=item.tool_calls,
+                    tool_results=item.tool_results,
                 )
             )
 

@@ -12,6 +12,8 @@ Server → client (every message in ``docs/realtime.md`` with an example):
 * ``session``: the session's status (``RUNNING`` at the start, ``ENDING`` shortly before the
   cap, then the final status with its reason);
 * ``client_event``: a ``client_event`` tool the character called (Runway's shape);
+* ``tool_call`` and ``tool_result``: every valid tool call of an answer, and what it gave (the
+  live transcript of actions; a call that did not fit its tool never reaches the client);
 * ``error``: something went wrong (``code``, ``message``); a fatal one is followed by the
   ``session`` message ``FAILED``.
 
@@ -65,6 +67,21 @@ def error(code: str, message: str, *, fatal: bool) -> Event:
 
 def client_event(tool: str, args: dict[str, Any]) -> Event:
     return {"type": "client_event", "tool": tool, "args": args}
+
+
+def tool_call(turn: int, call_id: str, tool: str, kind: str, args: dict[str, Any]) -> Event:
+    return {
+        "type": "tool_call",
+        "turn": turn,
+        "id": call_id,
+        "tool": tool,
+        "kind": kind,
+        "args": args,
+    }
+
+
+def tool_result(turn: int, result: dict[str, Any]) -> Event:
+    return {"type": "tool_result", "turn": turn, **result}
 
 
 def encode(event: Event) -> str:

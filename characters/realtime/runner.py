@@ -31,7 +31,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from characters.conversation.engine import AgentDone, AgentSpeech, AgentToolCall, Conversation
+from characters.conversation.engine import (
+    AgentDone,
+    AgentSpeech,
+    AgentToolCall,
+    AgentToolResult,
+    Conversation,
+)
 from characters.conversation.voice import (
     EngineFailure,
     Interrupted,
@@ -87,6 +93,7 @@ class TranscriptItem:
     content: str | None
     timestamp: datetime
     tool_calls: list[dict[str, Any]] | None = None
+    tool_results: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +172,7 @@ class CallRunner:
         self._answered: set[int] = set()
         """Turns with an answer (or part of one) the user heard."""
         self._tool_calls: dict[int, list[dict[str, Any]]] = {}
+        self._tool_results: dict[int, list[dict[str, Any]]] = {}
         self._user_started: datetime | None = None
         self._state: str = ""
         self._last_audio = time.monotonic()
@@ -448,6 +456,8 @@ class CallRunner:
                 )
             elif isinstance(event, AgentToolCall):
                 self._tool_call(event)
+            elif isinstance(event, AgentToolResult):
+                self._tool_result(event)
             elif isinstance(event, AgentDone):
                 stage.end_answer(self._answer_turn)
                 timings = {
@@ -493,10 +503,10 @@ class CallRunner:
         turn = self._answer_turn
         self.transport.send(events.interrupted(turn, heard))
         at = self._played_at.pop(turn, None)
-        calls = self._tool_calls.pop(turn, None)
+        calls, results = self._tools_of(turn)
         if at is not None or calls:
             self._answered.add(turn)
-            self._store(TranscriptItem("assistant", heard or None, at or utcnow(), calls))
+            self._store(TranscriptItem("assistant", heard or None, at or utcnow(), calls, results))
         self._set_state("listening")
 
     def _store_interrupted_answer(self) -> None:
@@ -504,9 +514,12 @@ class CallRunner:
         assert self.stage is not None
         for turn, at in list(self._played_at.items()):
             text = self.stage.captions.text(turn)
-            calls = self._tool_calls.pop(turn, None)
-            self._store(TranscriptItem("assistant", text or None, at, calls))
+            calls, results = self._tools_of(turn)
+            self._store(TranscriptItem("assistant", text or None, at, calls, results))
             del self._played_at[turn]
+        for turn in list(self._tool_calls):  # actions of an answer that said nothing
+            calls, results = self._tools_of(turn)
+            self._store(TranscriptItem("assistant", None, utcnow(), calls, results))
 
     def _on_words(self, turn: int, delta: str) -> None:
         self.transport.send(events.assistant_words(turn, delta))
@@ -522,20 +535,38 @@ class CallRunner:
         assert self.stage is not None
         text = self.stage.captions.text(turn)
         at = self._played_at.pop(turn, utcnow())
-        calls = self._tool_calls.pop(turn, None)
+        calls, results = self._tools_of(turn)
         if text or calls:
             self._answered.add(turn)
-            self._store(TranscriptItem("assistant", text or None, at, calls))
+            self._store(TranscriptItem("assistant", text or None, at, calls, results))
         if not self.stage.busy:
             self._set_state("listening")
 
     def _tool_call(self, call: AgentToolCall) -> None:
+        """A tool call of the answer: recorded for the transcript; a valid one is shown on
+        ``events`` and, for a ``client_event`` tool, sent (Runway's ``client_event``). An
+        invalid one (its error went back to the model) never reaches the client."""
         self._tool_calls.setdefault(self._answer_turn, []).append(
             {"id": call.id, "name": call.name, "arguments": call.arguments}
         )
-        tool = next((x for x in self._conversation.character.tools if x.name == call.name), None)
-        if tool is not None and tool.kind == "client_event":
-            self.transport.send(events.client_event(call.name, dict(call.arguments)))
+        if not call.valid:
+            return
+        t = self.transport
+        t.send(events.tool_call(self._answer_turn, call.id, call.name, call.kind, call.arguments))
+        if call.kind == "client_event":
+            t.send(events.client_event(call.name, dict(call.arguments)))
+
+    def _tool_result(self, event: AgentToolResult) -> None:
+        wire = event.result.wire()
+        self._tool_results.setdefault(self._answer_turn, []).append(wire)
+        if event.shown:
+            self.transport.send(events.tool_result(self._answer_turn, wire))
+
+    def _tools_of(
+        self, turn: int
+    ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+        """The tool calls and results of an answer, taken for its transcript entry."""
+        return self._tool_calls.pop(turn, None), self._tool_results.pop(turn, None)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -37,6 +37,7 @@ from characters.store.tables import (
     SessionTransition,
 )
 from characters.timeutil import as_utc, utcnow
+from characters.webhooks import sessions as session_webhooks
 
 logger = logging.getLogger("characters.sessions")
 
@@ -76,6 +77,8 @@ class SessionManager:
         self.ended_listeners: list[Ended] = []
         """Called after a transaction that ended sessions commits (API cancel, timers): the
         realtime side stops the calls of those sessions."""
+        self.webhooks_listeners: list[Callable[[], None]] = []
+        """Called after a transaction that stored session webhooks commits (their sender)."""
 
     # Lifecycle of the manager itself
 
@@ -159,7 +162,7 @@ class SessionManager:
                 max_duration=max_duration,
                 personality=spec.personality,
                 start_script=spec.start_script,
-                tools=spec.tools,
+                tools=merge_tools(avatar.tools or [], spec.tools),
                 integration=spec.integration,
                 created_at=now,
                 conversation_name=f"{avatar.name}, {now:%Y-%m-%d %H:%M} UTC",
@@ -270,6 +273,7 @@ class SessionManager:
                 raise Conflict(f"Session is {session.status}; it can no longer be joined.")
             await self._charge_cap(db, session)
             transition(db, session, Status.RUNNING, at=now, reason="media peer connected")
+            await self._webhook(db, session, Status.RUNNING)
         self._announce(db)
         return session
 
@@ -499,6 +503,12 @@ class SessionManager:
         db.info.setdefault("ended", []).append((session.id, to, reason))
         if session.started_at is not None:
             await self._charge(db, session)
+        await self._webhook(db, session, to)
+
+    async def _webhook(self, db: AsyncSession, session: RealtimeSession, status: Status) -> None:
+        """Store the session webhook of this status change (sent after the commit)."""
+        hold = self._settings.webhook_final_hold_s
+        await session_webhooks.enqueue(db, session, status, hold_s=hold)
 
     async def _charge(self, db: AsyncSession, session: RealtimeSession) -> None:
         s = self._settings
@@ -537,13 +547,17 @@ class SessionManager:
         return counts.get(False, 0), counts.get(True, 0)
 
     def _announce(self, db: AsyncSession) -> None:
-        """After a commit: tell the listeners which sessions the transaction ended."""
+        """After a commit: tell the listeners which sessions the transaction ended, and the
+        webhook sender that it has work."""
         for session_id, status, reason in db.info.pop("ended", []):
             for listener in self.ended_listeners:
                 try:
                     listener(session_id, status, reason)
                 except Exception:
                     logger.exception("a session-ended listener failed")
+        if db.info.pop("webhooks", False):
+            for wake in self.webhooks_listeners:
+                wake()
 
     async def _machine_occupancy(self, db: AsyncSession) -> int:
         """Sessions that hold one of the machine's call slots (admitted and not over)."""
@@ -577,6 +591,15 @@ class SessionManager:
         if session is None:
             raise NotFound(f"Realtime session {session_id} not found.")
         return session
+
+
+def merge_tools(
+    avatar_tools: list[dict[str, Any]], session_tools: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The session's tools: the avatar's (an extension), then the session's; a session tool
+    replaces the avatar's tool of the same name."""
+    names = {t.get("name") for t in session_tools}
+    return [t for t in avatar_tools if t.get("name") not in names] + list(session_tools)
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -45,6 +45,12 @@ class Organization(Base):
     tier: Mapped[int] = mapped_column(Integer)
     credit_balance: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(TS)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    """Where session lifecycle events are POSTed (extension; docs/actions.md)."""
+    backend_rpc_url: Mapped[str | None] = mapped_column(String(2048))
+    """Where ``backend_rpc`` tool calls go, unless the avatar names its own."""
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    """Signs both (``whsec_…``); made when the first URL is set."""
 
 
 class ApiKey(Base):
@@ -107,6 +113,10 @@ class Avatar(Base):
     """What the face engine stored for this avatar (landmarks, regions, framing)."""
     face_keypoints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Manual face keypoints given through the API for stylized faces (extension)."""
+    tools: Mapped[list[Any] | None] = mapped_column(JSON)
+    """Tools (Runway's session shape) every session of this avatar has (extension)."""
+    backend_rpc_url: Mapped[str | None] = mapped_column(String(2048))
+    """Where this avatar's ``backend_rpc`` calls go (extension; else the organisation's)."""
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 
@@ -286,4 +296,36 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_org_created", "organization_id", "created_at", "id"),
         Index("ix_tasks_status", "status"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One session webhook: stored with the status change that causes it, then sent (and
+    retried) by :class:`characters.webhooks.sessions.SessionWebhooks`."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    """Also the ``webhook-id`` header, the same on every attempt (receivers deduplicate)."""
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    session_id: Mapped[str | None] = mapped_column(UUID, index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The body, built at the first attempt (the final event then has its recording)."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``delivered`` or ``failed`` (every attempt failed)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TS)
+    """When a pending delivery is due (an attempt under way pushes it past its time limit, so
+    a process that dies mid-attempt leaves it to be retried)."""
+    last_attempt_at: Mapped[datetime | None] = mapped_column(TS)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    delivered_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_org_created", "organization_id", "created_at", "id"),
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, Services, ServicesDep
 from characters.api.pagination import keyset, page
 from characters.api.routes.uploads import read_media_uri
+from characters.api.tools import Tools, unique_tool_names
 from characters.api.wire import ok
 from characters.avatars.images import (
     CheckedImage,
@@ -37,6 +38,8 @@ from characters.store.owned import get_owned
 from characters.store.tables import Avatar, AvatarDocument, Blob, Document
 from characters.timeutil import iso, utcnow
 from characters.voices.presets import PRESET_IDS, PRESETS
+from characters.webhooks.client import check_url
+from characters.webhooks.config import ensure_secret
 
 router = APIRouter(prefix="/v1", tags=["avatars"])
 
@@ -53,6 +56,24 @@ FaceKeypoints = Annotated[
         description="Extension: manual face keypoints for drawn or stylised faces, in pixels of "
         "the reference image as given (shown upright); see docs/face-keypoints.md. When given, "
         "they are used instead of face detection. On PATCH, null removes them.",
+    ),
+]
+
+AvatarTools = Annotated[
+    Tools,
+    Field(
+        description="Extension: tools (in the shape of the session's tools) that every session "
+        "of this avatar has; a session's own tool of the same name replaces one. See "
+        "docs/actions.md. On PATCH, null or [] removes them.",
+    ),
+]
+BackendRpcUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2048),
+    Field(
+        description="Extension: where this avatar's backend_rpc tool calls are POSTed (signed; "
+        "https://), instead of the organisation's backendRpcUrl. See docs/actions.md. On "
+        "PATCH, null removes it.",
     ),
 ]
 
@@ -83,6 +104,13 @@ class AvatarCreate(wire.Request):
     documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
     imageProcessing: Literal["optimize", "none"] = "optimize"
     faceKeypoints: FaceKeypoints | None = None
+    tools: AvatarTools | None = None
+    backendRpcUrl: BackendRpcUrl | None = None
+
+    @model_validator(mode="after")
+    def _unique_tool_names(self) -> AvatarCreate:
+        unique_tool_names(self.tools or [])
+        return self
 
 
 class AvatarUpdate(wire.Request):
@@ -94,6 +122,13 @@ class AvatarUpdate(wire.Request):
     documentIds: Annotated[list[wire.Uuid], Field(max_length=50)] | None = None
     imageProcessing: Literal["optimize", "none"] | None = None
     faceKeypoints: FaceKeypoints | None = None
+    tools: AvatarTools | None = None
+    backendRpcUrl: BackendRpcUrl | None = None
+
+    @model_validator(mode="after")
+    def _unique_tool_names(self) -> AvatarUpdate:
+        unique_tool_names(self.tools or [])
+        return self
 
 
 # Responses are built as dicts (the wire shape differs per status); documented here for OpenAPI.
@@ -122,6 +157,8 @@ class AvatarOut(wire.Response):
     status: Literal["PROCESSING", "READY", "FAILED"]
     failureReason: str | None = None
     faceKeypoints: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    backendRpcUrl: str | None = None
 
 
 class AvatarPage(wire.Response):
@@ -165,7 +202,23 @@ def avatar_wire(
         out["failureReason"] = avatar.failure_reason or "Processing failed."
     if avatar.face_keypoints is not None:
         out["faceKeypoints"] = avatar.face_keypoints
+    if avatar.tools:
+        out["tools"] = avatar.tools
+    if avatar.backend_rpc_url:
+        out["backendRpcUrl"] = avatar.backend_rpc_url
     return out
+
+
+def tools_stored(tools: list[Any] | None) -> list[dict[str, Any]] | None:
+    """Avatar tools as stored (None when there are none)."""
+    return [t.model_dump(exclude_none=True) for t in tools] if tools else None
+
+
+def rpc_url_checked(services: Services, url: str | None) -> str | None:
+    if url is None:
+        return None
+    allow = services.settings.webhook_allow_http_loopback
+    return check_url(url, allow_http_loopback=allow, field="backendRpcUrl")
 
 
 async def document_ids_of(db: AsyncSession, avatar_ids: list[str]) -> dict[str, list[str]]:
@@ -280,6 +333,7 @@ async def create_avatar(
     body: AvatarCreate, services: ServicesDep, principal: PrincipalDep, base_url: BaseUrlDep
 ) -> JSONResponse:
     voice = check_voice(body.voice)
+    rpc_url = rpc_url_checked(services, body.backendRpcUrl)
     image = await load_reference_image(services, principal, body.referenceImage)
     keypoints = None
     if body.faceKeypoints is not None:
@@ -302,12 +356,16 @@ async def create_avatar(
             image_version=1,
             reference_blob_id=blob.id,
             face_keypoints=keypoints,
+            tools=tools_stored(body.tools),
+            backend_rpc_url=rpc_url,
             created_at=now,
             updated_at=now,
         )
         db.add(avatar)
         await db.flush()
         await set_documents(db, avatar.id, doc_ids)
+        if rpc_url:
+            await ensure_secret(db, principal.organization_id)
     services.avatars.schedule(avatar.id, avatar.image_version)
     return ok(avatar_wire(avatar, doc_ids, services, base_url))
 
@@ -373,6 +431,7 @@ async def update_avatar(
         if name in fields and getattr(body, name) is None:
             raise InvalidInput(f"{name} cannot be null.", [name])
     voice = check_voice(body.voice) if body.voice is not None else None
+    rpc_url = rpc_url_checked(services, body.backendRpcUrl)
     new_keypoints = "faceKeypoints" in fields
     async with services.db.transaction() as db:
         avatar = await get_owned_avatar(db, principal, str(id))
@@ -443,6 +502,12 @@ async def update_avatar(
                 avatar.face_keypoints = None
         if new_keypoints:
             avatar.face_keypoints = keypoints
+        if "tools" in fields:
+            avatar.tools = tools_stored(body.tools)
+        if "backendRpcUrl" in fields:
+            avatar.backend_rpc_url = rpc_url
+            if rpc_url:
+                await ensure_secret(db, principal.organization_id)
         if reprocess:
             avatar.image_version += 1
             avatar.status, avatar.failure_reason = "PROCESSING", None

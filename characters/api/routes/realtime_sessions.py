@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from characters.api import wire
 from characters.api.deps import BaseUrlDep, PrincipalDep, ServicesDep
+from characters.api.tools import Tools, unique_tool_names
 from characters.api.wire import ok
 from characters.avatars.usable import preset_not_installed
 from characters.errors import InvalidInput
@@ -32,84 +33,6 @@ PRESET_AVATARS = (
     "fashion-designer",
     "cooking-teacher",
 )
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-]
-Description = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class _Param(wire.Request):
-    name: Name
-    description: Description
-    required: bool = True
-
-
-class StringParam(_Param):
-    type: Literal["string"]
-    enum: (
-        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=20)]
-        | None
-    ) = None
-
-
-class IntegerParam(_Param):
-    type: Literal["integer"]
-
-
-class NumberParam(_Param):
-    type: Literal["number"]
-
-
-class BooleanParam(_Param):
-    type: Literal["boolean"]
-
-
-class ArrayItems(wire.Request):
-    type: Literal["string", "integer", "number", "boolean"]
-
-
-class ArrayParam(_Param):
-    type: Literal["array"]
-    items: ArrayItems
-
-
-class ObjectParam(_Param):
-    type: Literal["object"]
-    properties: Annotated[list[Parameter], Field(max_length=20)]
-
-
-Parameter = Annotated[
-    Annotated[StringParam, wire.tag("string")]
-    | Annotated[IntegerParam, wire.tag("integer")]
-    | Annotated[NumberParam, wire.tag("number")]
-    | Annotated[BooleanParam, wire.tag("boolean")]
-    | Annotated[ArrayParam, wire.tag("array")]
-    | Annotated[ObjectParam, wire.tag("object")],
-    wire.TypeDiscriminator,
-]
-ObjectParam.model_rebuild()
-
-
-class _Tool(wire.Request):
-    name: Name
-    description: Description
-    parameters: Annotated[list[Parameter], Field(max_length=20)] = []
-
-
-class ClientEventTool(_Tool):
-    type: Literal["client_event"]
-
-
-class BackendRpcTool(_Tool):
-    type: Literal["backend_rpc"]
-    timeoutSeconds: Annotated[float, Field(ge=1, le=8)] = 4
-
-
-Tool = Annotated[
-    Annotated[ClientEventTool, wire.tag("client_event")]
-    | Annotated[BackendRpcTool, wire.tag("backend_rpc")],
-    wire.TypeDiscriminator,
-]
 
 
 class PresetAvatar(wire.Request):
@@ -145,7 +68,7 @@ class SessionCreate(wire.Request):
     maxDuration: Annotated[int, Field(ge=10, le=1800)] | None = None
     personality: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
     startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
-    tools: Annotated[list[Tool], Field(max_length=20)] = []
+    tools: Tools = []
     integration: (
         Annotated[
             Annotated[LiveKitIntegration, wire.tag("livekit")]
@@ -158,10 +81,7 @@ class SessionCreate(wire.Request):
 
     @model_validator(mode="after")
     def _unique_tool_names(self) -> SessionCreate:
-        names = [t.name for t in self.tools]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"tool names must be unique within a session: {', '.join(dupes)}")
+        unique_tool_names(self.tools)
         return self
 
 

@@ -6,7 +6,30 @@
 // Built on client.js (the same folder). Attributes, properties, methods, events, CSS custom
 // properties and messages: docs/widget.md.
 
-import { CallError, CallSession, DEFAULT_BASE_URL } from "./client.js";
+import {
+  CallError,
+  CallSession,
+  DEFAULT_BASE_URL,
+  PAGE_ACTIONS,
+  performPageAction,
+} from "./client.js";
+
+// The default look of an element a character highlights (a page action), at zero specificity
+// so the page's own [data-avatar-highlighted] rule wins.
+const HIGHLIGHT_STYLE = `
+:where([data-avatar-highlighted]) {
+  outline: 3px solid var(--characters-highlight, #f59e0b);
+  outline-offset: 3px;
+  border-radius: 4px;
+}`;
+
+function addHighlightStyle() {
+  if (document.getElementById("characters-call-highlight")) return;
+  const style = document.createElement("style");
+  style.id = "characters-call-highlight";
+  style.textContent = HIGHLIGHT_STYLE;
+  document.head.append(style);
+}
 
 const ICONS = {
   mic: '<path d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2Z"/>',
@@ -452,8 +475,36 @@ export class CharactersCallElement extends HTMLElement {
       this.#els.unmute.hidden = true;
       this.#render();
     });
-    for (const type of ["statechange", "transcript", "clientevent", "error", "end"]) forward(type);
+    call.addEventListener("clientevent", (event) => call === this.#call && this.#clientEvent(event));
+    for (const type of ["statechange", "transcript", "error", "end"]) forward(type);
     for (const type of ["characterstate", "session", "warning", "media"]) forward(type);
+    for (const type of ["toolcall", "toolresult"]) forward(type);
+  }
+
+  /** A client_event: re-emitted on the element (cancelable); a page action not cancelled
+   * (and not turned off with page-actions="off") is then performed on the page. */
+  #clientEvent(event) {
+    const { tool, args } = event.detail;
+    const dom = new CustomEvent("clientevent", {
+      detail: event.detail,
+      bubbles: true,
+      composed: true,
+      cancelable: true,
+    });
+    const proceed = this.dispatchEvent(dom);
+    const off = ["off", "false", "none"].includes(
+      (this.getAttribute("page-actions") || "").toLowerCase(),
+    );
+    if (!proceed || off || !PAGE_ACTIONS.includes(tool)) return;
+    if (tool === "highlight") addHighlightStyle();
+    const element = performPageAction(tool, args);
+    this.dispatchEvent(
+      new CustomEvent("pageaction", {
+        detail: { tool, target: args?.target ?? null, found: Boolean(element), element },
+        bubbles: true,
+        composed: true,
+      }),
+    );
   }
 
   #play() {

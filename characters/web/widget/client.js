@@ -52,7 +52,9 @@ export class CallError extends Error {
 /**
  * One live call. Events (each a CustomEvent; `detail` in braces):
  * `statechange` {state, previous}, `transcript` {role, turn, text, final},
- * `clientevent` {tool, args}, `characterstate` {state: listening | thinking | speaking},
+ * `clientevent` {tool, args}, `toolcall` {turn, id, tool, kind, args} and `toolresult`
+ * {turn, id, name, result | error, durationMs} (every action of the character, for a live
+ * transcript), `characterstate` {state: listening | thinking | speaking},
  * `session` {status, reason, …} (the server's session messages), `warning` {code, message}
  * (a non-fatal server error: the character apologises and goes on), `media` {stream},
  * `error` {code, message, failureCode?, error}, `end` {reason, status, message}.
@@ -322,6 +324,16 @@ export class CallSession extends EventTarget {
           this.#emit("clientevent", { tool: message.tool, args: message.args });
         }
         break;
+      case "tool_call": {
+        const { type, ...detail } = message;
+        this.#emit("toolcall", detail);
+        break;
+      }
+      case "tool_result": {
+        const { type, ...detail } = message;
+        this.#emit("toolresult", detail);
+        break;
+      }
       case "error":
         if (message.fatal) {
           this.#serverError = message;
@@ -780,4 +792,74 @@ export function parseIceLinks(header) {
     servers.push(server);
   }
   return servers;
+}
+
+// -- page actions ----------------------------------------------------------------------------------
+
+/** The client_event tools that act on the host page (Runway's page actions). */
+export const PAGE_ACTIONS = Object.freeze(["click", "scroll_to", "highlight"]);
+
+/** How long `highlight` marks an element when the call gives no `duration` (ms). */
+export const HIGHLIGHT_MS = 2000;
+
+const HIGHLIGHT_ATTRIBUTE = "data-avatar-highlighted";
+const highlightTimers = new WeakMap();
+
+function normalTarget(value) {
+  return String(value).trim().replace(/^#/, "").toLowerCase().replace(/[\s_-]+/g, "-");
+}
+
+/**
+ * The element a page action names: the element with that id, else the one whose
+ * `data-avatar-target` is that value (as Runway's SDK finds them); failing both, the same
+ * ignoring a leading "#", case, and "-" / "_" / spaces (small models write "#buy_tickets" for
+ * "buy-tickets"). `null` when there is none.
+ */
+export function findTarget(target, root = document) {
+  if (typeof target !== "string" || !target.trim()) return null;
+  const exact =
+    root.getElementById?.(target) ??
+    root.querySelector(`[data-avatar-target="${CSS.escape(target)}"]`);
+  if (exact) return exact;
+  const wanted = normalTarget(target);
+  for (const element of root.querySelectorAll("[id], [data-avatar-target]")) {
+    if (
+      (element.id && normalTarget(element.id) === wanted) ||
+      (element.dataset.avatarTarget && normalTarget(element.dataset.avatarTarget) === wanted)
+    ) {
+      return element;
+    }
+  }
+  return null;
+}
+
+/**
+ * Performs a page action (`click`, `scroll_to`, `highlight`) on the host page; returns the
+ * element it acted on, or `null` (an unknown tool, or no such element). `highlight` sets the
+ * `data-avatar-highlighted` attribute for `args.duration` ms (style it in your page; the
+ * widget adds a default outline) and scrolls the element into view.
+ */
+export function performPageAction(tool, args = {}, { root = document, highlightMs = HIGHLIGHT_MS } = {}) {
+  if (!PAGE_ACTIONS.includes(tool)) return null;
+  const element = findTarget(args?.target, root);
+  if (!element) return null;
+  if (tool === "click") {
+    if (typeof element.click === "function") element.click();
+  } else if (tool === "scroll_to") {
+    element.scrollIntoView({ behavior: "smooth", block: "start" });
+  } else {
+    const requested = Number(args?.duration);
+    const ms = Number.isFinite(requested) && requested > 0 ? Math.min(requested, 60_000) : highlightMs;
+    clearTimeout(highlightTimers.get(element));
+    element.setAttribute(HIGHLIGHT_ATTRIBUTE, "true");
+    element.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    highlightTimers.set(
+      element,
+      setTimeout(() => {
+        element.removeAttribute(HIGHLIGHT_ATTRIBUTE);
+        highlightTimers.delete(element);
+      }, ms),
+    );
+  }
+  return element;
 }
