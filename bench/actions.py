@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.answers import silent_synthesis  # noqa: E402
 from characters.config import load_settings  # noqa: E402
 from characters.conversation import engine as engine_module  # noqa: E402
 from characters.conversation.engine import (  # noqa: E402
@@ -53,51 +54,12 @@ from characters.conversation.prompt import (  # noqa: E402
     ToolSpec,
     tools_from_runway,
 )
-from characters.conversation.tools import EVENT_SENT, ToolResult, spoken_result  # noqa: E402
-
-PAGE_ACTIONS = [  # Runway's pageActionTools (@runwayml/avatars-react), as they are
-    {
-        "type": "client_event",
-        "name": "click",
-        "description": "Clicks an interactive element on the page by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to click",
-            }
-        ],
-    },
-    {
-        "type": "client_event",
-        "name": "scroll_to",
-        "description": "Scrolls the page to an element by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to scroll to",
-            }
-        ],
-    },
-    {
-        "type": "client_event",
-        "name": "highlight",
-        "description": "Highlights an element on the page to draw attention to it by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to highlight",
-            },
-            {
-                "name": "duration",
-                "type": "number",
-                "description": "How long to highlight in milliseconds. Defaults to 2000",
-            },
-        ],
-    },
-]
+from characters.conversation.tools import (  # noqa: E402
+    EVENT_SENT,
+    PAGE_ACTIONS,
+    ToolResult,
+    spoken_result,
+)
 
 MUSEUM = Character(
     "Ada",
@@ -384,10 +346,6 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return out
 
 
-def _silent(_text: str, _voice: str) -> Iterator[Any]:
-    return iter(())
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="llm_model (a registry id, or the remote model name)")
@@ -406,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     settings = load_settings(action_results=args.results)
     if args.model:
         settings = settings.model_copy(update={"llm_model": args.model})
-    engine_module.synthesize = _silent  # type: ignore[assignment]
+    engine_module.synthesize = silent_synthesis  # type: ignore[assignment]
     kinds = {
         "call": lambda r: r.tool is not None,
         "none": lambda r: r.tool is None,

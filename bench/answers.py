@@ -667,14 +667,16 @@ def _print(s: dict[str, Any]) -> None:
         print(f"{key:20s} p50 {v['p50']:.3f} s  p95 {v['p95']:.3f} s  mean {v['mean']:.3f} s")
 
 
-def _value(text: str) -> Any:
+def setting_value(text: str) -> Any:
+    """A ``--set KEY=VALUE`` value: JSON when it parses, else the string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
 
 
-def _silent(_text: str, _voice: str) -> Iterator[Any]:
+def silent_synthesis(_text: str, _voice: str) -> Iterator[Any]:
+    """A text-to-speech stand-in that says nothing: benches of the text path skip the voice."""
     return iter(())
 
 
@@ -699,11 +701,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     overrides = dict(item.split("=", 1) for item in args.set)
-    settings = load_settings(**{k: _value(v) for k, v in overrides.items()})
+    settings = load_settings(**{k: setting_value(v) for k, v in overrides.items()})
     if args.model:
         settings = settings.model_copy(update={"llm_model": args.model})
     if not args.speak:
-        engine_module.synthesize = _silent  # type: ignore[assignment]
+        engine_module.synthesize = silent_synthesis  # type: ignore[assignment]
     questions = [
         x
         for x in QUESTIONS

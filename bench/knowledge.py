@@ -55,6 +55,8 @@ from bench.answers import (  # noqa: E402
     first_person_ok,
     normalise,
     pct,
+    setting_value,
+    silent_synthesis,
 )
 from characters.config import Settings, async_url, load_settings  # noqa: E402
 from characters.conversation import engine as engine_module  # noqa: E402
@@ -864,17 +866,6 @@ def rescore(path: Path) -> dict[str, Any]:
     return s
 
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _silent(_text: str, _voice: str) -> Iterator[Any]:
-    return iter(())
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="llm_model (a registry id, or the remote model name)")
@@ -892,11 +883,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.rescore:
         return rescore(args.rescore)
     overrides = dict(item.split("=", 1) for item in args.set)
-    settings = load_settings(**{k: _value(v) for k, v in overrides.items()})
+    settings = load_settings(**{k: setting_value(v) for k, v in overrides.items()})
     if args.model:
         settings = settings.model_copy(update={"llm_model": args.model})
     parts = [p for p in (args.only or PARTS) if p not in args.skip]
-    engine_module.synthesize = _silent  # type: ignore[assignment]
+    engine_module.synthesize = silent_synthesis  # type: ignore[assignment]
     questions = [
         x
         for x in QUESTIONS

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from characters.conversation.engine import FILLER_LINE
+from characters.conversation.tools import PAGE_ACTIONS
 from tests.calls import (
     LIVE_SETTINGS,
     assistant_text,
@@ -281,49 +282,6 @@ async def test_a_hanging_backend_does_not_stall_the_call(
 
 # -- page actions, in a real browser --------------------------------------------------------------
 
-PAGE_ACTIONS = [  # Runway's pageActionTools, as @runwayml/avatars-react ships them
-    {
-        "type": "client_event",
-        "name": "click",
-        "description": "Clicks an interactive element on the page by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to click",
-            }
-        ],
-    },
-    {
-        "type": "client_event",
-        "name": "scroll_to",
-        "description": "Scrolls the page to an element by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to scroll to",
-            }
-        ],
-    },
-    {
-        "type": "client_event",
-        "name": "highlight",
-        "description": "Highlights an element on the page to draw attention to it by its target ID",
-        "parameters": [
-            {
-                "name": "target",
-                "type": "string",
-                "description": "The ID or data-avatar-target value of the element to highlight",
-            },
-            {
-                "name": "duration",
-                "type": "number",
-                "description": "How long to highlight in milliseconds. Defaults to 2000",
-            },
-        ],
-    },
-]
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <title>Blue Lake Museum</title>

@@ -31,6 +31,52 @@ from characters.conversation.prompt import ToolCall, ToolParameter, ToolSpec
 MAX_RESULT_CHARS = 600
 """A tool result longer than this (as JSON) is cut before it goes into the prompt."""
 EVENT_SENT = {"status": "event_sent"}
+
+PAGE_ACTIONS: list[dict[str, Any]] = [
+    {
+        "type": "client_event",
+        "name": "click",
+        "description": "Clicks an interactive element on the page by its target ID",
+        "parameters": [
+            {
+                "name": "target",
+                "type": "string",
+                "description": "The ID or data-avatar-target value of the element to click",
+            }
+        ],
+    },
+    {
+        "type": "client_event",
+        "name": "scroll_to",
+        "description": "Scrolls the page to an element by its target ID",
+        "parameters": [
+            {
+                "name": "target",
+                "type": "string",
+                "description": "The ID or data-avatar-target value of the element to scroll to",
+            }
+        ],
+    },
+    {
+        "type": "client_event",
+        "name": "highlight",
+        "description": "Highlights an element on the page to draw attention to it by its target ID",
+        "parameters": [
+            {
+                "name": "target",
+                "type": "string",
+                "description": "The ID or data-avatar-target value of the element to highlight",
+            },
+            {
+                "name": "duration",
+                "type": "number",
+                "description": "How long to highlight in milliseconds. Defaults to 2000",
+            },
+        ],
+    },
+]
+"""Runway's ``pageActionTools`` (``@runwayml/avatars-react``), as they ship: give them as a
+session's ``tools`` and the call widget performs them on the page (docs/actions.md)."""
 """The result recorded for a ``client_event`` call (Runway's acknowledgement shape)."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from characters.api.routes.conversations import transcript_wire
 from characters.config import Settings
 from characters.sessions.states import TERMINAL, Status
 from characters.store.blobs import BlobStore
@@ -327,7 +328,7 @@ class SessionWebhooks:
             else None
         )
         return {
-            "transcript": [_entry(e) for e in entries],
+            "transcript": [transcript_wire(e) for e in entries],
             "recordingUrl": recording,
             "links": {
                 "conversation": f"{base}/v1/avatar_conversations/{session.id}",
@@ -351,18 +352,4 @@ def _session(session: RealtimeSession, status: Status | None) -> dict[str, Any]:
     if status == Status.FAILED:
         out["failure"] = session.failure or "The session failed."
         out["failureCode"] = session.failure_code or "INTERNAL"
-    return out
-
-
-def _entry(entry: TranscriptEntry) -> dict[str, Any]:
-    """A transcript entry in the conversation's shape (``GET /v1/avatar_conversations``)."""
-    out: dict[str, Any] = {
-        "role": entry.role,
-        "content": entry.content,
-        "timestamp": iso_opt(entry.timestamp),
-    }
-    if entry.tool_calls:
-        out["toolCalls"] = entry.tool_calls
-    if entry.tool_results:
-        out["toolResults"] = entry.tool_results
     return out

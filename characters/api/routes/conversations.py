@@ -216,6 +216,7 @@ async def get_conversation(
 
 
 def transcript_wire(entry: TranscriptEntry) -> dict[str, Any]:
+    """A transcript entry on the wire (also the body of the session webhooks' final event)."""
     out: dict[str, Any] = {
         "role": entry.role,
         "content": entry.content,
