@@ -224,6 +224,11 @@ class Settings(BaseSettings):
     that neither its documents nor its personality, memory or tools say anything about (empty:
     the model answers, told that its documents say nothing about it). The small embedded model
     often invents an answer instead of admitting it (docs/knowledge.md)."""
+    knowledge_grounding: bool = True
+    """Check each answer of a character with documents to a question against what it knows
+    (the passages found, persona, conversation): an answer that only echoes the question or
+    adds what nothing says is replaced by the passages' closest sentence, or
+    ``knowledge_unknown_line`` (docs/knowledge.md, "Grounded answers")."""
 
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,20 @@ import pytest
 
 from characters.config import load_settings
 from characters.conversation import engine as engine_module
-from characters.conversation.engine import AgentDone, Conversation, Engines
+from characters.conversation.engine import AgentDone, AgentToolCall, Conversation, Engines
 from characters.conversation.prompt import (
     KNOWLEDGE_HEADER,
     KNOWLEDGE_RULE,
     NO_KNOWLEDGE,
     Character,
     build_messages,
+    tools_from_runway,
 )
 from characters.errors import InvalidInput
 from characters.knowledge.chunking import chunk, inline, sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, load_embedder
 from characters.knowledge.formats import document_text
+from characters.knowledge.grounding import Grounding
 from characters.knowledge.index import KnowledgeIndex, Source
 from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.limits import check_avatar_tokens, check_document_tokens
@@ -287,6 +290,7 @@ class RecordingLLM:
     def __init__(self) -> None:
         self.warmed: list[list[dict[str, Any]]] = []
         self.asked: list[list[dict[str, Any]]] = []
+        self.answer = "A night tour costs seventeen dollars."
 
     def check(self) -> None:
         pass
@@ -296,7 +300,7 @@ class RecordingLLM:
 
     def stream(self, messages: Any, **_: Any) -> Iterator[str]:
         self.asked.append(list(messages))
-        yield "A night tour costs seventeen dollars."
+        yield self.answer
 
 
 @pytest.fixture
@@ -305,7 +309,8 @@ def guide(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> tuple[Conversa
     index = _index(
         embedder,
         [
-            "Visits: A night tour costs 17 dollars and starts at 9:30 pm.",
+            "Visits: A night tour costs 17 dollars and starts at 9:30 pm. Dogs are not allowed "
+            "on the tours.",
             "Telescopes: The main telescope is the Orrin Reflector, built in 1931.",
         ],
     )
@@ -362,3 +367,82 @@ def test_questions_nothing_covers_are_declined_without_the_model(
     # Memory keeps the declined turn (the transcript), the prompt does not.
     assert [m["content"] for m in conversation.history][:2] == ["Do you sell souvenir mugs?", line]
     assert conversation.memory() == []
+
+
+def test_answers_that_echo_the_question_or_invent_are_replaced(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    # An echo of a yes/no question: the passages' closest sentence is said instead.
+    llm.answer = "Yes, you can bring your dog on the night tour."
+    done = _done(conversation.respond("Can I bring my dog on the night tour?"))
+    assert done.text == "Dogs are not allowed on the tours." == done.remembered
+    # An invented number: the same.
+    llm.answer = "The Orrin Reflector was built by Galileo in 1610."
+    done = _done(conversation.respond("When was the Orrin Reflector built?"))
+    assert done.text == "The main telescope is the Orrin Reflector, built in 1931."
+    # Words from the passages (in other words too): said as the model wrote them.
+    llm.answer = "Sure! It starts at 9:30 in the evening."
+    assert _done(conversation.respond("When does the night tour start?")).text == llm.answer
+    # Known from the persona, though no passage is about it.
+    llm.answer = "Yes, the gift shop has postcards."
+    assert _done(conversation.respond("Does the gift shop sell postcards?")).text == llm.answer
+    # Small talk is never checked.
+    llm.answer = "I am splendid, thank you."
+    assert _done(conversation.respond("How are you today?")).text == llm.answer
+
+
+def test_grounding_can_be_turned_off(guide: tuple[Conversation, RecordingLLM]) -> None:
+    conversation, llm = guide
+    settings = load_settings(knowledge_grounding=False)
+    conversation = Conversation(Engines(settings=settings, llm=llm), conversation.character)  # type: ignore[arg-type]
+    llm.answer = "Yes, you can bring your dog on the night tour."
+    assert _done(conversation.respond("Can I bring my dog on the night tour?")).text == llm.answer
+
+
+def test_grounding_verdicts() -> None:
+    known = ["Care: Never wash the burrs with water; they rust. Brush them clean."]
+    asked = "Can I wash the burrs with water?"
+
+    def verdict(*chunks: str) -> bool | None:
+        g = Grounding(asked, known)
+        for piece in chunks:
+            if g.add(piece) is not None:
+                return g.verdict
+        return g.finish()
+
+    # Echoes: against what the known sentence says, or that it says; nothing says the third.
+    assert verdict("Yes, you can wash the burrs with water.") is False
+    assert verdict("No, you can't wash the burrs with water.") is True
+    asked = "Can I wash the grinder's hopper with water?"
+    assert verdict("Yes, you can wash the grinder's hopper with water.") is None
+    asked = "Can I wash the burrs with water?"
+    assert verdict("Sure!", "No, never:", "they rust.") is True  # held until it says something
+    assert verdict("Yes, with warm water for 10 minutes.") is False  # a number nothing has
+    assert verdict("Yes, use dish soap and a sponge.") is False  # words nothing has
+
+
+def test_words_that_go_with_an_action_are_not_replaced(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    tools = tools_from_runway(
+        [
+            {
+                "type": "client_event",
+                "name": "show_map",
+                "description": "Shows the visitor a map of a room of the observatory",
+                "parameters": [{"name": "room", "type": "string", "description": "The room"}],
+            }
+        ]
+    )
+    character = replace(conversation.character, tools=tools)
+    conversation = Conversation(conversation.engines, character)
+    llm.answer = (
+        "Of course, here is the dome on your screen, glowing red at dusk! "
+        '<call>{"name": "show_map", "arguments": {"room": "dome"}}</call>'
+    )
+    events = list(conversation.respond("Can you show me where the telescope dome is?"))
+    calls = [e for e in events if isinstance(e, AgentToolCall)]
+    assert [(c.name, c.arguments) for c in calls] == [("show_map", {"room": "dome"})]
+    assert _done(iter(events)).text.startswith("Of course, here is the dome on your screen")

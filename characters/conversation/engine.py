@@ -52,6 +52,7 @@ from characters.conversation.tools import (
 )
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
+from characters.knowledge.grounding import Grounding
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
 from characters.voices.tts import SpeechChunk, check_voice, synthesize, warm_up
@@ -71,6 +72,9 @@ from 8 am to 6 pm." (a short break in the speech, for an earlier start)."""
 UNKNOWN_COVERAGE = 0.5
 """A question the documents do not cover is unknown when no sentence of the persona, turn of
 memory or tool mentions at least this share of its content words (``Conversation.unknown``)."""
+BEST_SENTENCE_MIN = 0.4
+"""Lowest similarity between the question and the sentence of its passages that replaces an
+ungrounded answer (below: ``knowledge_unknown_line``)."""
 
 FACTS_PER_ANSWER = 1
 """Persona sentences repeated next to each question (each costs about 20 prompt tokens, 0.1 s
@@ -361,14 +365,44 @@ class Conversation:
         guess."""
         if not self.engines.settings.knowledge_unknown_line or not asks_for_information(user_text):
             return False
+        return coverage(self.known(), user_text) < UNKNOWN_COVERAGE
+
+    def known(self) -> list[str]:
+        """What the character knows besides its documents: its personality's sentences, start
+        script, the conversation so far, its tools."""
         c = self.character
-        known = [
+        return [
             *persona_facts(c.personality),
             c.start_script or "",
             *(m["content"] for m in self.history),
             *(f"{t.name.replace('_', ' ')} {t.description}" for t in c.tools),
         ]
-        return coverage(known, user_text) < UNKNOWN_COVERAGE
+
+    def grounding(self, user_text: str, retrieved: Sequence[str] | None) -> Grounding | None:
+        """The check of the answer to ``user_text`` (:mod:`characters.knowledge.grounding`):
+        for a character with documents asked for information, when ``knowledge_grounding`` is
+        on; None: the answer is said as the model writes it."""
+        s = self.engines.settings
+        if (
+            retrieved is None
+            or self.character.knowledge is None
+            or not s.knowledge_grounding
+            or not s.knowledge_unknown_line
+            or not asks_for_information(user_text)
+        ):
+            return None
+        return Grounding(user_text, [*retrieved, self.character.name, *self.known()])
+
+    def grounded_answer(self, user_text: str, retrieved: Sequence[str]) -> str:
+        """What replaces an answer that is not grounded: the passages' sentence closest to the
+        question if it is close enough (:data:`BEST_SENTENCE_MIN`), else
+        ``knowledge_unknown_line``."""
+        index = self.character.knowledge
+        if index is not None and retrieved:
+            sentence, similarity = index.best_sentence(user_text, retrieved)
+            if similarity >= BEST_SENTENCE_MIN:
+                return sentence
+        return self.engines.settings.knowledge_unknown_line
 
     def facts_for(self, user_text: str) -> list[str] | None:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,
@@ -536,6 +570,7 @@ class _Turn:
             max_knowledge_chars=max(s.knowledge_max_chars, 1),
         )
         check: list[ToolResult] = []
+        grounding = conversation.grounding(user_text, retrieved)
         for round_ in range(MAX_TOOL_ROUNDS + 1):
             calls: list[tuple[ToolSpec, ToolCall]] = []
             errors: list[tuple[str, str]] = []
@@ -559,6 +594,18 @@ class _Turn:
                         continue
                     if self.cancel.is_set():
                         break
+                    if grounding is not None:
+                        if grounding.verdict is False:
+                            grounding.held.append(event.text)  # a tool call may still come
+                            continue
+                        verdict = grounding.add(event.text)
+                        if verdict is False and not conversation.character.tools:
+                            break  # the model is stopped: its answer is replaced below
+                        if verdict:
+                            for text in grounding.held:
+                                yield from self._say(text)
+                            grounding = None
+                        continue
                     if holding:
                         held.append(event.text)
                         if uses_result(" ".join(held), check):
@@ -574,6 +621,18 @@ class _Turn:
             if self.cancel.is_set():
                 return
             self.raw = "".join(raw)
+            if grounding is not None:
+                if calls or errors or self.acted or grounding.finish():
+                    # Grounded at its end, or words that go with an action: said as they are.
+                    for text in grounding.held:
+                        yield from self._say(text)
+                else:
+                    self.raw = conversation.grounded_answer(user_text, retrieved or ())
+                    log.info(
+                        "ungrounded answer %r replaced by %r", " ".join(grounding.held), self.raw
+                    )
+                    yield from self._say(self.raw)
+                grounding = None
             if holding:
                 log.info("the model's words did not use the tool results: they are said plainly")
                 text = spoken_result(check, FAILED_LINE)

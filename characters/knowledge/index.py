@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from characters.knowledge.chunking import sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, Vectors
 from characters.knowledge.keywords import Keywords
 
@@ -149,6 +150,23 @@ class KnowledgeIndex:
             used += len(source.text)
         return Search(hits, time.perf_counter() - started)
 
+    def best_sentence(self, query: str, passages: Sequence[str]) -> tuple[str, float]:
+        """The sentence of ``passages`` closest in meaning to ``query``, without its passage's
+        heading, and its cosine similarity (``("", 0.0)``: no sentence). Embeds the sentences
+        (a few milliseconds each): for an answer the model did not ground (:mod:`.grounding`),
+        not for every turn."""
+        candidates: list[tuple[str, str]] = []  # (as embedded, as said)
+        for passage in passages:
+            heading, body = _split_heading(passage)
+            for sentence in sentences(body):
+                candidates.append((f"{heading}: {sentence}" if heading else sentence, sentence))
+        if not candidates or not query.strip():
+            return "", 0.0
+        vectors = self._embedder.embed([query, *(c[0] for c in candidates)])
+        scores = np.einsum("ij,j->i", vectors[1:], vectors[0])
+        best = int(np.argmax(scores))
+        return candidates[best][1], float(scores[best])
+
     def _similarity(self, vector: Vectors) -> Vectors:
         """Each passage's cosine similarity with ``vector``: the best of its own vector's and
         its sentences'. ``einsum`` rather than ``@``: numpy's BLAS splits this product over
@@ -157,3 +175,12 @@ class KnowledgeIndex:
         products = np.einsum("ij,j->i", self._vectors, vector)
         scores: Vectors = np.maximum.reduceat(products, self._starts)
         return scores
+
+
+_HEADING = re.compile(r"^([^.:!?\n]{1,60}):\s+(?=\S)")
+
+
+def _split_heading(passage: str) -> tuple[str, str]:
+    """A passage's section heading ("Opening hours: The baths ...") and the rest."""
+    m = _HEADING.match(passage)
+    return (m.group(1), passage[m.end() :]) if m else ("", passage)
