@@ -152,15 +152,17 @@ async def test_barge_in_stops_voice_and_face_and_keeps_what_was_heard(
     utterance = client.play(pcm, rate)
     cut = await client.wait_event(lambda e: e.get("type") == "interrupted", 15, after=speaking_at)
     assert utterance.started_at is not None
-    # The voice stops at the client soon after the barge-in point (250 ms of speech), long
-    # before the answer would have ended. The bound is loose (a 2-core CI machine running the
-    # face engine stalls for hundreds of ms); the stop latency itself is measured by
-    # `bench/realtime.py --barge`, not here.
+    # The server decides soon after the barge-in point (250 ms of speech), and the voice stops
+    # at the client right after its decision arrives, long before the answer would have ended.
+    # The bounds are loose (on a loaded 2-core machine the client itself reads its frames late);
+    # the stop latency is measured by `bench/realtime.py --barge`, not here.
     barge_in_point = utterance.started_at + _onset_s(pcm, rate) + 0.25
+    decided = client.event_time(lambda e: e.get("type") == "interrupted", after=speaking_at)
+    assert decided is not None and decided - barge_in_point < 2.0, decided - barge_in_point
     await asyncio.sleep(1.5)
     last = client.last_voice(before=time.monotonic() - 0.5)
     # (the user's own question is not echoed back: what arrives is the character's voice)
-    assert last is not None and last - barge_in_point < 1.0, last - barge_in_point
+    assert last is not None and last - decided < 0.5, (last - decided, decided - barge_in_point)
     assert cut["turn"] == 1 and cut["heard"]
     said = assistant_text(client, 1)
     assert said == cut["heard"], (said, cut["heard"])
