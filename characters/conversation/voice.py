@@ -497,6 +497,9 @@ class VoiceConversation:
                 self._answer_pool.submit(self._prepare)
         if answer is not self._answer:
             return  # superseded (barge-in, new turn): its end is in memory, not in the events
+        if isinstance(event, AgentSpeech) and answer.cancel.is_set():
+            # Cut off (barge-in): speech its thread made before it saw the cancel is not played.
+            return
         if isinstance(event, AgentSpeech):
             start = max(self._audio_s, self._speaking_until)
             self._speaking_until = start + event.chunk.duration_s
