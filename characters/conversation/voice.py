@@ -449,7 +449,20 @@ class VoiceConversation:
             elif heard is not None and answer.text:
                 self.conversation.revise_last_answer(heard)
         self._speaking_until = self._audio_s
+        self._drop_queued_speech()
         return heard if heard is not None else ""
+
+    def _drop_queued_speech(self) -> None:
+        """Take the speech not yet read by the caller out of the events (the answer's other
+        events stay): the playback was stopped at once, and speech queued before the cut must
+        not start it again."""
+        kept: list[VoiceEvent | None] = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if not isinstance(event, AgentSpeech):
+                kept.append(event)
+        for event in kept:
+            self._events.put_nowait(event)
 
     def _start_answer(
         self, text: str, *, released: bool, speech_end_s: float | None = None
