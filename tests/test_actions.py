@@ -207,7 +207,9 @@ async def test_a_backend_call_is_signed_answered_and_spoken_and_the_session_repo
     said = assistant_text(client, 1)
     assert "thursday" in said.lower(), said
     heard = transcribe(audio_between_events(client, asked, answer_end))
-    assert "thursday" in heard, heard
+    # The result is in the voice too (Whisper tiny once heard "Thursday" as "thirsty": any of
+    # the result's words will do).
+    assert "thursday" in heard or "shipped" in heard, heard
     (result,) = events_of(client, "tool_result", asked)
     assert result["result"] == orders[4417] and result["durationMs"] > 0
 
