@@ -81,6 +81,11 @@ function refusesTools(error) {
   return error?.status === 400 && (error.path?.[0] === "tools" || /\btools?\b/i.test(error.message || ""));
 }
 
+/** Tools as a JSON array, one tool a line (shorter to read than fully indented JSON). */
+function toolsText(tools) {
+  return `[\n${tools.map((tool) => `  ${JSON.stringify(tool)}`).join(",\n")}\n]`;
+}
+
 /** The "Actions for this call" control: the session's `tools` as JSON, empty by default. */
 function actionsBox() {
   const id = uid("call-tools");
@@ -108,7 +113,8 @@ function actionsBox() {
     }
     const names = new Set(pageActionTools.map((tool) => tool.name));
     const kept = current.filter((tool) => !names.has(tool?.name));
-    textarea.value = JSON.stringify([...kept, ...pageActionTools], null, 2);
+    textarea.value = toolsText([...kept, ...pageActionTools]);
+    textarea.rows = 10;
     textarea.removeAttribute("aria-invalid");
     showIn(slot, null);
   });
@@ -165,7 +171,7 @@ function actionLine({ id, tool, args }) {
   return h(
     "li",
     { class: "turn action", dataset: { key: `action-${id}` } },
-    h("p", { class: "tool" }, h("span", { class: "who" }, "Action:"), h("code", {}, `${tool} ${JSON.stringify(args ?? {})}`), h("span", { class: "result" })),
+    h("p", { class: "tool" }, h("span", { class: "who" }, "Action:"), " ", h("code", {}, `${tool} ${JSON.stringify(args ?? {})}`), h("span", { class: "result" })),
   );
 }
 
