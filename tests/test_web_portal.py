@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import time
 import wave
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from characters.conversation.tools import PAGE_ACTIONS
 from tests.browser import chromium, new_page, screenshot, sign_in
 from tests.conftest import Server, data_uri, face_png, wait_for
 from tests.face_assets import CARTOON_SIZE, cartoon_keypoints, cartoon_negative_rgb, png
@@ -86,6 +88,7 @@ def test_the_portal_gets_the_servers_own_limits(server_factory: Any) -> None:
         "minImageSide": 64,
         "creditUnitSeconds": 10,
         "creditsPerUnit": 2,
+        "pageActionTools": PAGE_ACTIONS,
     }
 
 
@@ -498,4 +501,101 @@ def test_a_test_call_in_the_page_through_the_widget(
     page.wait_for_selector("main h1:has-text('Session with Ada')")
     page.wait_for_selector("video.recording", timeout=WAIT_MS)
     assert QUESTION in page.inner_text(".transcript")
+    assert unexpected(page) == []
+
+
+ACTIONS_BOX = "Actions for this call"
+
+
+def session_ids(http: httpx.Client, avatar: str) -> set[str]:
+    page = http.get("/v1/avatar_conversations", params={"avatar": avatar, "limit": 100}).json()
+    return {c["id"] for c in page["data"]}
+
+
+def refused_actions(page: Any, text: str) -> str:
+    """Type ``text`` as the call's actions, press start; the message under the box."""
+    page.get_by_label(ACTIONS_BOX).fill(text)
+    page.click("button:has-text('Start test call')")
+    page.wait_for_selector(".call-actions .alert-error")
+    assert page.get_attribute(".call-actions textarea", "aria-invalid") == "true"
+    return page.inner_text(".call-actions .alert-error")
+
+
+@pytest.mark.timeout(120)
+def test_a_test_calls_actions_are_checked_before_the_call(
+    live: Server, key: str, avatar: str, page: Any
+) -> None:
+    with live.http(key) as http:
+        before = session_ids(http, avatar)
+    sign_in(page, live.base_url, key)
+    page.goto(f"{live.base_url}/#/characters/{avatar}")
+    page.wait_for_selector("main h1:text-is('Ada')")
+    assert page.input_value(".call-actions textarea") == ""  # no actions unless asked for
+
+    text = refused_actions(page, '[{"type": "client_event", "name": "show_map",')
+    assert "The actions are not valid JSON" in text, text
+    text = refused_actions(page, '{"type": "client_event", "name": "show_map"}')
+    assert "The actions must be a JSON array of tools" in text, text
+    assert page.inner_text(".call-status") == "The test call could not start: check its actions."
+    with live.http(key) as http:
+        assert session_ids(http, avatar) == before  # checked in the page: nothing created
+
+    # The server's own check: two tools of one name.
+    twice = [{"type": "client_event", "name": "show_map", "description": "Shows the map."}] * 2
+    text = refused_actions(page, json.dumps(twice))
+    assert "The server refused them: " in text and "unique" in text and "show_map" in text, text
+    screenshot(page, "portal-test-call-actions-refused")
+    assert page.inner_text(".call-status") == "The test call could not start."
+    assert page.is_visible("button:has-text('Start test call')")
+    with live.http(key) as http:
+        assert session_ids(http, avatar) == before
+    assert unexpected(page, 400) == []
+
+
+@pytest.mark.timeout(300)
+def test_a_test_call_with_runways_page_actions(
+    live: Server, key: str, avatar: str, page: Any
+) -> None:
+    with live.http(key) as http:
+        before = session_ids(http, avatar)
+    sign_in(page, live.base_url, key)
+    page.goto(f"{live.base_url}/#/characters/{avatar}")
+    page.wait_for_selector("main h1:text-is('Ada')")
+    page.click('button:has-text("Add Runway\'s page actions")')
+    assert json.loads(page.input_value(".call-actions textarea")) == PAGE_ACTIONS
+    screenshot(page, "portal-test-call-actions")
+    page.click("button:has-text('Start test call')")
+    page.wait_for_selector("characters-call[state=active]", timeout=45_000)
+    assert page.evaluate("document.querySelector('.call-actions textarea').readOnly")
+
+    with live.http(key) as http:
+        (session_id,) = session_ids(http, avatar) - before
+        conversation = http.get(f"/v1/avatar_conversations/{session_id}").json()
+    assert conversation["hasTools"] is True
+    assert conversation["tools"] == [
+        {"type": t["type"], "name": t["name"], "description": t["description"]}
+        for t in PAGE_ACTIONS
+    ]
+
+    # The panel's line for the widget's `toolcall` and `toolresult` events (that the widget
+    # emits them for the server's tool_call and tool_result is tests/test_actions.py's part;
+    # whether the small model calls an action here is up to it, so the events are dispatched).
+    page.evaluate(
+        """() => {
+        const widget = document.querySelector("characters-call");
+        const call = {turn: 1, id: "call_test", tool: "highlight", kind: "client_event",
+                      args: {target: "hours"}};
+        widget.dispatchEvent(new CustomEvent("toolcall", {detail: call}));
+        widget.dispatchEvent(new CustomEvent("toolresult", {detail: {turn: 1, id: "call_test",
+          name: "lookup", error: "the backend did not answer"}}));
+        }"""
+    )
+    line = page.inner_text(".transcript.live [data-key='action-call_test']")
+    assert 'Action: highlight {"target":"hours"} failed: the backend did not answer' in " ".join(
+        line.split()
+    ), line
+    screenshot(page, "portal-test-call-action-line")
+    page.get_by_role("button", name="Hang up").click()
+    page.wait_for_selector("characters-call[state=ended]", timeout=15_000)
+    assert not page.evaluate("document.querySelector('.call-actions textarea').readOnly")
     assert unexpected(page) == []

@@ -5,7 +5,8 @@ Plain HTML, CSS and ES modules, no build step. ``mount`` adds them to the app:
 * ``/`` and ``/portal/…``: the developer portal (``portal/``), which talks to ``/v1`` with an API
   key the user types in (kept in the tab's ``sessionStorage``, never in a cookie).
   ``/portal/config.json`` gives it this server's reference-image limits and credit rate, so
-  that its checks before an upload and its estimates are the server's own.
+  that its checks before an upload and its estimates are the server's own, and Runway's page
+  action tools as this server defines them (the test call's "Add Runway's page actions").
 * ``/widget/…``: the ``<characters-call>`` web component and its client module (``widget/``),
   loaded by integrators' pages on other origins, so served with ``Access-Control-Allow-Origin: *``.
 """
@@ -18,6 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from characters.conversation.tools import PAGE_ACTIONS
 
 WEB_DIR = Path(__file__).parent
 PORTAL_DIR = WEB_DIR / "portal"
@@ -65,6 +68,7 @@ def mount(app: FastAPI) -> None:
                 "minImageSide": settings.min_image_side,
                 "creditUnitSeconds": settings.credit_unit_s,
                 "creditsPerUnit": settings.credits_per_unit,
+                "pageActionTools": PAGE_ACTIONS,
             },
             headers={"cache-control": "no-cache"},
         )

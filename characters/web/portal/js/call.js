@@ -1,10 +1,13 @@
 // The test call on a character's page: create a realtime session, wait until it is READY,
 // consume its key once, and hand the credentials to the <characters-call> widget
 // (/widget/characters-call.js: el.credentials = {sessionId, url, token}; el.start()).
+// The session's actions (`tools`) are typed here as JSON, checked in the page for shape only
+// (the server checks the tools themselves), and the character's actions show in the live
+// transcript from the widget's `toolcall` and `toolresult` events.
 
 import { api, consumeSession } from "./api.js";
-import { creditRate } from "./config.js";
-import { describe, h, isAbort, showIn, sleep } from "./dom.js";
+import { creditRate, serverConfig } from "./config.js";
+import { describe, h, isAbort, showIn, sleep, uid } from "./dom.js";
 
 const READY_TIMEOUT_MS = 60_000;
 const END_REASONS = {
@@ -38,9 +41,11 @@ async function loadWidget() {
   }
 }
 
-/** Create a session and wait until it is READY; returns {id, sessionKey}. */
-async function readySession(avatarId, signal, onStatus) {
-  const { id } = await api.post("/realtime_sessions", { model: "gwm1_avatars", avatar: { type: "custom", avatarId } }, { signal });
+/** Create a session (with `tools` when there are any) and wait until it is READY; returns {id, sessionKey}. */
+async function readySession(avatarId, tools, signal, onStatus) {
+  const body = { model: "gwm1_avatars", avatar: { type: "custom", avatarId } };
+  if (tools.length) body.tools = tools;
+  const { id } = await api.post("/realtime_sessions", body, { signal });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     const session = await api.get(`/realtime_sessions/${id}`, { signal });
@@ -56,6 +61,127 @@ async function readySession(avatarId, signal, onStatus) {
   }
 }
 
+/** The tools typed in the actions box: [] when it is empty; throws an Error fit to show. */
+export function parseTools(text) {
+  if (!text.trim()) return [];
+  let tools;
+  try {
+    tools = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`The actions are not valid JSON: ${error.message}. Write a JSON array of tools, or leave the box empty.`);
+  }
+  if (!Array.isArray(tools)) {
+    throw new Error("The actions must be a JSON array of tools ([{…}, …]), as in tools of POST /v1/realtime_sessions.");
+  }
+  return tools;
+}
+
+/** A refusal of the session's tools by the server (a 400 about `tools`), not of the call itself. */
+function refusesTools(error) {
+  return error?.status === 400 && (error.path?.[0] === "tools" || /\btools?\b/i.test(error.message || ""));
+}
+
+/** Tools as a JSON array, one tool a line (shorter to read than fully indented JSON). */
+function toolsText(tools) {
+  return `[\n${tools.map((tool) => `  ${JSON.stringify(tool)}`).join(",\n")}\n]`;
+}
+
+/** The "Actions for this call" control: the session's `tools` as JSON, empty by default. */
+function actionsBox() {
+  const id = uid("call-tools");
+  const textarea = h("textarea", {
+    id,
+    class: "code-input",
+    rows: 6,
+    spellcheck: "false",
+    placeholder: '[{"type": "client_event", "name": "show_map", "description": "…"}]',
+    "aria-describedby": `${id}-hint`,
+  });
+  const slot = h("div", { class: "field-message" });
+  const fill = h("button", { type: "button", class: "button secondary" }, "Add Runway's page actions");
+  fill.addEventListener("click", async () => {
+    const { pageActionTools } = await serverConfig();
+    if (!pageActionTools?.length) {
+      showIn(slot, "This server did not send its page actions (/portal/config.json); write them by hand (docs/actions.md).", { kind: "warning" });
+      return;
+    }
+    let current = [];
+    try {
+      current = parseTools(textarea.value);
+    } catch {
+      current = []; // the box held something that was not a list of tools: replaced
+    }
+    const names = new Set(pageActionTools.map((tool) => tool.name));
+    const kept = current.filter((tool) => !names.has(tool?.name));
+    textarea.value = toolsText([...kept, ...pageActionTools]);
+    textarea.rows = 10;
+    textarea.removeAttribute("aria-invalid");
+    showIn(slot, null);
+  });
+  const element = h(
+    "fieldset",
+    { class: "fieldset call-actions" },
+    h("legend", {}, h("label", { for: id }, "Actions for this call")),
+    h(
+      "p",
+      { class: "hint", id: `${id}-hint` },
+      "Actions are set per session by your server: ",
+      h("code", {}, "tools"),
+      " of ",
+      h("code", {}, "POST /v1/realtime_sessions"),
+      " (see docs/actions.md). Put that JSON array here to try them in this call; leave it empty for none. Page actions (",
+      h("code", {}, "click"),
+      ", ",
+      h("code", {}, "scroll_to"),
+      ", ",
+      h("code", {}, "highlight"),
+      ") act on the page that holds the call.",
+    ),
+    textarea,
+    slot,
+    h("div", { class: "button-row" }, fill),
+  );
+  return {
+    element,
+    /** The tools to send; shows the problem and throws when the box does not hold an array. */
+    read() {
+      showIn(slot, null);
+      textarea.removeAttribute("aria-invalid");
+      try {
+        return parseTools(textarea.value);
+      } catch (error) {
+        this.refuse(error.message);
+        throw error;
+      }
+    },
+    refuse(text) {
+      showIn(slot, text, { title: "These actions cannot be used." });
+      textarea.setAttribute("aria-invalid", "true");
+      textarea.focus();
+    },
+    lock(locked) {
+      textarea.readOnly = locked;
+      fill.disabled = locked;
+    },
+  };
+}
+
+/** The live transcript line of one action: "Action: highlight {"target":"hours"}". */
+function actionLine({ id, tool, args }) {
+  return h(
+    "li",
+    { class: "turn action", dataset: { key: `action-${id}` } },
+    h("p", { class: "tool" }, h("span", { class: "who" }, "Action:"), " ", h("code", {}, `${tool} ${JSON.stringify(args ?? {})}`), h("span", { class: "result" })),
+  );
+}
+
+/** What an action gave, after its line: a backend's answer or an error (a client event's acknowledgement is not shown). */
+function resultText(detail) {
+  if (detail.error) return ` failed: ${detail.error}`;
+  if (detail.result?.status === "event_sent") return "";
+  return detail.result === undefined ? "" : ` → ${JSON.stringify(detail.result)}`;
+}
+
 export function callPanel(ctx, avatar) {
   const status = h("p", { class: "call-status", role: "status" }, "Talk to the character with your microphone.");
   const errors = h("div", {});
@@ -63,6 +189,7 @@ export function callPanel(ctx, avatar) {
   const stage = h("div", { class: "call-stage" });
   const transcript = h("ol", { class: "transcript live", "aria-live": "polite", "aria-label": "Live transcript" });
   const after = h("div", {});
+  const actions = actionsBox();
 
   let widget = null;
   let session = null; // {id, consumed}
@@ -73,6 +200,7 @@ export function callPanel(ctx, avatar) {
     start.disabled = false;
     start.textContent = state === "ended" || state === "error" ? "Start another test call" : "Start test call";
     status.dataset.state = state;
+    actions.lock(["connecting", "active", "ending"].includes(state));
   }
 
   function transcriptLine({ role, turn, text: words, final }) {
@@ -104,13 +232,21 @@ export function callPanel(ctx, avatar) {
   start.addEventListener("click", async () => {
     showIn(errors, null);
     after.replaceChildren();
+    let tools;
+    try {
+      tools = actions.read();
+    } catch {
+      status.textContent = "The test call could not start: check its actions.";
+      return;
+    }
     transcript.replaceChildren();
     start.disabled = true;
+    actions.lock(true);
     try {
       status.textContent = "Loading the call widget…";
       await loadWidget();
       status.textContent = "Creating a session…";
-      const ready = await readySession(avatar.id, ctx.signal, (text, id) => {
+      const ready = await readySession(avatar.id, tools, ctx.signal, (text, id) => {
         session = { id, consumed: false };
         status.textContent = text;
       });
@@ -125,6 +261,11 @@ export function callPanel(ctx, avatar) {
       if (avatar.referenceImageUri) widget.setAttribute("poster", avatar.referenceImageUri);
       widget.addEventListener("statechange", (event) => setState(event.detail.state));
       widget.addEventListener("transcript", (event) => transcriptLine(event.detail));
+      widget.addEventListener("toolcall", (event) => transcript.append(actionLine(event.detail)));
+      widget.addEventListener("toolresult", (event) => {
+        const line = transcript.querySelector(`[data-key="action-${CSS.escape(String(event.detail.id))}"] .result`);
+        if (line) line.textContent = resultText(event.detail);
+      });
       widget.addEventListener("error", (event) => {
         const detail = event.detail || {};
         showIn(errors, `${detail.message || "The call failed."}${detail.code ? ` (${detail.code})` : ""}`, { title: "Call error" });
@@ -150,7 +291,8 @@ export function callPanel(ctx, avatar) {
       await cancelUnused();
       setState("idle");
       status.textContent = "The test call could not start.";
-      showIn(errors, describe(error), { title: "The test call could not start." });
+      if (refusesTools(error)) actions.refuse(`The server refused them: ${describe(error)}`);
+      else showIn(errors, describe(error), { title: "The test call could not start." });
     }
   });
   const costNote = h("span", {}, "uses credits");
@@ -168,6 +310,7 @@ export function callPanel(ctx, avatar) {
       costNote,
       " and is listed under Sessions with its transcript and recording.",
     ),
+    actions.element,
     status,
     errors,
     h("div", { class: "button-row" }, start),

@@ -206,14 +206,16 @@ export async function characterForm(ctx, avatarId) {
     h("legend", {}, "Actions"),
     h(
       "p",
-      { class: "coming" },
-      h("strong", {}, "Coming soon. "),
-      "Characters cannot keep actions yet: today the API takes actions (tools) per call, in ",
+      { class: "hint" },
+      "Actions are chosen per call: your server gives them in ",
       h("code", {}, "tools"),
       " of ",
       h("code", {}, "POST /v1/realtime_sessions"),
-      ". They will be set here once characters can store them.",
+      " (docs/actions.md). Try them in the test call on the character's page.",
     ),
+    avatar?.tools?.length
+      ? h("p", { class: "hint" }, `This character also has ${avatar.tools.length} action${avatar.tools.length === 1 ? "" : "s"} of its own, set through the API (tools on the avatar); saving here keeps them.`)
+      : null,
   );
 
   const formMessage = h("div", { class: "form-message" });
@@ -347,6 +349,18 @@ function failedPanel(avatar) {
   );
 }
 
+/** The details row of actions: the avatar's own tools (an API extension) when it has any. */
+function actionsText(avatar) {
+  const perCall = "Chosen per call (tools of the session); try them in the test call.";
+  if (!avatar.tools?.length) return h("span", { class: "muted" }, perCall);
+  return h(
+    "div",
+    {},
+    h("ul", { class: "plain" }, avatar.tools.map((tool) => h("li", {}, h("code", {}, tool.name), ` (${tool.type})`))),
+    h("p", { class: "muted" }, "Every session of this character has these; a call can add more."),
+  );
+}
+
 async function detailsPanel(ctx, avatar) {
   let docNames = [];
   if (avatar.documentIds.length) {
@@ -366,7 +380,7 @@ async function detailsPanel(ctx, avatar) {
       row("Personality", h("p", { class: "prose" }, avatar.personality)),
       row("Starting script", avatar.startScript ? h("p", { class: "prose" }, avatar.startScript) : h("span", { class: "muted" }, "None: the user speaks first.")),
       row("Knowledge", docNames.length ? h("ul", { class: "plain" }, docNames.map((n) => h("li", {}, n))) : h("span", { class: "muted" }, "No documents")),
-      row("Actions", h("span", { class: "muted" }, "Coming soon (set per call through the API today).")),
+      row("Actions", actionsText(avatar)),
       row("Created", formatDate(avatar.createdAt)),
       row("Updated", formatDate(avatar.updatedAt)),
     ),

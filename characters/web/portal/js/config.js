@@ -1,5 +1,5 @@
-// This server's settings the portal needs (GET /portal/config.json): the reference-image limits
-// and the credit rate. The defaults are the server's defaults (characters/config.py), used only
+// This server's settings the portal needs (GET /portal/config.json): the reference-image limits,
+// the credit rate and Runway's page action tools (`pageActionTools`). The defaults are the server's defaults (characters/config.py), used only
 // if the file cannot be fetched; the server checks everything again anyway.
 
 const DEFAULTS = {
