@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_VERSION = "2024-11-06"
@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     media_lead_ms: int = Field(80, ge=20, le=1000)
     """How far ahead of playback the character's media is produced: more absorbs hiccups of a
     loaded machine, less answers and stops sooner."""
+
+    # LiveKit mode (characters/realtime/livekit.py; docs/livekit.md)
+    livekit_url: str | None = None
+    """A LiveKit server, as clients reach it (``wss://lk.example.com``; ``ws://`` on a LAN).
+    Set with ``livekit_api_key`` and ``livekit_api_secret``: ``consume`` then returns a LiveKit
+    room's credentials instead of the embedded WebRTC endpoint, and the character joins that
+    room (Runway's React SDK works unchanged). Default: none (the embedded transport)."""
+    livekit_api_key: str | None = None
+    """The API key of ``livekit_url`` (the ``keys:`` entry of its configuration)."""
+    livekit_api_secret: str | None = None
+    """That key's secret (LiveKit wants at least 32 characters)."""
 
     # Actions (tools) and webhooks (characters/webhooks; docs/actions.md)
     action_filler_after_s: float = Field(1.0, ge=0, le=8)
@@ -261,6 +272,30 @@ class Settings(BaseSettings):
                         f"ICE server URL {url!r} must start with stun:, turn: or turns:"
                     )
         return v
+
+    @model_validator(mode="after")
+    def _livekit_complete(self) -> Settings:
+        given = [self.livekit_url, self.livekit_api_key, self.livekit_api_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "LiveKit mode needs all three of CHARACTERS_LIVEKIT_URL, "
+                "CHARACTERS_LIVEKIT_API_KEY and CHARACTERS_LIVEKIT_API_SECRET"
+            )
+        if self.livekit_url and not self.livekit_url.startswith(("ws://", "wss://")):
+            raise ValueError(
+                f"CHARACTERS_LIVEKIT_URL {self.livekit_url!r} must start with ws:// or wss://"
+            )
+        if self.livekit_api_secret and len(self.livekit_api_secret) < 32:
+            raise ValueError(
+                "CHARACTERS_LIVEKIT_API_SECRET must have at least 32 characters "
+                "(LiveKit refuses shorter secrets)"
+            )
+        return self
+
+    @property
+    def livekit(self) -> bool:
+        """Whether calls go through a LiveKit server (``livekit_url`` and its key are set)."""
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
 
     @property
     def node(self) -> str:

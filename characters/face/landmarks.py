@@ -52,6 +52,13 @@ def _model(name: str) -> Any:
             raise ModuleNotFoundError(
                 "Face analysis needs mediapipe 0.10.21: pip install --no-deps mediapipe==0.10.21"
             ) from e
+        from google.protobuf.internal import api_implementation
+
+        if api_implementation.Type() != "python":  # pragma: no cover - see characters/__init__
+            raise RuntimeError(
+                "mediapipe's face mesh needs protobuf's pure-Python implementation: set "
+                "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python before protobuf is imported"
+            )
         solutions = mp.solutions
         if name == "mesh":
             _models[name] = solutions.face_mesh.FaceMesh(

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import secrets
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,8 +39,16 @@ from characters.conversation.prompt import Character, tools_from_runway
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
 from characters.knowledge.store import load_knowledge
+from characters.realtime.livekit import LiveKitRoom, LiveKitUnavailable, user_token
 from characters.realtime.recorder import salvage
-from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outcome, TranscriptItem
+from characters.realtime.runner import (
+    CallHooks,
+    CallRunner,
+    CallSettings,
+    Outcome,
+    TranscriptItem,
+    Transport,
+)
 from characters.realtime.webrtc import WebRTCPeer, read_offer
 from characters.sessions.manager import SessionManager
 from characters.sessions.states import FailureCode, Status
@@ -113,6 +122,8 @@ class Calls:
         self._engines: asyncio.Future[Engines] | None = None
         self._prepared: dict[str, asyncio.Future[_Setup]] = {}
         self._live: dict[str, _Live] = {}
+        self._joining: dict[str, asyncio.Future[None]] = {}
+        """LiveKit mode: sessions whose character is on its way into the room."""
         self._closing = False
         self._warm_pool = ThreadPoolExecutor(1, thread_name_prefix="warm")
         self._warming = False
@@ -146,6 +157,8 @@ class Calls:
         tasks = [live.task for live in self._live.values() if live.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=20)
+        for joining in list(self._joining.values()):
+            joining.cancel()
         for prepared in self._prepared.values():
             prepared.cancel()
         if self._engines is not None and not self._engines.done():
@@ -295,11 +308,7 @@ class Calls:
                 failure_code=FailureCode.AVATAR_UNAVAILABLE,
             )
             raise Conflict(e.message) from None
-        live: _Live | None = None
-        peer = WebRTCPeer(
-            self.settings.ice_servers,
-            on_message=lambda m: live.runner.on_message(m) if live else None,
-        )
+        peer = WebRTCPeer(self.settings.ice_servers, on_message=self._messages(session_id))
         try:
             sdp = await asyncio.wait_for(peer.answer(offer), ANSWER_TIMEOUT_S)
             await self._sessions.claim(session_id, token, self.settings.node)
@@ -308,6 +317,92 @@ class Calls:
             if isinstance(e, CharactersError | asyncio.CancelledError):
                 raise
             raise _negotiation_failed(e) from e
+        live = self._launch(session_id, setup, peer, secrets.token_urlsafe(12), hash_secret(token))
+        return Answer(sdp, live.resource, self.settings.ice_servers)
+
+    # -- LiveKit mode ---------------------------------------------------------------------------
+
+    async def join_room(self, session_id: str, media_token: str) -> str:
+        """At consume in LiveKit mode: use the session's media token now (the character is
+        coming), start joining the room in the background, and return the client's room token
+        (:func:`~characters.realtime.livekit.user_token`)."""
+        if self._closing:
+            raise Unavailable("The server is shutting down.", retry_after_s=5)
+        await self._sessions.claim(session_id, media_token, self.settings.node)
+        self.prepare(session_id)
+        task = asyncio.ensure_future(self._join_room(session_id, hash_secret(media_token)))
+        self._joining[session_id] = task
+        task.add_done_callback(lambda _: self._joining.pop(session_id, None))
+        return user_token(self.settings, session_id)
+
+    async def _join_room(self, session_id: str, token_hash: str) -> None:
+        prepared = self._prepared.pop(session_id, None)
+        if prepared is None:  # the session ended meanwhile
+            return
+        try:
+            setup = await prepared
+        except _AvatarGone as e:
+            await self._fail(
+                session_id, "avatar unavailable", e.message, FailureCode.AVATAR_UNAVAILABLE
+            )
+            return
+        except CharactersError as e:
+            await self._fail(session_id, "set-up failed", e.message, FailureCode.INTERNAL)
+            return
+        r = setup.generator.renderer
+        room = LiveKitRoom(
+            self.settings,
+            session_id,
+            character_name=setup.character.name,
+            width=r.width,
+            height=r.height,
+            fps=setup.generator.fps,
+            on_message=self._messages(session_id),
+        )
+        try:
+            await room.join()
+        except LiveKitUnavailable as e:
+            log.error("session %s: the character could not join its room: %s", session_id, e)
+            await self._fail(
+                session_id,
+                "LiveKit unavailable",
+                f"The character could not join its LiveKit room ({e}).",
+                FailureCode.MEDIA_SERVER_UNAVAILABLE,
+            )
+            return
+        except asyncio.CancelledError:
+            await room.close("session ended")
+            raise
+        # The client may take until the session's READY time runs out to join the room.
+        wait = self.settings.session_ready_ttl_s + self.settings.call_connect_timeout_s
+        self._launch(session_id, setup, room, "", token_hash, connect_timeout_s=wait)
+
+    async def _fail(self, session_id: str, reason: str, failure: str, code: FailureCode) -> None:
+        await self._sessions.finish(
+            session_id, Status.FAILED, reason=reason, failure=failure, failure_code=code
+        )
+
+    def _messages(self, session_id: str) -> Callable[[str], None]:
+        """What a transport calls with a client's message: the session's runner, once it has one."""
+
+        def deliver(message: str) -> None:
+            live = self._live.get(session_id)
+            if live is not None:
+                live.runner.on_message(message)
+
+        return deliver
+
+    def _launch(
+        self,
+        session_id: str,
+        setup: _Setup,
+        transport: Transport,
+        resource: str,
+        token_hash: str,
+        *,
+        connect_timeout_s: float | None = None,
+    ) -> _Live:
+        """Start the session's call on ``transport`` (its media token already used)."""
         s = self.settings
         engines = self.engines().result()
         backend = BackendRpc(
@@ -320,14 +415,14 @@ class Calls:
         )
         runner = CallRunner(
             session_id,
-            peer,
+            transport,
             Conversation(engines, setup.character, actions=backend),
             engines.listener,
             setup.generator,
             _Hooks(self, session_id),
             CallSettings(
                 max_duration_s=setup.max_duration,
-                connect_timeout_s=s.call_connect_timeout_s,
+                connect_timeout_s=connect_timeout_s or s.call_connect_timeout_s,
                 peer_grace_s=s.session_peer_grace_s,
                 goodbye_s=s.goodbye_s,
                 goodbye_line=s.goodbye_line,
@@ -336,10 +431,10 @@ class Calls:
                 recording=self._recording_path(session_id) if s.record_calls else None,
             ),
         )
-        live = _Live(runner, secrets.token_urlsafe(12), hash_secret(token))
+        live = _Live(runner, resource, token_hash)
         self._live[session_id] = live
         live.task = asyncio.ensure_future(self._run(session_id, live))
-        return Answer(sdp, live.resource, s.ice_servers)
+        return live
 
     async def hangup(self, session_id: str, resource: str, authorization: str | None) -> None:
         """``DELETE`` on the WHIP resource: the call ends (COMPLETED) and is stored."""
@@ -376,6 +471,9 @@ class Calls:
         prepared = self._prepared.pop(session_id, None)
         if prepared is not None:
             prepared.cancel()
+        joining = self._joining.pop(session_id, None)
+        if joining is not None:
+            joining.cancel()
 
     # -- storage --------------------------------------------------------------------------------
 

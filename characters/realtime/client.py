@@ -64,18 +64,12 @@ class Utterance:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class MicrophoneTrack(MediaStreamTrack):
-    """20 ms frames of 48 kHz mono: the queued utterances, else silence; paced in real time."""
-
-    kind = "audio"
+class Microphone:
+    """The user's side of a call: the queued utterances, else silence, 20 ms at a time."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._queue: list[Utterance] = []
         self._pos = 0
-        self._start: float | None = None
-        self._n = 0
-        self._time_base = fractions.Fraction(1, AUDIO_RATE)
 
     def play(self, pcm: Int16, rate: int) -> Utterance:
         samples = pcm if rate == AUDIO_RATE else _resample(pcm, rate)
@@ -83,14 +77,8 @@ class MicrophoneTrack(MediaStreamTrack):
         self._queue.append(utterance)
         return utterance
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        now = time.monotonic()
-        if self._start is None:
-            self._start = now
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._n * AUDIO_FRAME / AUDIO_RATE - now))
+    def next_frame(self) -> Int16:
+        """The next 20 ms of 48 kHz mono, due now (the caller paces it in real time)."""
         out = np.zeros(AUDIO_FRAME, np.int16)
         filled = 0
         while filled < AUDIO_FRAME and self._queue:
@@ -109,6 +97,33 @@ class MicrophoneTrack(MediaStreamTrack):
                 if u.speech_end_at is None:
                     u.speech_end_at = time.monotonic()
                 u.done.set()
+        return out
+
+
+class MicrophoneTrack(MediaStreamTrack):
+    """The :class:`Microphone` as an aiortc track: 20 ms frames paced in real time."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.microphone = Microphone()
+        self._start: float | None = None
+        self._n = 0
+        self._time_base = fractions.Fraction(1, AUDIO_RATE)
+
+    def play(self, pcm: Int16, rate: int) -> Utterance:
+        return self.microphone.play(pcm, rate)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._n * AUDIO_FRAME / AUDIO_RATE - now))
+        out = self.microphone.next_frame()
         frame = av.AudioFrame.from_ndarray(out.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         frame.pts = self._n * AUDIO_FRAME
@@ -157,7 +172,85 @@ class ReceivedMedia:
         return ntp + delta / self.clock_rate
 
 
-class CallClient:
+class ReceivedCall:
+    """What a call's client received, with arrival times, and the questions tests and the
+    benchmark ask of it (the WebRTC :class:`CallClient`; LiveKit's
+    :class:`~characters.realtime.livekit_client.RoomClient`)."""
+
+    def __init__(self) -> None:
+        self.audio = ReceivedMedia(AUDIO_RATE)
+        self.video = ReceivedMedia(90_000)
+        self.audio_pcm: list[Int16] = []
+        """The character's audio, one 48 kHz mono array per received frame."""
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.connected_at: float | None = None
+        self.first_frame_at: float | None = None
+        self.closed = asyncio.Event()
+        self._event_added = asyncio.Event()
+
+    async def wait_event(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float, *, after: float = 0.0
+    ) -> dict[str, Any]:
+        """The first event (arrived after monotonic time ``after``) that matches; TimeoutError."""
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        while True:
+            for at, event in self.events[seen:]:
+                if at >= after and predicate(event):
+                    return event
+            seen = len(self.events)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching event within {timeout_s:g} s")
+            self._event_added.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event_added.wait(), remaining)
+
+    def event_time(
+        self, predicate: Callable[[dict[str, Any]], bool], after: float = 0.0
+    ) -> float | None:
+        """Arrival time of the first matching event after ``after``."""
+        return next((t for t, e in self.events if t >= after and predicate(e)), None)
+
+    def audio_array(self) -> tuple[npt.NDArray[np.float64], Int16]:
+        """(arrival time of each sample, the samples) of the character's audio so far."""
+        if not self.audio_pcm:
+            return np.zeros(0), np.zeros(0, np.int16)
+        times = [
+            at - len(p) / AUDIO_RATE + np.arange(len(p)) / AUDIO_RATE
+            for at, p in zip(self.audio.arrivals, self.audio_pcm, strict=True)
+        ]
+        return np.concatenate(times), np.concatenate(self.audio_pcm)
+
+    def first_voice(self, after: float) -> float | None:
+        """Arrival time of the first received audio frame with speech after ``after``."""
+        return next((at for at in self._voiced() if at > after), None)
+
+    def last_voice(self, before: float | None = None) -> float | None:
+        """Arrival time of the last received audio frame with speech (before ``before``)."""
+        last = None
+        for at in self._voiced():
+            if before is not None and at > before:
+                break
+            last = at
+        return last
+
+    def _voiced(self) -> Iterator[float]:
+        for at, pcm in zip(self.audio.arrivals, self.audio_pcm, strict=True):
+            if _dbfs(pcm) > VOICED_DBFS:
+                yield at
+
+    def _received_message(self, message: str | bytes) -> None:
+        try:
+            event = json.loads(message)
+        except ValueError:
+            log.warning("a message that is not JSON: %r", message[:100])
+            return
+        self.events.append((time.monotonic(), event))
+        self._event_added.set()
+
+
+class CallClient(ReceivedCall):
     """One call from the client side (see the module docstring)."""
 
     def __init__(
@@ -172,32 +265,24 @@ class CallClient:
         timeout_s: float = 20.0,
         decode_video: bool = True,
     ) -> None:
+        super().__init__()
         self.url = url
         self.token = token
         self.timeout_s = timeout_s
         self.on_video = on_video
         self.on_audio = on_audio
         self.mic = MicrophoneTrack()
-        self.audio = ReceivedMedia(AUDIO_RATE)
-        self.video = ReceivedMedia(90_000)
-        self.audio_pcm: list[Int16] = []
-        """The character's audio, one 48 kHz mono array per received frame."""
-        self.events: list[tuple[float, dict[str, Any]]] = []
         self.location: str | None = None
         self.offered_at = 0.0
-        self.connected_at: float | None = None
-        self.first_frame_at: float | None = None
-        self.closed = asyncio.Event()
         self._video_codecs = video_codecs
         self._decode_video = decode_video
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(ice or [])))
         self._channel = self._pc.createDataChannel("events")
-        self._event_added = asyncio.Event()
         self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pc.on("track", self._on_track)
         self._pc.on("connectionstatechange", self._on_state)
-        self._channel.on("message", self._on_message)
+        self._channel.on("message", self._received_message)
         self._channel.on("open", self._on_open)
         self._unsent: list[str] = []
 
@@ -259,30 +344,6 @@ class CallClient:
         else:
             self._unsent.append(text)
 
-    async def wait_event(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float, *, after: float = 0.0
-    ) -> dict[str, Any]:
-        """The first event (arrived after monotonic time ``after``) that matches; TimeoutError."""
-        deadline = time.monotonic() + timeout_s
-        seen = 0
-        while True:
-            for at, event in self.events[seen:]:
-                if at >= after and predicate(event):
-                    return event
-            seen = len(self.events)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no matching event within {timeout_s:g} s")
-            self._event_added.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event_added.wait(), remaining)
-
-    def event_time(
-        self, predicate: Callable[[dict[str, Any]], bool], after: float = 0.0
-    ) -> float | None:
-        """Arrival time of the first matching event after ``after``."""
-        return next((t for t, e in self.events if t >= after and predicate(e)), None)
-
     # -- ending ---------------------------------------------------------------------------------
 
     async def hang_up(self) -> int:
@@ -306,36 +367,6 @@ class CallClient:
         self._tasks.clear()
         self.closed.set()
 
-    # -- analysis helpers -----------------------------------------------------------------------
-
-    def audio_array(self) -> tuple[npt.NDArray[np.float64], Int16]:
-        """(arrival time of each sample, the samples) of the character's audio so far."""
-        if not self.audio_pcm:
-            return np.zeros(0), np.zeros(0, np.int16)
-        times = [
-            at - len(p) / AUDIO_RATE + np.arange(len(p)) / AUDIO_RATE
-            for at, p in zip(self.audio.arrivals, self.audio_pcm, strict=True)
-        ]
-        return np.concatenate(times), np.concatenate(self.audio_pcm)
-
-    def first_voice(self, after: float) -> float | None:
-        """Arrival time of the first received audio frame with speech after ``after``."""
-        return next((at for at in self._voiced() if at > after), None)
-
-    def last_voice(self, before: float | None = None) -> float | None:
-        """Arrival time of the last received audio frame with speech (before ``before``)."""
-        last = None
-        for at in self._voiced():
-            if before is not None and at > before:
-                break
-            last = at
-        return last
-
-    def _voiced(self) -> Iterator[float]:
-        for at, pcm in zip(self.audio.arrivals, self.audio_pcm, strict=True):
-            if _dbfs(pcm) > VOICED_DBFS:
-                yield at
-
     # -- aiortc callbacks -----------------------------------------------------------------------
 
     def _on_state(self) -> None:
@@ -350,15 +381,6 @@ class CallClient:
         unsent, self._unsent = self._unsent, []
         for text in unsent:
             self._channel.send(text)
-
-    def _on_message(self, message: str | bytes) -> None:
-        try:
-            event = json.loads(message)
-        except ValueError:
-            log.warning("a message that is not JSON: %r", message[:100])
-            return
-        self.events.append((time.monotonic(), event))
-        self._event_added.set()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         reader = self._read_audio(track) if track.kind == "audio" else self._read_video(track)

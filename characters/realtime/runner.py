@@ -50,11 +50,10 @@ from characters.errors import CharactersError
 from characters.face.generator import FaceVideoGenerator
 from characters.pcm import Int16, StreamResampler
 from characters.realtime import events
-from characters.realtime.encoder import Codec, VideoEncoder
 from characters.realtime.events import EndCall, Event, UserMessage
 from characters.realtime.recorder import Recorder
 from characters.realtime.stage import AvatarStage
-from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, AvatarVideoTrack, MediaClock
+from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, MediaClock, VideoOut
 from characters.sessions.states import FailureCode, Status
 from characters.timeutil import utcnow
 
@@ -65,16 +64,24 @@ MIN_GOODBYE_S = 2.0
 
 
 class Transport(Protocol):
-    """Where a call's media and messages go (the embedded :class:`~characters.realtime.webrtc.
-    WebRTCPeer`; a LiveKit room later)."""
+    """Where a call's media and messages go: the embedded :class:`~characters.realtime.webrtc.
+    WebRTCPeer`, or a LiveKit room (:class:`~characters.realtime.livekit.LiveKitRoom`)."""
 
     clock: MediaClock
     audio_out: AudioBuffer
-    video_out: AvatarVideoTrack | None
-    video_codec: Codec | None
+    video_out: VideoOut | None
     connected: asyncio.Event
+    """The user's media reached us (the session becomes RUNNING)."""
     gone: asyncio.Event
     gone_reason: str
+    audio_liveness: bool
+    """Whether the user's side is only known to be there by its microphone audio (WebRTC: a
+    peer that sends nothing for ``peer_grace_s`` has vanished). False where the media server
+    says when a participant leaves (LiveKit), so a muted microphone is no sign of absence."""
+
+    def video_format(self, width: int, height: int, fps: float, bitrate: int) -> None:
+        """The character's frames, before the first one (WebRTC: the negotiated codec's
+        encoder is made for them)."""
 
     def send(self, event: Event) -> None: ...
 
@@ -272,17 +279,8 @@ class CallRunner:
                 self.recorder = Recorder(s.recording, renderer.width, renderer.height)
             except Exception:
                 log.exception("cannot record call %s", self.session_id)
-        if t.video_out is not None and t.video_codec is not None:
-            r = self.generator.renderer
-            t.video_out.use(
-                VideoEncoder(
-                    t.video_codec,
-                    r.width,
-                    r.height,
-                    fps=self.generator.fps,
-                    bitrate=s.video_bitrate,
-                )
-            )
+        r = self.generator.renderer
+        t.video_format(r.width, r.height, self.generator.fps, s.video_bitrate)
         self.stage = AvatarStage(
             self.generator,
             t.clock,
@@ -597,7 +595,7 @@ class CallRunner:
             await asyncio.sleep(0.25)
             now = time.monotonic()
             elapsed = now - self._started
-            if now - self._last_audio > s.peer_grace_s:
+            if self.transport.audio_liveness and now - self._last_audio > s.peer_grace_s:
                 self.end(Outcome(Status.COMPLETED, "media peer vanished", at=self._last_audio_at))
                 return
             if elapsed >= s.max_duration_s:

@@ -43,9 +43,9 @@ from characters.realtime.recorder import Recorder
 from characters.realtime.tracks import (
     AUDIO_RATE,
     AudioBuffer,
-    AvatarVideoTrack,
     MediaClock,
     VideoFrameIn,
+    VideoOut,
 )
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class AvatarStage:
         clock: MediaClock,
         audio_out: AudioBuffer,
         *,
-        video_out: AvatarVideoTrack | None,
+        video_out: VideoOut | None,
         recorder: Recorder | None = None,
         lead_s: float = 0.08,
         on_words: Callable[[int, str], None] = lambda turn, delta: None,

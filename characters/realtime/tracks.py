@@ -22,7 +22,7 @@ import fractions
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import av
 import numpy as np
@@ -187,6 +187,18 @@ class VideoFrameIn:
 
     image: av.VideoFrame
     time_s: float
+
+
+class VideoOut(Protocol):
+    """Where the stage hands the character's drawn frames: a transport's video, which sends
+    each at its media time (:class:`AvatarVideoTrack` for WebRTC; LiveKit's in
+    :mod:`characters.realtime.livekit`)."""
+
+    def put(self, frame: VideoFrameIn) -> None: ...
+
+    def drop_after(self, time_s: float) -> int:
+        """Forget the frames not sent yet that are due after ``time_s``; how many."""
+        ...
 
 
 class AvatarVideoTrack(MediaStreamTrack):

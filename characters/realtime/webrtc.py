@@ -40,9 +40,15 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from characters.errors import InvalidInput
 from characters.pcm import Int16, frame_to_mono
-from characters.realtime.encoder import Codec
+from characters.realtime.encoder import Codec, VideoEncoder
 from characters.realtime.events import Event, encode
-from characters.realtime.tracks import AudioBuffer, AvatarAudioTrack, AvatarVideoTrack, MediaClock
+from characters.realtime.tracks import (
+    AudioBuffer,
+    AvatarAudioTrack,
+    AvatarVideoTrack,
+    MediaClock,
+    VideoOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +158,12 @@ class WebRTCPeer:
     def __init__(self, ice: list[dict[str, Any]], *, on_message: Callable[[str], None]) -> None:
         self.clock = MediaClock()
         self.audio_out = AudioBuffer()
-        self.video_out: AvatarVideoTrack | None = None
+        self.video_out: VideoOut | None = None
         self.video_codec: Codec | None = None
         self.connected = asyncio.Event()
         self.gone = asyncio.Event()
         self.gone_reason = ""
+        self.audio_liveness = True
         self._on_message = on_message
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(ice)))
         self._channel: RTCDataChannel | None = None
@@ -203,6 +210,12 @@ class WebRTCPeer:
                     self.video_out = self._video_track
                     video.sender._send_keyframe = self._video_track.request_keyframe  # type: ignore[method-assign]
         return str(local.sdp)
+
+    def video_format(self, width: int, height: int, fps: float, bitrate: int) -> None:
+        """Make the encoder of the negotiated codec for the character's frames."""
+        if self.video_out is not None and self.video_codec is not None:
+            encoder = VideoEncoder(self.video_codec, width, height, fps=fps, bitrate=bitrate)
+            self._video_track.use(encoder)
 
     def send(self, event: Event) -> None:
         """Send a message on ``events`` (queued until the channel opens)."""

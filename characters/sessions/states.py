@@ -53,6 +53,9 @@ class FailureCode(StrEnum):
     ENGINE_ERROR = "ENGINE_ERROR"
     """A stage of the conversation engine (speech recognition, language model, voice) failed
     during the call; ``failure`` names the stage and the reason."""
+    MEDIA_SERVER_UNAVAILABLE = "MEDIA_SERVER_UNAVAILABLE"
+    """LiveKit mode: the character could not join the session's room (the LiveKit server could
+    not be reached, or refused the server's key)."""
     SERVER_STOPPED = "SERVER_STOPPED"
     """The server process stopped (or restarted) during the call."""
     INTERNAL = "INTERNAL"

@@ -208,8 +208,12 @@ async def consume_session(
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     creds = await services.sessions.consume(str(id), authorization, base_url)
+    settings = services.settings
+    if settings.livekit:  # a LiveKit room's token; the character joins the room meanwhile
+        token = await services.calls.join_room(str(id), creds.token)
+        return ok({"url": settings.livekit_url, "token": token, "roomName": creds.room_name})
     services.calls.prepare(str(id))  # the call's face and voice get ready while the client connects
     out: dict[str, Any] = {"url": creds.url, "token": creds.token, "roomName": creds.room_name}
-    if services.settings.ice_servers:  # an extension, only when configured
-        out["iceServers"] = services.settings.ice_servers
+    if settings.ice_servers:  # an extension, only when configured
+        out["iceServers"] = settings.ice_servers
     return ok(out)

@@ -1,0 +1,268 @@
+"""LiveKit mode end to end: a real livekit-server on loopback, the real server with its models,
+and a real LiveKit client (the Python SDK) joining with what ``consume`` returned, as Runway's
+React SDK does.
+
+Checked at the client: the credentials' grants, one visible participant publishing CAMERA video
+and MICROPHONE audio, the start script and an answer that uses a persona fact (in the data
+messages and in the received voice), the frame rate; END_CALL and an API cancel end the session
+and disconnect the client (the room is deleted); what the API stores. And the failure of a
+LiveKit server that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from livekit import api, rtc
+
+from characters.realtime.livekit_client import RoomClient
+from tests.calls import (
+    LIVE_SETTINGS,
+    START,
+    assistant_text,
+    audio_between,
+    create_session,
+    is_state,
+    live_avatar,
+    models_ready,
+    spoken,
+    transcribe,
+)
+from tests.conftest import Server, start_server, stop_server, wait_for
+from tests.livekit import LiveKit, start_livekit
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+TICKET = "How much does a ticket cost?"
+
+
+@pytest.fixture(scope="module")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
+    yield from start_livekit(tmp_path_factory.mktemp("livekit"))
+
+
+@pytest.fixture(scope="module")
+def live(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real server in LiveKit mode, its models loaded."""
+    settings = {**LIVE_SETTINGS, **livekit.settings()}
+    srv, pg = start_server(
+        tmp_path_factory.mktemp("lk-server"), {f"CHARACTERS_{k}": v for k, v in settings.items()}
+    )
+    models_ready(srv)
+    yield srv
+    stop_server(srv, pg)
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[str, tuple[np.ndarray, int]]:
+    return {TICKET: spoken(TICKET)}
+
+
+def consume(server: Server, session_id: str, session_key: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{server.base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {session_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def join(server: Server, key: str, avatar: str) -> tuple[str, RoomClient]:
+    session_id, session_key = create_session(server, key, avatar)
+    creds = await asyncio.to_thread(consume, server, session_id, session_key)
+    client = RoomClient(creds["url"], creds["token"], timeout_s=20)
+    await client.connect()
+    return session_id, client
+
+
+def status_of(server: Server, key: str, session_id: str) -> str:
+    return str(server.sdk(key, max_retries=0).realtime_sessions.retrieve(session_id).status)
+
+
+async def wait_status(
+    server: Server, key: str, session_id: str, want: str, within_s: float
+) -> None:
+    deadline = time.monotonic() + within_s
+    while (got := await asyncio.to_thread(status_of, server, key, session_id)) != want:
+        assert time.monotonic() < deadline, f"session {session_id} is {got}, not {want}"
+        await asyncio.sleep(0.2)
+
+
+def test_consume_returns_a_room_token_with_the_grants_runways_sdk_needs(
+    live: Server, livekit: LiveKit, key: str, avatar: str
+) -> None:
+    session_id, session_key = create_session(live, key, avatar)
+    creds = consume(live, session_id, session_key)
+    assert creds["url"] == livekit.url and creds["roomName"] == session_id
+    claims = api.TokenVerifier(livekit.key, livekit.secret).verify(creds["token"])
+    grants = claims.video
+    assert grants is not None
+    assert grants.room == session_id and grants.room_join
+    assert grants.can_subscribe and grants.can_publish and grants.can_publish_data
+    assert set(grants.can_publish_sources or []) == {
+        "microphone",
+        "camera",
+        "screen_share",
+        "screen_share_audio",
+    }
+    assert not grants.room_admin and not grants.room_create
+    # Consumed once, as in the embedded mode; the session is cancelled to free its slot.
+    again = httpx.post(
+        f"{live.base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {session_key}"},
+        timeout=30,
+    )
+    assert again.status_code == 409, again.text
+    live.sdk(key, max_retries=0).realtime_sessions.delete(session_id)
+
+
+async def test_a_call_in_a_livekit_room(
+    live: Server, key: str, avatar: str, speech: dict[str, tuple[np.ndarray, int]]
+) -> None:
+    session_id, client = await join(live, key, avatar)
+    try:
+        await wait_status(live, key, session_id, "RUNNING", 30)
+        # The start script, then the character listens.
+        await client.wait_event(is_state("speaking"), 30)
+        spoke = client.event_time(is_state("speaking")) or 0
+        await client.wait_event(is_state("listening"), 30, after=spoke)
+        assert assistant_text(client, 0) == START
+        # The character is the one visible participant: CAMERA video, MICROPHONE voice.
+        assert client.participants == ["character"]
+        assert client.sources == {
+            "audio": rtc.TrackSource.SOURCE_MICROPHONE,
+            "video": rtc.TrackSource.SOURCE_CAMERA,
+        }
+
+        utterance = client.play(*speech[TICKET])
+        await utterance.done.wait()
+        asked = utterance.started_at or time.monotonic()
+        user = await client.wait_event(
+            lambda e: e.get("type") == "transcription" and e.get("role") == "user", 20
+        )
+        assert "ticket" in user["text"].lower(), user["text"]
+        start = await client.wait_event(is_state("speaking"), 30, after=asked)
+        assert start
+        answer_start = client.event_time(is_state("speaking"), after=asked) or 0
+        await client.wait_event(is_state("listening"), 40, after=answer_start)
+        answer_end = client.event_time(is_state("listening"), after=answer_start) or 0
+        words = assistant_text(client, 1)
+        assert "12" in words or "twelve" in words.lower(), words
+        heard = await asyncio.to_thread(
+            transcribe, audio_between(client, answer_start, answer_end + 0.3)
+        )
+        assert "12" in heard or "twelve" in heard, (heard, words)
+        first = client.first_voice(utterance.speech_end_at or 0)
+        assert first is not None
+
+        arrivals = client.video.arrivals
+        fps = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+        assert fps >= 20, fps
+
+        # END_CALL: COMPLETED, and the room is deleted, so the client is disconnected.
+        client.send({"type": "END_CALL"})
+        await asyncio.wait_for(client.closed.wait(), 10)
+        await wait_status(live, key, session_id, "COMPLETED", 10)
+    finally:
+        await client.close()
+    sdk = live.sdk(key, max_retries=0)
+    conv = wait_for(
+        lambda: (c := sdk.avatar_conversations.retrieve(session_id)).recording_url and c
+    )
+    roles = [(t.role, t.content) for t in conv.transcript]
+    assert roles[0] == ("assistant", START)
+    assert roles[1] == ("user", user["text"])
+    assert roles[2] == ("assistant", words)
+
+
+async def test_cancelling_the_session_disconnects_the_client(
+    live: Server, key: str, avatar: str
+) -> None:
+    session_id, client = await join(live, key, avatar)
+    try:
+        await wait_status(live, key, session_id, "RUNNING", 30)
+        await client.wait_event(is_state("speaking"), 30)
+        await asyncio.to_thread(live.sdk(key, max_retries=0).realtime_sessions.delete, session_id)
+        await asyncio.wait_for(client.closed.wait(), 10)
+        assert await asyncio.to_thread(status_of, live, key, session_id) == "CANCELLED"
+    finally:
+        await client.close()
+
+
+def test_an_unreachable_livekit_server_fails_the_session(
+    server_factory: object, tmp_path: Path
+) -> None:
+    closed = f"ws://127.0.0.1:{_closed_port()}"
+    srv = server_factory(  # type: ignore[operator]
+        LIVEKIT_URL=closed,
+        LIVEKIT_API_KEY="k",
+        LIVEKIT_API_SECRET="s" * 32,
+        PRELOAD_MODELS="true",
+    )
+    models_ready(srv)
+    key = srv.create_key("lk", "--tier", "2")
+    avatar = live_avatar(srv, key)
+    session_id, session_key = create_session(srv, key, avatar)
+    creds = consume(srv, session_id, session_key)
+    assert creds["url"] == closed
+    sdk = srv.sdk(key, max_retries=0)
+    failed = wait_for(
+        lambda: (s := sdk.realtime_sessions.retrieve(session_id)).status == "FAILED" and s,
+        timeout=40,
+    )
+    assert failed.failure_code == "MEDIA_SERVER_UNAVAILABLE", failed
+    assert "LiveKit" in failed.failure and closed in failed.failure, failed.failure
+
+
+def _closed_port() -> int:
+    from tests.conftest import free_port
+
+    return free_port()
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"CHARACTERS_LIVEKIT_URL": "ws://127.0.0.1:7880"}, "needs all three"),
+        (
+            {
+                "CHARACTERS_LIVEKIT_URL": "http://127.0.0.1:7880",
+                "CHARACTERS_LIVEKIT_API_KEY": "k",
+                "CHARACTERS_LIVEKIT_API_SECRET": "s" * 32,
+            },
+            "must start with ws:// or wss://",
+        ),
+        (
+            {
+                "CHARACTERS_LIVEKIT_URL": "ws://127.0.0.1:7880",
+                "CHARACTERS_LIVEKIT_API_KEY": "k",
+                "CHARACTERS_LIVEKIT_API_SECRET": "short",
+            },
+            "at least 32 characters",
+        ),
+    ],
+)
+def test_incomplete_livekit_settings_are_refused_in_one_line(
+    env: dict[str, str], words: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHARACTERS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "characters", "serve", "--data-dir", str(tmp_path)],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
