@@ -59,7 +59,7 @@ os.environ.setdefault(
 )
 
 from characters.face.landmarks import mouth_aperture  # noqa: E402
-from characters.realtime.client import CallClient  # noqa: E402
+from characters.realtime.client import CallClient, ReceivedCall  # noqa: E402
 from tests.calls import (  # noqa: E402
     PERSONA,
     consume,
@@ -147,17 +147,29 @@ async def join(
     *,
     decode_video: bool = True,
     **extra: Any,
-) -> tuple[str, CallClient]:
+) -> tuple[str, Any]:
     session_id, session_key = await asyncio.to_thread(create_session, server, key, avatar, **extra)
     creds = await asyncio.to_thread(consume, server, session_id, session_key)
-    client = CallClient(
-        creds["url"], creds["token"], on_video=frames, timeout_s=30, decode_video=decode_video
-    )
+    client: Any
+    if creds["url"].startswith(("ws://", "wss://")):  # LiveKit mode (bench/livekit.py)
+        from characters.realtime.livekit_client import RoomClient
+
+        # LiveKit's SDK decodes the video it subscribes to either way; frames are handed on
+        # only when they are measured.
+        client = RoomClient(
+            creds["url"], creds["token"], on_video=frames if decode_video else None, timeout_s=30
+        )
+    else:
+        client = CallClient(
+            creds["url"], creds["token"], on_video=frames, timeout_s=30, decode_video=decode_video
+        )
     await client.connect()
     return session_id, client
 
 
-async def wait_answer(client: CallClient, after: float, wait_s: float = 60) -> tuple[float, float]:
+async def wait_answer(
+    client: ReceivedCall, after: float, wait_s: float = 60
+) -> tuple[float, float]:
     """(when the character started speaking, when it went back to listening) after ``after``."""
     await client.wait_event(is_state("speaking"), wait_s, after=after)
     start = client.event_time(is_state("speaking"), after=after)
@@ -168,7 +180,7 @@ async def wait_answer(client: CallClient, after: float, wait_s: float = 60) -> t
     return start, end
 
 
-async def wait_first_frame(client: CallClient) -> float | None:
+async def wait_first_frame(client: Any) -> float | None:
     for _ in range(1000):  # 10 s
         if client.first_frame_at is not None:
             return client.first_frame_at - client.offered_at

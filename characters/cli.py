@@ -521,14 +521,16 @@ def render(**options: Any) -> None:
     type=click.Choice(["vp8", "h264"]),
     default="vp8",
     show_default=True,
-    help="Video codec to offer: vp8 (VP8, H.264 as fallback) or h264 (H.264 only, as Safari may).",
+    help="Video codec to offer: vp8 (VP8, H.264 as fallback) or h264 (H.264 only, as Safari may). "
+    "WebRTC only (LiveKit negotiates its own).",
 )
 @click.option(
     "--hang-up",
     type=click.Choice(["delete", "end-call"]),
     default="delete",
     show_default=True,
-    help="End with DELETE on the call's address (WHIP) or an END_CALL message.",
+    help="End with DELETE on the call's address (WHIP; in LiveKit mode: leave the room) or an "
+    "END_CALL message.",
 )
 def call(avatar_id: str | None, **options: Any) -> None:
     """Talk with a character in a live call over WebRTC, from the terminal.
@@ -539,9 +541,10 @@ def call(avatar_id: str | None, **options: Any) -> None:
       characters call AVATAR_ID --audio question.wav --events events.jsonl -o call.mp4
       characters call --url URL --token TOKEN -t "Hi"      (credentials from a consume)
 
-    It connects as a browser would (the WHIP offer, the events channel), listens to the start
-    script, then plays each recording as the microphone and sends each text, waiting for each
-    answer; the conversation is printed as it is heard.
+    It connects as a browser would (the WHIP offer, the events channel; or, when the server is
+    in LiveKit mode and consume returns a ws:// or wss:// url, the LiveKit room), listens to
+    the start script, then plays each recording as the microphone and sends each text, waiting
+    for each answer; the conversation is printed as it is heard.
     """
     from characters.realtime.commands import call_command
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (CI runs it through .ci/run):
-#   install (./install.sh --no-serve), Node.js and espeak-ng, PostgreSQL (scripts/start-postgres.sh),
+#   install (./install.sh --no-serve), Node.js, espeak-ng and Chromium, a LiveKit server
+#   (scripts/livekit-server.sh), PostgreSQL (scripts/start-postgres.sh),
 #   then ruff check, ruff format --check, mypy, pytest on SQLite, pytest -m store on PostgreSQL.
 # Extra arguments go to both pytest runs: ./scripts/test.sh -x -k avatars
 # Every check runs even after one fails; the exit status is non-zero if any failed.
@@ -102,6 +103,18 @@ if ((${#need[@]})); then
   else
     warn "could not install ${need[*]} (needs root: apt-get install ${need[*]}); tests that need them will fail or skip"
   fi
+fi
+
+# A LiveKit server for the LiveKit-mode tests: built once from the Go module proxy (a few
+# minutes) and cached by scripts/livekit-server.sh; the tests find it through the script.
+say "livekit-server"
+if lk=$(bash ./scripts/livekit-server.sh); then
+  echo "$lk"
+elif $ci; then
+  failed+=("livekit-server (scripts/livekit-server.sh)")
+  summary+=("FAIL         livekit-server (scripts/livekit-server.sh)")
+else
+  warn "no livekit-server (scripts/livekit-server.sh, above); the LiveKit-mode tests will be skipped"
 fi
 
 # 3. PostgreSQL for the store pass.

@@ -196,6 +196,49 @@ async def test_cancelling_the_session_disconnects_the_client(
         await client.close()
 
 
+def test_characters_call_joins_the_room_from_the_terminal(
+    live: Server, key: str, avatar: str, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import av
+
+    out, log = tmp_path / "call.mp4", tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "characters",
+            "call",
+            avatar,
+            "--base-url",
+            live.base_url,
+            "-t",
+            TICKET,
+            "-o",
+            str(out),
+            "--events",
+            str(log),
+            "--hang-up",
+            "end-call",
+        ],
+        env={**live.env, "CHARACTERS_API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "character: " + START in done.stdout
+    assert "12" in done.stdout or "twelve" in done.stdout.lower(), done.stdout
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[-1]["type"] == "session" and lines[-1]["status"] == "COMPLETED", lines[-1]
+    with av.open(str(out)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 100
+
+
 def test_an_unreachable_livekit_server_fails_the_session(
     server_factory: object, tmp_path: Path
 ) -> None:

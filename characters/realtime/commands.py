@@ -185,14 +185,25 @@ async def _call(
     from characters.realtime.client import CallClient, CallError
 
     writer = _Writer(output) if output is not None else None
-    client = CallClient(
-        url,
-        token,
-        ice=ice,
-        video_codecs=("H264",) if codec == "h264" else ("VP8", "H264"),
-        on_video=writer.video if writer else None,
-        on_audio=writer.audio if writer else None,
-    )
+    client: Any
+    if url.startswith(("ws://", "wss://")):  # a LiveKit room (the server is in LiveKit mode)
+        from characters.realtime.livekit_client import RoomClient
+
+        client = RoomClient(
+            url,
+            token,
+            on_video=writer.video if writer else None,
+            on_audio=writer.audio if writer else None,
+        )
+    else:
+        client = CallClient(
+            url,
+            token,
+            ice=ice,
+            video_codecs=("H264",) if codec == "h264" else ("VP8", "H264"),
+            on_video=writer.video if writer else None,
+            on_audio=writer.audio if writer else None,
+        )
     printer = _Printer(client)
     started = time.monotonic()
     try:
@@ -215,11 +226,12 @@ async def _call(
         if hang_up == "end-call":
             client.send({"type": "END_CALL"})
         else:
-            await client.hang_up()
-        try:
-            await client.wait_event(_final, 10)
-        except TimeoutError:
-            click.echo("warning: the server did not confirm the end of the call", err=True)
+            await client.hang_up()  # WHIP: DELETE; LiveKit: leave the room
+        if not client.closed.is_set():
+            try:
+                await client.wait_event(_final, 10)
+            except TimeoutError:
+                click.echo("warning: the server did not confirm the end of the call", err=True)
     finally:
         printer.flush()
         await client.close()

@@ -46,7 +46,10 @@ USER_SOURCES = ["microphone", "camera", "screen_share", "screen_share_audio"]
 AUDIO_FRAME = AUDIO_RATE // 100
 """Samples per audio frame handed to LiveKit (10 ms, its native frame)."""
 AUDIO_LEAD_S = 0.02
-"""Audio is handed to LiveKit this long before its time (LiveKit's source queue is small)."""
+"""Audio is handed to LiveKit this long before its time."""
+AUDIO_SLACK_S = 0.03
+"""More than ``AUDIO_LEAD_S`` and this waiting in LiveKit's queue is dropped (it would play
+late, out of step with the face)."""
 MIC_TIMEOUT_S = 1.0
 JOIN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
@@ -320,12 +323,22 @@ class LiveKitRoom:
         """The character's voice: 10 ms of the :class:`AudioBuffer` at a time, at its time
         (silence where the stage wrote nothing), from the moment the clock starts."""
         await self.clock.started.wait()
+        source = self._audio
         while True:
             pos = self.audio_out.read_pos
             await self.clock.sleep_until(pos / AUDIO_RATE - AUDIO_LEAD_S)
             pcm = self.audio_out.read(AUDIO_FRAME)
-            frame = rtc.AudioFrame(pcm.tobytes(), AUDIO_RATE, 1, AUDIO_FRAME)
-            await self._audio.capture_frame(frame)
+            await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), AUDIO_RATE, 1, AUDIO_FRAME))
+            if source.queued_duration > AUDIO_LEAD_S + AUDIO_SLACK_S:
+                # LiveKit plays the source out later than the clock (it starts pulling only
+                # once the track is sent, and stalls on a busy machine): what waits there would
+                # be heard late, behind the face. Drop it; the voice stays on the clock.
+                log.debug(
+                    "room %s: %.0f ms of voice waiting in LiveKit's queue dropped",
+                    self.room_name,
+                    1000 * source.queued_duration,
+                )
+                source.clear_queue()
 
     async def _delete_room(self) -> None:
         s = self.settings

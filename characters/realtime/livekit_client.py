@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import av
 import numpy as np
 from livekit import rtc
 
@@ -29,6 +30,15 @@ from characters.realtime.tracks import AUDIO_FRAME, AUDIO_RATE
 FRAME_S = AUDIO_FRAME / AUDIO_RATE
 
 
+def _to_av(frame: rtc.VideoFrame, pts: int) -> av.VideoFrame:
+    """A received frame as PyAV's (yuv420p), as the WebRTC client hands them on."""
+    i420 = frame.convert(rtc.VideoBufferType.I420)
+    planes = np.frombuffer(i420.data, np.uint8).reshape(i420.height * 3 // 2, i420.width)
+    out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+    out.pts = pts
+    return out
+
+
 class RoomClient(ReceivedCall):
     """One call from a LiveKit client (see the module docstring)."""
 
@@ -37,7 +47,8 @@ class RoomClient(ReceivedCall):
         url: str,
         token: str,
         *,
-        on_video: Callable[[rtc.VideoFrame, float], None] | None = None,
+        on_video: Callable[[av.VideoFrame, float], None] | None = None,
+        on_audio: Callable[[Int16, float], None] | None = None,
         timeout_s: float = 20.0,
     ) -> None:
         super().__init__()
@@ -45,6 +56,10 @@ class RoomClient(ReceivedCall):
         self.token = token
         self.timeout_s = timeout_s
         self.on_video = on_video
+        """Given each received frame (yuv420p, ``pts`` on a 90 kHz clock) and its arrival."""
+        self.on_audio = on_audio
+        self.offered_at = 0.0
+        """When joining began (the embedded client's offer time, for the same timings)."""
         self.mic = Microphone()
         self.room = rtc.Room()
         self.sources: dict[str, int] = {}
@@ -61,6 +76,7 @@ class RoomClient(ReceivedCall):
 
     async def connect(self) -> None:
         """Join the room and publish the microphone (:class:`CallError` if it cannot)."""
+        self.offered_at = time.monotonic()
         try:
             await asyncio.wait_for(
                 self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=True)),
@@ -89,6 +105,11 @@ class RoomClient(ReceivedCall):
         self._tasks.append(
             asyncio.ensure_future(self.room.local_participant.publish_data(text, reliable=True))
         )
+
+    async def hang_up(self) -> int:
+        """Leave the room (the character sees the user go: COMPLETED); 0 (no HTTP status)."""
+        await self.close()
+        return 0
 
     async def close(self) -> None:
         """Leave the room and stop reading (idempotent)."""
@@ -139,6 +160,8 @@ class RoomClient(ReceivedCall):
                 self.audio.arrivals.append(now)
                 self.audio.pts.append(len(self.audio.pts) * len(pcm))
                 self.audio_pcm.append(pcm)
+                if self.on_audio is not None:
+                    self.on_audio(pcm, now)
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
@@ -150,10 +173,11 @@ class RoomClient(ReceivedCall):
                 now = time.monotonic()
                 if self.first_frame_at is None:
                     self.first_frame_at = now
+                pts = event.timestamp_us * 9 // 100  # on 90 kHz, as RTP video
                 self.video.arrivals.append(now)
-                self.video.pts.append(event.timestamp_us * 9 // 100)  # 90 kHz, as RTP video
+                self.video.pts.append(pts)
                 if self.on_video is not None:
-                    self.on_video(event.frame, now)
+                    self.on_video(_to_av(event.frame, pts), now)
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
