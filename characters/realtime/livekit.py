@@ -14,17 +14,13 @@ call, like the embedded WebRTC peer:
 * the ``events`` messages go out as reliable data packets (topic ``events``), which Runway's
   clients read on any topic; data from the user (``END_CALL``, ``user_message``) comes in;
 * the user is there until LiveKit says they left; at the end the room is deleted, which
-  disconnects every client (the React SDK then shows "ended"). After the user's ``END_CALL``
-  the deletion waits (``LEAVE_GRACE_S``) for the user to leave: the React SDK sends END_CALL
-  and then disconnects, and a room deleted under a leaving livekit-client breaks its own
-  disconnect (a console error, and at times no "ended" for seconds).
+  disconnects every client (the React SDK then shows "ended").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -54,8 +50,6 @@ AUDIO_LEAD_S = 0.02
 MIC_TIMEOUT_S = 1.0
 JOIN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
-LEAVE_GRACE_S = 3.0
-"""How long the room waits, after the user's ``END_CALL``, for the user to leave on their own."""
 
 
 class LiveKitUnavailable(Exception):
@@ -191,8 +185,6 @@ class LiveKitRoom:
         self._video = LiveKitVideo(self.clock, self._video_source)
         self.video_out: VideoOut | None = self._video
         self._user: str | None = None
-        self._user_leaving = False
-        self._user_left = asyncio.Event()
         self._mic: rtc.Track | None = None
         self._mic_ready = asyncio.Event()
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
@@ -310,9 +302,6 @@ class LiveKitRoom:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._own_room:
-            if self._user_leaving:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._user_left.wait(), LEAVE_GRACE_S)
             await self._delete_room()
         await self._disconnect()
 
@@ -365,8 +354,6 @@ class LiveKitRoom:
         log.info("room %s: %s joined", self.room_name, participant.identity)
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self._user:
-            self._user_left.set()
         if participant.identity == self._user and not self.gone.is_set():
             self.gone_reason = "the user left the room"
             self.gone.set()
@@ -391,24 +378,13 @@ class LiveKitRoom:
         sender = packet.participant
         if sender is None or sender.identity != self._user:
             return
-        raw = bytes(packet.data).decode("utf-8", "replace")
-        self._user_leaving = self._user_leaving or _is_end_call(raw)
-        self._on_message(raw)
+        self._on_message(bytes(packet.data).decode("utf-8", "replace"))
 
     def _on_disconnected(self, reason: Any) -> None:
         if not self.gone.is_set():
             self.gone_reason = f"disconnected from the LiveKit server ({reason})"
             self.gone.set()
             self._mic_ready.set()
-
-
-def _is_end_call(raw: str) -> bool:
-    """Whether a message is ``END_CALL`` (quietly; the runner parses and logs messages)."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("type") == "END_CALL"
 
 
 _USER_KINDS = (rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,)
