@@ -269,6 +269,8 @@ def test_runways_react_sdk_in_a_livekit_call(
             "Number(document.querySelector('#ended').dataset.count) >= 1", timeout=10_000
         )
         assert page.locator('[data-avatar-control="end-call"]').count() == 0
+        time.sleep(2)  # and it stays ended (the page must not make the SDK connect again)
+        assert page.get_attribute("#session-state", "data-state") == "ended"
         sdk = live.sdk(key, max_retries=0)
         session = wait_for(
             lambda: (s := sdk.realtime_sessions.retrieve(session_id)).status != "RUNNING" and s,

@@ -2,7 +2,7 @@
 // characters server in LiveKit mode. ?avatarId=…&connectUrl=… (the integrator's /connect, on
 // another origin). What the test reads: [data-avatar-status] on the video, the captions list
 // (#captions li, one per transcript entry), #session-state, #avatar, #ended and #errors.
-import { useState } from "react";
+import { useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
 import {
   AvatarCall,
@@ -15,6 +15,42 @@ import {
 import "@runwayml/avatars-react/styles.css";
 
 const params = new URLSearchParams(location.search);
+
+// onEnd and onError are shown by components of their own, fed by this little store: the
+// component that renders AvatarCall must not re-render when the call ends, or the SDK connects
+// again with the same token (LiveKitRoom's connect effect depends on AvatarSession's onError,
+// a new function on every render).
+const seen = { ended: [], errors: [] };
+const listeners = new Set();
+const subscribe = (listener) => (listeners.add(listener), () => listeners.delete(listener));
+const version = () => seen.ended.length + seen.errors.length;
+function record(kind, value) {
+  seen[kind] = [...seen[kind], value];
+  for (const listener of listeners) listener();
+}
+const onEnd = () => record("ended", Math.round(performance.now()));
+const onError = (error) => record("errors", error.message);
+
+function Ended() {
+  useSyncExternalStore(subscribe, version);
+  const times = seen.ended;
+  return (
+    <p id="ended" data-count={times.length} data-times={times.join(",")}>
+      onEnd: {times.length ? `called at ${times.join(", ")} ms` : "not called"}
+    </p>
+  );
+}
+
+function Errors() {
+  useSyncExternalStore(subscribe, version);
+  return (
+    <ul id="errors">
+      {seen.errors.map((message, i) => (
+        <li key={i}>{message}</li>
+      ))}
+    </ul>
+  );
+}
 
 function Captions() {
   const entries = useTranscript({ interim: true });
@@ -54,8 +90,6 @@ function Avatar() {
 }
 
 function App() {
-  const [ended, setEnded] = useState([]);
-  const [errors, setErrors] = useState([]);
   return (
     <main>
       <h1>Runway's React SDK</h1>
@@ -64,8 +98,8 @@ function App() {
         connectUrl={params.get("connectUrl")}
         // No camera from the user: Chromium's fake camera would only cost encoding time.
         video={false}
-        onEnd={() => setEnded((all) => [...all, Math.round(performance.now())])}
-        onError={(error) => setErrors((all) => [...all, error.message])}
+        onEnd={onEnd}
+        onError={onError}
       >
         <AvatarVideo />
         <ControlBar />
@@ -75,14 +109,8 @@ function App() {
           <Captions />
         </div>
       </AvatarCall>
-      <p id="ended" data-count={ended.length} data-times={ended.join(",")}>
-        onEnd: {ended.length ? `called at ${ended.join(", ")} ms` : "not called"}
-      </p>
-      <ul id="errors">
-        {errors.map((message, i) => (
-          <li key={i}>{message}</li>
-        ))}
-      </ul>
+      <Ended />
+      <Errors />
     </main>
   );
 }
