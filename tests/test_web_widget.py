@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +37,10 @@ from tests.browser import (
     sign_in,
 )
 from tests.calls import consume, create_session, heard_words, spoken
-from tests.conftest import ROOT, Server, free_port, wait_for
+from tests.conftest import ROOT, Server, wait_for
+from tests.integrator import Integrator, start_integrator, stop_integrator
 
 WIDGET = ROOT / "characters" / "web" / "widget"
-EXAMPLE = ROOT / "examples" / "integrator"
 QUESTION = "What time does the museum open?"
 TYPED = "When does the museum close?"
 EVENT_TYPES = [
@@ -206,62 +203,6 @@ def test_the_client_resolves_credentials_as_runways_sdk_does(tmp_path: Path) -> 
 
 
 # -- the integrator example ------------------------------------------------------------------------
-
-
-@dataclass
-class Integrator:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_integrator(tmp: Path, env: dict[str, str], *, as_script: bool = False) -> Integrator:
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHARACTERS_", "RUNWAYML_"))}
-    clean.update(env, PORT=str(port))
-    if as_script:
-        command = [sys.executable, str(EXAMPLE / "app.py")]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app:app",
-            "--app-dir",
-            str(EXAMPLE),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-    tmp.mkdir(parents=True, exist_ok=True)
-    log_path = tmp / "integrator.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=clean, stdout=log, stderr=subprocess.STDOUT)
-    site = Integrator(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(site.url + "/", timeout=1).status_code == 200:
-                return site
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_integrator(site)
-            raise RuntimeError("the integrator did not start:\n" + site.log())
-        time.sleep(0.1)
-
-
-def stop_integrator(site: Integrator) -> None:
-    site.process.terminate()
-    try:
-        site.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        site.process.kill()
-        site.process.wait(timeout=10)
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@ server), waits until it is READY, consumes it, and returns the call's credential
 Runway's SDKs call "A": ``{sessionId, serverUrl, token, roomName}``. The page loads
 ``<characters-call>`` from the Characters server and gives it ``connect-url="/connect"``.
 
+A front end on another origin (a React dev server, say) may call ``/connect`` when its origin is
+listed in ``CORS_ORIGINS`` (comma-separated, e.g. ``http://localhost:5173``; none by default).
+
 Run it (see README.md beside this file)::
 
     CHARACTERS_URL=http://127.0.0.1:8000 CHARACTERS_API_KEY=key_… AVATAR_ID=… \\
@@ -20,16 +23,25 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from runwayml import RunwayML
 
 CHARACTERS_URL = os.environ.get("CHARACTERS_URL", "http://127.0.0.1:8000").rstrip("/")
 AVATAR_ID = os.environ.get("AVATAR_ID", "")
+CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
 READY_TIMEOUT_S = 30
 
 runway = RunwayML(api_key=os.environ.get("CHARACTERS_API_KEY", ""), base_url=CHARACTERS_URL)
 app = FastAPI(title="Integrator example")
+if CORS_ORIGINS:  # browsers on these origins may POST /connect (JSON, so with a preflight)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=CORS_ORIGINS,
+        allow_methods=["POST"],
+        allow_headers=["content-type"],
+    )
 
 
 class ConnectIn(BaseModel):
