@@ -143,6 +143,64 @@ def serve(**options: Any) -> None:
     )
 
 
+@main.command()
+@data_dir_option
+@database_option
+@click.option(
+    "--calls",
+    "worker_calls",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Calls this worker takes at once [env CHARACTERS_WORKER_CALLS; default 1].",
+)
+@click.option(
+    "--name",
+    "node_name",
+    default=None,
+    help="This worker's name in the database, unique per worker [env CHARACTERS_NODE_NAME; "
+    "default <hostname>:worker].",
+)
+@click.option(
+    "--log-level",
+    default=None,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Log verbosity [env CHARACTERS_LOG_LEVEL; default info].",
+)
+def worker(**options: Any) -> None:
+    """Run calls that a LiveKit server assigns to this machine (LiveKit mode, scale-out).
+
+    \b
+    Needs CHARACTERS_LIVEKIT_URL, _API_KEY and _API_SECRET, and the API servers' database and
+    data dir (shared storage). The API servers run with CHARACTERS_LIVEKIT_WORKERS=true.
+    SIGTERM or Ctrl-C drains: no new calls, the running ones finish. See docs/livekit.md.
+    """
+    import socket
+
+    from characters.realtime.worker import CallWorker
+
+    settings = settings_from(**options)
+    if settings.node_name is None:  # not the API server's default (<hostname>:<port>)
+        settings = settings.model_copy(update={"node_name": f"{socket.gethostname()}:worker"})
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
+    try:
+        runner = CallWorker(settings)
+    except ValueError as e:
+        fail(str(e))
+    click.echo(
+        f"characters {__version__} worker {settings.node}: data in "
+        f"{settings.data_dir.resolve()}, calls from {settings.livekit_url}",
+        err=True,
+    )
+    try:
+        asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # the LiveKit server refused the worker, the database is gone, ...
+        fail(f"the worker stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
 @main.group()
 def keys() -> None:
     """Create, list and revoke API keys."""

@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     """The API key of ``livekit_url`` (the ``keys:`` entry of its configuration)."""
     livekit_api_secret: str | None = None
     """That key's secret (LiveKit wants at least 32 characters)."""
+    livekit_workers: bool = False
+    """LiveKit mode on several machines: ``consume`` creates the session's room with a dispatch
+    to the ``characters worker`` processes (LiveKit assigns it to one by load) instead of the
+    character joining from this process. The workers share this server's database and data
+    dir (docs/livekit.md)."""
+    worker_calls: int = Field(1, ge=1, le=100)
+    """Calls one ``characters worker`` takes at once (its load is its calls over this; LiveKit
+    sends rooms elsewhere when it is full). The default is what ``bench/livekit.py`` measured
+    on 2 cores: one call at 25 fps."""
 
     # Actions (tools) and webhooks (characters/webhooks; docs/actions.md)
     action_filler_after_s: float = Field(1.0, ge=0, le=8)
@@ -285,6 +294,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CHARACTERS_LIVEKIT_URL {self.livekit_url!r} must start with ws:// or wss://"
             )
+        if self.livekit_workers and not self.livekit_url:
+            raise ValueError("CHARACTERS_LIVEKIT_WORKERS needs CHARACTERS_LIVEKIT_URL and its key")
         if self.livekit_api_secret and len(self.livekit_api_secret) < 32:
             raise ValueError(
                 "CHARACTERS_LIVEKIT_API_SECRET must have at least 32 characters "

@@ -67,6 +67,8 @@ rtc:
   node_ip: 127.0.0.1
   use_external_ip: false
   enable_loopback_candidate: true
+room:
+  auto_create: false  # only Characters makes rooms: an ended call's token opens nothing
 keys:
   $DEV_KEY: $DEV_SECRET
 EOF

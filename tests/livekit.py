@@ -73,6 +73,8 @@ rtc:
   node_ip: 127.0.0.1
   use_external_ip: false
   enable_loopback_candidate: true
+room:
+  auto_create: false
 keys:
   {KEY}: {SECRET}
 logging:

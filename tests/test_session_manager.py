@@ -1130,3 +1130,26 @@ async def test_heartbeat_returns_the_stored_status(world: World) -> None:
     await world.manager.cancel(org.principal, session.id)
     assert await world.manager.heartbeat(session.id) == Status.CANCELLED
     assert await world.manager.heartbeat(str(uuid.uuid4())) is None
+
+
+async def test_a_call_whose_process_stops_heartbeating_fails(world: World, clock: Clock) -> None:
+    """A call a process claimed (a server, a LiveKit worker) whose heartbeats stop: that process
+    is gone (killed, or its machine), so the session FAILS with a reason, billed to the last
+    heartbeat."""
+    org = await world.org()
+    session = await world.create(org)
+    await world.start(session)
+    async with world.db.transaction() as db:
+        row = await db.get(RealtimeSession, session.id)
+        assert row is not None
+        row.node = "worker-a"
+    clock.advance(4)
+    await world.manager.heartbeat(session.id)
+    clock.advance(10)
+    await world.manager.sweep()
+    row = await world.row(session.id)
+    assert row.status == Status.FAILED
+    assert row.failure_code == FailureCode.SERVER_STOPPED
+    assert "worker-a" in (row.failure or "") and "stopped" in (row.failure or "")
+    assert row.duration == 4
+    assert (await world.log(session.id))[-1][3] == "call process gone"

@@ -39,7 +39,14 @@ from characters.conversation.prompt import Character, tools_from_runway
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
 from characters.knowledge.store import load_knowledge
-from characters.realtime.livekit import LiveKitRoom, LiveKitUnavailable, user_token
+from characters.realtime.livekit import (
+    LiveKitRoom,
+    LiveKitUnavailable,
+    create_room,
+    delete_room,
+    dispatch_again,
+    user_token,
+)
 from characters.realtime.recorder import salvage
 from characters.realtime.runner import (
     CallHooks,
@@ -50,7 +57,7 @@ from characters.realtime.runner import (
     Transport,
 )
 from characters.realtime.webrtc import WebRTCPeer, read_offer
-from characters.sessions.manager import SessionManager
+from characters.sessions.manager import DISPATCHED, SessionManager
 from characters.sessions.states import FailureCode, Status
 from characters.store.blobs import BlobStore, file_digest
 from characters.store.db import Database
@@ -62,6 +69,8 @@ from characters.webhooks.sessions import SessionWebhooks
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_S = 10.0
+REDISPATCH_S = 3.0
+"""LiveKit workers: how often a room no worker took yet is dispatched again."""
 PREPARED_TTL_S = 300.0
 
 
@@ -124,6 +133,8 @@ class Calls:
         self._live: dict[str, _Live] = {}
         self._joining: dict[str, asyncio.Future[None]] = {}
         """LiveKit mode: sessions whose character is on its way into the room."""
+        self._dispatched: set[str] = set()
+        """LiveKit workers: sessions whose room this process made for a worker."""
         self._closing = False
         self._warm_pool = ThreadPoolExecutor(1, thread_name_prefix="warm")
         self._warming = False
@@ -328,14 +339,63 @@ class Calls:
         (:func:`~characters.realtime.livekit.user_token`)."""
         if self._closing:
             raise Unavailable("The server is shutting down.", retry_after_s=5)
-        await self._sessions.claim(session_id, media_token, self.settings.node)
-        self.prepare(session_id)
-        task = asyncio.ensure_future(self._join_room(session_id, hash_secret(media_token)))
-        self._joining[session_id] = task
-        task.add_done_callback(lambda _: self._joining.pop(session_id, None))
+        workers = self.settings.livekit_workers
+        holder = f"{DISPATCHED}{self.settings.node}" if workers else self.settings.node
+        await self._sessions.claim(session_id, media_token, holder)
+        if workers:  # a worker's character joins (LiveKit picks one)
+            try:
+                await create_room(self.settings, session_id, dispatch=True)
+            except LiveKitUnavailable as e:
+                log.error("session %s: no room: %s", session_id, e)
+                await self._fail(
+                    session_id,
+                    "LiveKit unavailable",
+                    f"The session's LiveKit room could not be made ({e}).",
+                    FailureCode.MEDIA_SERVER_UNAVAILABLE,
+                )
+                raise Unavailable(f"The call could not be set up: {e}.", retry_after_s=5) from None
+            self._dispatched.add(session_id)
+            task = asyncio.ensure_future(self._until_taken(session_id))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        else:
+            self._start_joining(session_id)
         return user_token(self.settings, session_id)
 
-    async def _join_room(self, session_id: str, token_hash: str) -> None:
+    async def _until_taken(self, session_id: str) -> None:
+        """Dispatch the room again every few seconds until a worker takes its call (or the
+        session ends): LiveKit drops a dispatch that finds no worker with room."""
+        while True:
+            await asyncio.sleep(REDISPATCH_S)
+            held = await self._sessions.holder(session_id)
+            if (
+                held is None
+                or held[0] != Status.READY
+                or not (held[1] or "").startswith(DISPATCHED)
+            ):
+                return
+            log.info("session %s: no worker took its room yet; dispatching again", session_id)
+            try:
+                await dispatch_again(self.settings, session_id)
+            except Exception as e:
+                log.warning("session %s: dispatching again failed: %s", session_id, e)
+
+    async def run_dispatched(self, session_id: str) -> None:
+        """In a ``characters worker``: run the call of a room LiveKit assigned to this process,
+        until it is over (and stored)."""
+        await self._sessions.take(session_id, self.settings.node)
+        await self._start_joining(session_id)
+        live = self._live.get(session_id)
+        if live is not None and live.task is not None:
+            await asyncio.shield(live.task)
+
+    def _start_joining(self, session_id: str) -> asyncio.Future[None]:
+        self.prepare(session_id)
+        task = asyncio.ensure_future(self._join_room(session_id))
+        self._joining[session_id] = task
+        task.add_done_callback(lambda _: self._joining.pop(session_id, None))
+        return task
+
+    async def _join_room(self, session_id: str) -> None:
         prepared = self._prepared.pop(session_id, None)
         if prepared is None:  # the session ended meanwhile
             return
@@ -375,7 +435,7 @@ class Calls:
             raise
         # The client may take until the session's READY time runs out to join the room.
         wait = self.settings.session_ready_ttl_s + self.settings.call_connect_timeout_s
-        self._launch(session_id, setup, room, "", token_hash, connect_timeout_s=wait)
+        self._launch(session_id, setup, room, "", "", connect_timeout_s=wait)
 
     async def _fail(self, session_id: str, reason: str, failure: str, code: FailureCode) -> None:
         await self._sessions.finish(
@@ -474,6 +534,12 @@ class Calls:
         joining = self._joining.pop(session_id, None)
         if joining is not None:
             joining.cancel()
+        if session_id in self._dispatched:
+            # Its worker deletes the room at the end of the call; this is for a worker that
+            # died (its session failed here): the user's client is told the call is over.
+            self._dispatched.discard(session_id)
+            task = asyncio.ensure_future(delete_room(self.settings, session_id))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     # -- storage --------------------------------------------------------------------------------
 

@@ -112,6 +112,70 @@ def http_url(url: str) -> str:
     return "http" + url[2:] if url.startswith("ws") else url
 
 
+WORKER_AGENT = "characters"
+"""The agent name ``characters worker`` registers with LiveKit (explicit dispatch)."""
+ROOM_EMPTY_TIMEOUT_S = 120
+"""A dispatched room nobody joins is closed by LiveKit after this long."""
+
+
+async def create_room(settings: Settings, room: str, *, dispatch: bool = False) -> None:
+    """Create ``room`` (an existing one is left as it is). With ``dispatch``, LiveKit assigns
+    it to one of the ``characters worker`` processes by load, whose character then joins.
+    Rooms are made here, not by whoever joins first, so a LiveKit server with
+    ``room.auto_create: false`` refuses a client that comes back after its call ended (raises
+    :class:`LiveKitUnavailable`)."""
+    assert settings.livekit_url
+    lk = api.LiveKitAPI(
+        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
+    )
+    request = api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
+    if dispatch:
+        request.agents.append(api.RoomAgentDispatch(agent_name=WORKER_AGENT, metadata=room))
+    try:
+        await asyncio.wait_for(lk.room.create_room(request), JOIN_TIMEOUT_S)
+    except Exception as e:
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise LiveKitUnavailable(
+            f"the LiveKit server at {settings.livekit_url} could not create the room: {detail}"
+        ) from e
+    finally:
+        with contextlib.suppress(Exception):
+            await lk.aclose()
+
+
+async def dispatch_again(settings: Settings, room: str) -> None:
+    """Ask LiveKit once more for a worker for ``room`` (LiveKit drops a dispatch that finds every
+    worker full, and a worker says it has room again only every few seconds)."""
+    assert settings.livekit_url
+    lk = api.LiveKitAPI(
+        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
+    )
+    request = api.CreateAgentDispatchRequest(agent_name=WORKER_AGENT, room=room, metadata=room)
+    try:
+        await asyncio.wait_for(lk.agent_dispatch.create_dispatch(request), JOIN_TIMEOUT_S)
+    finally:
+        with contextlib.suppress(Exception):
+            await lk.aclose()
+
+
+async def delete_room(settings: Settings, room: str) -> None:
+    """Delete ``room`` (its clients are disconnected); a missing room is no error."""
+    assert settings.livekit_url
+    lk = api.LiveKitAPI(
+        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
+    )
+    try:
+        await asyncio.wait_for(
+            lk.room.delete_room(api.DeleteRoomRequest(room=room)), CLOSE_TIMEOUT_S
+        )
+    except Exception as e:
+        if "not found" not in str(e).lower():
+            log.warning("room %s could not be deleted: %s", room, e)
+    finally:
+        with contextlib.suppress(Exception):
+            await lk.aclose()
+
+
 class LiveKitVideo:
     """The character's frames, handed to a LiveKit video source at their media time (a frame
     dropped before its time is never sent; libwebrtc encodes what is)."""
@@ -204,6 +268,8 @@ class LiveKitRoom:
         s = self.settings
         assert s.livekit_url
         token = character_token(s, self.room_name, self._character_name)
+        if self._own_room:
+            await create_room(s, self.room_name)
         try:
             await asyncio.wait_for(
                 self._room.connect(s.livekit_url, token, rtc.RoomOptions(auto_subscribe=True)),
@@ -305,7 +371,7 @@ class LiveKitRoom:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._own_room:
-            await self._delete_room()
+            await delete_room(self.settings, self.room_name)
         await self._disconnect()
 
     # -- inside ---------------------------------------------------------------------------------
@@ -339,20 +405,6 @@ class LiveKitRoom:
                     1000 * source.queued_duration,
                 )
                 source.clear_queue()
-
-    async def _delete_room(self) -> None:
-        s = self.settings
-        assert s.livekit_url
-        lk = api.LiveKitAPI(http_url(s.livekit_url), s.livekit_api_key, s.livekit_api_secret)
-        try:
-            await asyncio.wait_for(
-                lk.room.delete_room(api.DeleteRoomRequest(room=self.room_name)), CLOSE_TIMEOUT_S
-            )
-        except Exception as e:
-            log.warning("room %s could not be deleted: %s", self.room_name, e)
-        finally:
-            with contextlib.suppress(Exception):
-                await lk.aclose()
 
     async def _disconnect(self) -> None:
         with contextlib.suppress(Exception):

@@ -56,6 +56,11 @@ class SessionSpec:
     integration: dict[str, Any] | None = None
 
 
+DISPATCHED = "dispatched-by:"
+"""Prefix of ``node`` while a LiveKit room waits for a worker to take its call (the rest names
+the API server that made the room)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     url: str
@@ -260,6 +265,29 @@ class SessionManager:
             session.node = node
         self._announce(db)
         return session
+
+    async def take(self, session_id: str, node: str) -> RealtimeSession:
+        """A worker takes the call of a consumed session (LiveKit dispatched it there): ``node``
+        is recorded as the process running it (its restart, or its heartbeats stopping, fail
+        the call). 409 when the session can no longer be joined."""
+        async with self._db.transaction() as db:
+            session = await db.get(RealtimeSession, session_id, with_for_update=True)
+            if session is None:
+                raise NotFound(f"Realtime session {session_id} not found.")
+            await self._apply_timers(db, session, utcnow())
+            if session.status != Status.READY or session.token_used_at is None:
+                raise Conflict(f"Session is {session.status}; its call cannot be taken.")
+            if not (session.node or "").startswith(DISPATCHED):
+                raise Conflict(f"The call of session {session_id} was taken by {session.node}.")
+            session.node = node
+        self._announce(db)
+        return session
+
+    async def holder(self, session_id: str) -> tuple[Status, str | None] | None:
+        """The session's status and the process holding its call (None: no such session)."""
+        async with self._db.transaction() as db:
+            session = await db.get(RealtimeSession, session_id)
+            return None if session is None else (Status(session.status), session.node)
 
     async def mark_running(self, session_id: str) -> RealtimeSession:
         """The media connected: READY → RUNNING (the duration cap and billing start now)."""
@@ -467,7 +495,17 @@ class SessionManager:
             # A peer already gone before the cap ends the session where it was last seen, even
             # when the timer runs late (e.g. after downtime): no billing up to maxDuration.
             if seen is not None and seen + grace <= now and seen + grace < ends:
-                await self._end(db, session, Status.COMPLETED, seen, reason="media peer vanished")
+                if session.node:  # a process ran the call: it stopped (its heartbeats did)
+                    session.failure = (
+                        f"The process running the call ({session.node}) stopped: no heartbeat "
+                        f"for {self._settings.session_peer_grace_s:g} s."
+                    )
+                    session.failure_code = FailureCode.SERVER_STOPPED
+                    await self._end(db, session, Status.FAILED, seen, reason="call process gone")
+                else:
+                    await self._end(
+                        db, session, Status.COMPLETED, seen, reason="media peer vanished"
+                    )
             elif ends <= now:
                 await self._end(db, session, Status.COMPLETED, ends, reason="maxDuration reached")
 

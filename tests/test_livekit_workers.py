@@ -1,0 +1,246 @@
+"""LiveKit mode on several processes: two API servers on one PostgreSQL database, two
+``characters worker`` processes, one livekit-server that assigns each session's room to a worker.
+
+Checked: twenty sessions, made through both API servers, are run by both workers (each takes one
+call at a time) and each ends COMPLETED; a worker killed mid-call ends its session FAILED with a
+reason and its user is disconnected, while the other worker's call goes on and answers; credits
+and the stored transcript are right. Runs in the PostgreSQL pass (``-m store``): several
+processes on one SQLite file is not a deployment this supports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from characters.realtime.livekit_client import RoomClient
+from tests.calls import LIVE_SETTINGS, assistant_text, is_state, live_avatar
+from tests.conftest import PG_URL, PgDatabase, Server, start_server, stop_server
+from tests.livekit import LiveKit, start_livekit
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.store,
+    pytest.mark.timeout(420),
+    pytest.mark.skipif(not PG_URL, reason="two servers and two workers share PostgreSQL"),
+]
+
+SESSIONS = 20
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Deployment:
+    apis: list[Server]
+    workers: list[Worker]
+    database_url: str
+    key: str
+    avatar: str
+
+
+def _env(livekit: LiveKit, database_url: str, data_dir: Path, name: str) -> dict[str, str]:
+    settings = {
+        **LIVE_SETTINGS,
+        **livekit.settings(),
+        "LIVEKIT_WORKERS": "true",
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(data_dir),
+        "NODE_NAME": name,
+        "MAX_CALLS": "100",
+    }
+    return {f"CHARACTERS_{k}": v for k, v in settings.items()}
+
+
+def start_worker(env: dict[str, str], name: str, folder: Path) -> Worker:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHARACTERS_")}
+    clean.update(env, CHARACTERS_MODELS_DIR=os.environ["CHARACTERS_MODELS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"{name}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "characters", "worker", "--calls", "1"],
+        env=clean,
+        stdout=open(log_path, "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    worker = Worker(name, process, log_path)
+    deadline = time.monotonic() + 90
+    while "registered worker" not in worker.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"worker {name} did not register:\n{worker.log()[-3000:]}")
+        time.sleep(0.2)
+    return worker
+
+
+def stop_worker(worker: Worker) -> None:
+    if worker.process.poll() is None:
+        worker.process.terminate()
+        try:
+            worker.process.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
+    yield from start_livekit(tmp_path_factory.mktemp("livekit"))
+
+
+@pytest.fixture(scope="module")
+def deployment(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("deployment")
+    shared = tmp / "shared-data"  # the "shared storage": blobs, recordings, the signing secret
+    pg = PgDatabase(PG_URL)
+    pg.create()
+    apis: list[tuple[Server, PgDatabase | None]] = []
+    workers: list[Worker] = []
+    try:
+        for name in ("api-a", "api-b"):
+            env = _env(livekit, pg.url, shared, name)
+            env["CHARACTERS_PRELOAD_MODELS"] = "false"  # API servers run no calls
+            apis.append(start_server(tmp / name, env))
+        for name in ("worker-a", "worker-b"):
+            workers.append(start_worker(_env(livekit, pg.url, shared, name), name, tmp))
+        first = apis[0][0]
+        key = first.create_key("scale", "--tier", "5", "--credits", "100000")
+        yield Deployment([s for s, _ in apis], workers, pg.url, key, live_avatar(first, key))
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        for server, own in apis:
+            stop_server(server, own)
+        pg.drop()
+
+
+def node_of(database_url: str, session_id: str) -> str | None:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT node FROM realtime_sessions WHERE id = %s", (session_id,)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def running_time(database_url: str, session_id: str) -> tuple[float, int]:
+    """(seconds RUNNING, credits charged) of a session, as stored."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT started_at, ended_at, credits_charged FROM realtime_sessions WHERE id = %s",
+            (session_id,),
+        ).fetchone()
+    assert row is not None and row[0] is not None and row[1] is not None, row
+    return (row[1] - row[0]).total_seconds(), int(row[2])
+
+
+async def open_call(api: Server, key: str, avatar: str) -> tuple[str, RoomClient]:
+    from tests.calls import consume, create_session
+
+    session_id, session_key = await asyncio.to_thread(create_session, api, key, avatar)
+    creds = await asyncio.to_thread(consume, api, session_id, session_key)
+    client = RoomClient(creds["url"], creds["token"], timeout_s=30)
+    await client.connect()
+    await client.wait_event(is_state("speaking"), 60)  # the character is in and talking
+    return session_id, client
+
+
+async def wait_status(api: Server, key: str, session_id: str, want: str, within_s: float) -> object:
+    sdk = api.sdk(key, max_retries=0)
+    deadline = time.monotonic() + within_s
+    while True:
+        session = await asyncio.to_thread(sdk.realtime_sessions.retrieve, session_id)
+        if session.status == want:
+            return session
+        assert time.monotonic() < deadline, f"{session_id} is {session.status}, not {want}"
+        await asyncio.sleep(0.3)
+
+
+async def test_sessions_spread_over_the_workers(deployment: Deployment) -> None:
+    d = deployment
+    done: list[str] = []
+    for start in range(0, SESSIONS, 2):
+        pairs = await asyncio.gather(
+            *(open_call(d.apis[(start + i) % 2], d.key, d.avatar) for i in range(2))
+        )
+        for _, client in pairs:
+            client.send({"type": "END_CALL"})
+        for session_id, client in pairs:
+            await asyncio.wait_for(client.closed.wait(), 15)
+            await client.close()
+            await wait_status(d.apis[0], d.key, session_id, "COMPLETED", 15)
+            done.append(session_id)
+    nodes = [await asyncio.to_thread(node_of, d.database_url, s) for s in done]
+    counts = {w.name: nodes.count(w.name) for w in d.workers}
+    assert sum(counts.values()) == SESSIONS, nodes
+    assert min(counts.values()) >= SESSIONS // 4, counts  # both took a fair share
+
+
+async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    sdk = d.apis[1].sdk(d.key, max_retries=0)
+    credits_before = (await asyncio.to_thread(sdk.organization.retrieve)).credit_balance
+    (a_id, a), (b_id, b) = await asyncio.gather(
+        open_call(d.apis[0], d.key, d.avatar), open_call(d.apis[1], d.key, d.avatar)
+    )
+    node_a = await asyncio.to_thread(node_of, d.database_url, a_id)
+    node_b = await asyncio.to_thread(node_of, d.database_url, b_id)
+    assert {node_a, node_b} == {"worker-a", "worker-b"}
+    victim = next(w for w in d.workers if w.name == node_a)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(10)
+
+    # The killed worker's call: FAILED with a reason, and its user is disconnected.
+    failed = await wait_status(d.apis[0], d.key, a_id, "FAILED", 30)
+    assert failed.failure_code == "SERVER_STOPPED" and node_a in failed.failure, failed
+    await asyncio.wait_for(a.closed.wait(), 15)
+    await a.close()
+
+    # The other call goes on: a question is answered, then it ends normally.
+    asked = time.monotonic()
+    b.send({"type": "user_message", "text": "How much does a ticket cost?"})
+    await b.wait_event(is_state("speaking"), 60, after=asked)
+    spoke = b.event_time(is_state("speaking"), after=asked) or asked
+    await b.wait_event(is_state("listening"), 60, after=spoke)
+    answer = assistant_text(b, 1)
+    assert "12" in answer or "twelve" in answer.lower(), answer
+    b.send({"type": "END_CALL"})
+    await asyncio.wait_for(b.closed.wait(), 15)
+    await b.close()
+    await wait_status(d.apis[1], d.key, b_id, "COMPLETED", 15)
+
+    # Credits: 2 per started 6 s of RUNNING (to the last heartbeat for the killed call), for
+    # both, and the organisation's balance fell by exactly that; the survivor's transcript is
+    # whole.
+    runs = [await asyncio.to_thread(running_time, d.database_url, s) for s in (a_id, b_id)]
+    for seconds, charged in runs:
+        assert seconds > 0 and charged == 2 * math.ceil(seconds / 6), runs
+    credits_after = (await asyncio.to_thread(sdk.organization.retrieve)).credit_balance
+    assert credits_before - credits_after == sum(c for _, c in runs), (credits_after, runs)
+    conversation = await asyncio.to_thread(sdk.avatar_conversations.retrieve, b_id)
+    said = [(t.role, t.content or "") for t in conversation.transcript]
+    assert ("user", "How much does a ticket cost?") in said, said
+    assert any(r == "assistant" and ("12" in c or "twelve" in c.lower()) for r, c in said), said
