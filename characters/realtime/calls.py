@@ -11,6 +11,10 @@
   and starts the session's :class:`~characters.realtime.runner.CallRunner`;
 * ends a call on ``DELETE`` of its WHIP resource (:meth:`hangup`), when the session manager
   ends its session (API cancel, timers: :meth:`_session_ended`), and at shutdown;
+* in LiveKit mode, starts the character joining the session's room at ``consume``
+  (:meth:`join_room`); for a session with an ``integration`` (bring your own agent), starts the
+  avatar in the caller's room as soon as the session is READY (:meth:`_session_ready`,
+  :mod:`~characters.realtime.agent_voice`);
 * stores what a call leaves (transcript entries as they happen, the recording at the end);
 * at start, fails the calls this process was running when it last stopped (``recover``).
 """
