@@ -166,7 +166,8 @@ def test_server_decisions_on_presets_integrations_and_duration(shared, avatar):
             model="gwm1_avatars", avatar={"type": "runway-preset", "presetId": "cat-character"}
         )
     assert "custom avatar" in exc.value.body["error"]
-    with pytest.raises(runwayml.BadRequestError):
+    # Bring your own agent needs the agent's identity (tests/test_livekit_agent.py runs one).
+    with pytest.raises(runwayml.BadRequestError) as exc:
         start(
             shared,
             avatar.id,
@@ -177,12 +178,14 @@ def test_server_decisions_on_presets_integrations_and_duration(shared, avatar):
                 "roomName": "r",
             },
         )
-    with pytest.raises(runwayml.BadRequestError):
+    assert "agentIdentity" in exc.value.body["error"]
+    with pytest.raises(runwayml.BadRequestError) as exc:
         start(
             shared,
             avatar.id,
             livekit={"url": "wss://lk.example.com", "token": "t", "roomName": "r"},
         )
+    assert exc.value.body["issues"][0]["path"] == ["livekit", "agentIdentity"]
 
 
 # Cancel

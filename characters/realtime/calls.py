@@ -11,6 +11,10 @@
   and starts the session's :class:`~characters.realtime.runner.CallRunner`;
 * ends a call on ``DELETE`` of its WHIP resource (:meth:`hangup`), when the session manager
   ends its session (API cancel, timers: :meth:`_session_ended`), and at shutdown;
+* in LiveKit mode, starts the character joining the session's room at ``consume``
+  (:meth:`join_room`); for a session with an ``integration`` (bring your own agent), starts the
+  avatar in the caller's room as soon as the session is READY (:meth:`_session_ready`,
+  :mod:`~characters.realtime.agent_voice`);
 * stores what a call leaves (transcript entries as they happen, the recording at the end);
 * at start, fails the calls this process was running when it last stopped (``recover``).
 """
@@ -139,6 +143,7 @@ class Calls:
         self._warm_pool = ThreadPoolExecutor(1, thread_name_prefix="warm")
         self._warming = False
         sessions.ended_listeners.append(self._session_ended)
+        sessions.ready_listeners.append(self._session_ready)
 
     # -- lifecycle of the registry ------------------------------------------------------------
 
@@ -437,6 +442,99 @@ class Calls:
         wait = self.settings.session_ready_ttl_s + self.settings.call_connect_timeout_s
         self._launch(session_id, setup, room, "", "", connect_timeout_s=wait)
 
+    # -- bring your own agent ----------------------------------------------------------------
+
+    def _session_ready(self, session_id: str) -> None:
+        """A session with an integration was made READY by this process: nobody consumes it,
+        so its avatar starts joining the caller's room now (:mod:`.agent_voice`)."""
+        if self._closing or session_id in self._joining:
+            return
+        task = asyncio.ensure_future(self._join_agent_room(session_id))
+        self._joining[session_id] = task
+        task.add_done_callback(lambda _: self._joining.pop(session_id, None))
+
+    async def _join_agent_room(self, session_id: str) -> None:
+        from characters.realtime.agent_voice import AgentLink
+
+        try:
+            session = await asyncio.shield(
+                self._sessions.claim_integration(session_id, self.settings.node)
+            )
+        except CharactersError as e:  # ended (or started elsewhere) meanwhile
+            log.info("session %s: its avatar does not start: %s", session_id, e.message)
+            return
+        integration = session.integration or {}
+        try:
+            setup = await self._agent_setup(session_id)
+        except _AvatarGone as e:
+            await self._fail(
+                session_id, "avatar unavailable", e.message, FailureCode.AVATAR_UNAVAILABLE
+            )
+            return
+        except CharactersError as e:
+            await self._fail(session_id, "set-up failed", e.message, FailureCode.INTERNAL)
+            return
+        link = AgentLink(str(integration["agentIdentity"]))
+        r = setup.generator.renderer
+        room = LiveKitRoom(
+            self.settings,
+            str(integration["roomName"]),
+            character_name=setup.character.name,
+            width=r.width,
+            height=r.height,
+            fps=setup.generator.fps,
+            on_message=self._messages(session_id),
+            own_room=False,
+            url=str(integration["url"]),
+            token=str(integration["token"]),
+            peer_identity=link.agent,
+            send_events=False,
+            on_connected=link.attach,
+        )
+        try:
+            await room.join()
+        except LiveKitUnavailable as e:
+            log.error("session %s: the avatar could not join the agent's room: %s", session_id, e)
+            await self._fail(
+                session_id,
+                "LiveKit unavailable",
+                f"The avatar could not join your LiveKit room ({e}).",
+                FailureCode.MEDIA_SERVER_UNAVAILABLE,
+            )
+            return
+        except asyncio.CancelledError:
+            await room.close("session ended")
+            raise
+        self._launch_agent(session_id, setup, room, link)
+
+    async def _agent_setup(self, session_id: str) -> _Setup:
+        """The face of a bring-your-own-agent call (no conversation models, no voice)."""
+        from characters.realtime.agent_voice import AGENT_RATE
+
+        character, sources, max_duration, backend = await asyncio.shield(
+            self._read_session(session_id)
+        )
+        inputs = await asyncio.to_thread(sources.read, self._blobs)
+        renderer = await asyncio.to_thread(face_renderer, inputs)
+        seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
+        generator = FaceVideoGenerator(renderer, sample_rate=AGENT_RATE, fps=25.0, seed=seed)
+        return _Setup(character, generator, max_duration, backend)
+
+    def _launch_agent(self, session_id: str, setup: _Setup, room: LiveKitRoom, link: Any) -> None:
+        from characters.realtime.agent_voice import AgentVoiceRunner
+
+        runner = AgentVoiceRunner(
+            session_id,
+            room,
+            link,
+            setup.generator,
+            _Hooks(self, session_id),
+            self._call_settings(session_id, setup, None),
+        )
+        live = _Live(runner, "", "")
+        self._live[session_id] = live
+        live.task = asyncio.ensure_future(self._run(session_id, live))
+
     async def _fail(self, session_id: str, reason: str, failure: str, code: FailureCode) -> None:
         await self._sessions.finish(
             session_id, Status.FAILED, reason=reason, failure=failure, failure_code=code
@@ -463,7 +561,6 @@ class Calls:
         connect_timeout_s: float | None = None,
     ) -> _Live:
         """Start the session's call on ``transport`` (its media token already used)."""
-        s = self.settings
         engines = self.engines().result()
         backend = BackendRpc(
             self._webhooks.client,
@@ -480,21 +577,27 @@ class Calls:
             engines.listener,
             setup.generator,
             _Hooks(self, session_id),
-            CallSettings(
-                max_duration_s=setup.max_duration,
-                connect_timeout_s=connect_timeout_s or s.call_connect_timeout_s,
-                peer_grace_s=s.session_peer_grace_s,
-                goodbye_s=s.goodbye_s,
-                goodbye_line=s.goodbye_line,
-                video_bitrate=s.video_bitrate,
-                lead_s=s.media_lead_ms / 1000,
-                recording=self._recording_path(session_id) if s.record_calls else None,
-            ),
+            self._call_settings(session_id, setup, connect_timeout_s),
         )
         live = _Live(runner, resource, token_hash)
         self._live[session_id] = live
         live.task = asyncio.ensure_future(self._run(session_id, live))
         return live
+
+    def _call_settings(
+        self, session_id: str, setup: _Setup, connect_timeout_s: float | None
+    ) -> CallSettings:
+        s = self.settings
+        return CallSettings(
+            max_duration_s=setup.max_duration,
+            connect_timeout_s=connect_timeout_s or s.call_connect_timeout_s,
+            peer_grace_s=s.session_peer_grace_s,
+            goodbye_s=s.goodbye_s,
+            goodbye_line=s.goodbye_line,
+            video_bitrate=s.video_bitrate,
+            lead_s=s.media_lead_ms / 1000,
+            recording=self._recording_path(session_id) if s.record_calls else None,
+        )
 
     async def hangup(self, session_id: str, resource: str, authorization: str | None) -> None:
         """``DELETE`` on the WHIP resource: the call ends (COMPLETED) and is stored."""

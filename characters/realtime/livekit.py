@@ -231,9 +231,24 @@ class LiveKitRoom:
         fps: float,
         on_message: Callable[[str], None],
         own_room: bool = True,
+        url: str | None = None,
+        token: str | None = None,
+        peer_identity: str | None = None,
+        send_events: bool = True,
+        on_connected: Callable[[rtc.Room], None] | None = None,
     ) -> None:
-        assert settings.livekit_url
+        """``url``/``token``: join someone else's room with their token (bring your own agent;
+        ``own_room`` False), else this server's (its settings mint the character's token).
+        ``peer_identity``: the participant the call is with (default: the first ordinary one).
+        ``send_events``: whether the ``events`` messages go to the room. ``on_connected``: called
+        once connected, before the tracks are published (register handlers there)."""
+        assert url or settings.livekit_url
         self.settings = settings
+        self.url = url or settings.livekit_url or ""
+        self._token = token
+        self._peer_identity = peer_identity
+        self._send_events = send_events
+        self._on_connected = on_connected
         self.room_name = room_name
         self.clock = MediaClock()
         self.audio_out = AudioBuffer()
@@ -266,15 +281,17 @@ class LiveKitRoom:
         """Join the room and publish the character's voice and face (raises
         :class:`LiveKitUnavailable` when LiveKit cannot be reached or refuses)."""
         s = self.settings
-        assert s.livekit_url
-        token = character_token(s, self.room_name, self._character_name)
+        url = self.url
+        token = self._token or character_token(s, self.room_name, self._character_name)
         if self._own_room:
             await create_room(s, self.room_name)
         try:
             await asyncio.wait_for(
-                self._room.connect(s.livekit_url, token, rtc.RoomOptions(auto_subscribe=True)),
+                self._room.connect(url, token, rtc.RoomOptions(auto_subscribe=True)),
                 JOIN_TIMEOUT_S,
             )
+            if self._on_connected is not None:
+                self._on_connected(self._room)
             local = self._room.local_participant
             voice = rtc.LocalAudioTrack.create_audio_track("voice", self._audio)
             face = rtc.LocalVideoTrack.create_video_track("face", self._video_source)
@@ -295,13 +312,13 @@ class LiveKitRoom:
         except TimeoutError as e:
             await self._disconnect()
             raise LiveKitUnavailable(
-                f"no answer from the LiveKit server at {s.livekit_url} within {JOIN_TIMEOUT_S:g} s"
+                f"no answer from the LiveKit server at {url} within {JOIN_TIMEOUT_S:g} s"
             ) from e
         except Exception as e:
             await self._disconnect()
             detail = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise LiveKitUnavailable(
-                f"the LiveKit server at {s.livekit_url} refused or failed: {detail}"
+                f"the LiveKit server at {url} refused or failed: {detail}"
             ) from e
         self._tasks += [
             asyncio.ensure_future(self._send_loop()),
@@ -324,7 +341,7 @@ class LiveKitRoom:
 
     def send(self, event: Event) -> None:
         """Send a message to the room (in order, reliably)."""
-        if not self.gone.is_set():
+        if self._send_events and not self.gone.is_set():
             self._outbox.put_nowait(encode(event).encode())
 
     async def microphone(self) -> AsyncIterator[tuple[Int16 | None, int]]:
@@ -410,8 +427,18 @@ class LiveKitRoom:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._room.disconnect(), CLOSE_TIMEOUT_S)
 
+    @property
+    def rtc_room(self) -> rtc.Room:
+        """LiveKit's room object (for handlers of byte streams and RPC)."""
+        return self._room
+
     def _on_participant(self, participant: rtc.RemoteParticipant) -> None:
-        if self._user is not None or participant.kind not in _USER_KINDS:
+        if self._user is not None:
+            return
+        if self._peer_identity is not None:
+            if participant.identity != self._peer_identity:
+                return
+        elif participant.kind not in _USER_KINDS:
             return
         self._user = participant.identity
         self.clock.start()

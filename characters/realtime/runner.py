@@ -268,7 +268,9 @@ class CallRunner:
             FailureCode.CONNECTION_FAILED,
         )
 
-    async def _start(self) -> None:
+    async def _begin(self) -> None:
+        """The media connected: the session is RUNNING, the recording opened, the video's
+        format set (what every kind of call does first)."""
         await self.hooks.running()
         self._started = time.monotonic()
         self._last_audio = time.monotonic()
@@ -281,6 +283,10 @@ class CallRunner:
                 log.exception("cannot record call %s", self.session_id)
         r = self.generator.renderer
         t.video_format(r.width, r.height, self.generator.fps, s.video_bitrate)
+
+    async def _start(self) -> None:
+        await self._begin()
+        s, t = self.settings, self.transport
         self.stage = AvatarStage(
             self.generator,
             t.clock,

@@ -195,6 +195,12 @@ class AvatarStage:
         return self.audio_out.playing
 
     @property
+    def pushed_samples(self) -> int:
+        """Samples of speech queued so far, on the generator's clock (its ``played_samples``
+        reaches this once all of it played; :meth:`interrupt` drops what had not)."""
+        return self._pushed
+
+    @property
     def busy(self) -> bool:
         """Whether an answer is queued or playing."""
         return bool(self._answers)

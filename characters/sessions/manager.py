@@ -84,6 +84,10 @@ class SessionManager:
         realtime side stops the calls of those sessions."""
         self.webhooks_listeners: list[Callable[[], None]] = []
         """Called after a transaction that stored session webhooks commits (their sender)."""
+        self.ready_listeners: list[Callable[[str], None]] = []
+        """Called with the id of each session with an ``integration`` (bring your own agent)
+        that a transaction of this process made READY, after it commits: nobody consumes such
+        a session, so the realtime side starts its avatar at once."""
 
     # Lifecycle of the manager itself
 
@@ -186,6 +190,7 @@ class SessionManager:
             )
             if not session.queued:
                 self._make_ready(db, session, now)
+        self._announce(db)
         return session
 
     async def get(self, principal: Principal, session_id: str) -> RealtimeSession:
@@ -225,6 +230,11 @@ class SessionManager:
                 )
             # The key outlives READY (the wire shows it only then), so a finished session still
             # tells a right key (409 below) from a wrong one (401). A queued session has none yet.
+            if session.integration is not None:
+                raise Conflict(
+                    "This session's avatar joins your LiveKit room itself (integration); it has "
+                    "no credentials to consume."
+                )
             if session.session_key is None:
                 raise Conflict("Session is NOT_READY; wait until it is READY to consume it.")
             if not hmac.compare_digest(
@@ -279,6 +289,22 @@ class SessionManager:
                 raise Conflict(f"Session is {session.status}; its call cannot be taken.")
             if not (session.node or "").startswith(DISPATCHED):
                 raise Conflict(f"The call of session {session_id} was taken by {session.node}.")
+            session.node = node
+        self._announce(db)
+        return session
+
+    async def claim_integration(self, session_id: str, node: str) -> RealtimeSession:
+        """Bring your own agent: the READY session's avatar is on its way into the caller's
+        room, from ``node`` (this process); its credentials can no longer be consumed."""
+        now = utcnow()
+        async with self._db.transaction() as db:
+            session = await db.get(RealtimeSession, session_id, with_for_update=True)
+            if session is None:
+                raise NotFound(f"Realtime session {session_id} not found.")
+            await self._apply_timers(db, session, now)
+            if session.status != Status.READY or session.token_used_at is not None:
+                raise Conflict(f"Session is {session.status}; its avatar cannot start.")
+            session.consumed_at = session.token_used_at = now
             session.node = node
         self._announce(db)
         return session
@@ -444,6 +470,7 @@ class SessionManager:
             org_ids = list(dict.fromkeys(org_id for org_id, _ in waiting))  # oldest first
             for org_id in org_ids:
                 await self._promote_org(db, await self._lock_org(db, org_id), now)
+        self._announce(db)
 
     async def _promote_org(self, db: AsyncSession, org: Organization, now: datetime) -> None:
         """Make the oldest queued sessions of ``org`` (locked by the caller) READY while slots
@@ -533,6 +560,8 @@ class SessionManager:
         transition(db, session, Status.READY, at=now, reason="admitted")
         session.session_key = secrets.token_urlsafe(32)
         session.expires_at = now + timedelta(seconds=self._settings.session_ready_ttl_s)
+        if session.integration is not None:
+            db.info.setdefault("ready", []).append(session.id)
 
     async def _end(
         self, db: AsyncSession, session: RealtimeSession, to: Status, at: datetime, *, reason: str
@@ -596,6 +625,12 @@ class SessionManager:
         if db.info.pop("webhooks", False):
             for wake in self.webhooks_listeners:
                 wake()
+        for session_id in db.info.pop("ready", []):
+            for ready in self.ready_listeners:
+                try:
+                    ready(session_id)
+                except Exception:
+                    logger.exception("a session-ready listener failed")
 
     async def _machine_occupancy(self, db: AsyncSession) -> int:
         """Sessions that hold one of the machine's call slots (admitted and not over)."""

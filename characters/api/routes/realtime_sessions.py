@@ -85,6 +85,48 @@ class SessionCreate(wire.Request):
         return self
 
 
+def livekit_integration(body: SessionCreate) -> dict[str, Any] | None:
+    """The caller's LiveKit room for "bring your own agent" (``livekit``, as
+    livekit-plugins-runway sends it, or ``integration`` of type ``livekit``), checked; None
+    without one. ElevenLabs is refused: this server does not run it."""
+    if body.integration is not None and body.livekit is not None:
+        raise InvalidInput(
+            "Send either 'integration' or the deprecated 'livekit', not both.", ["livekit"]
+        )
+    field = "livekit" if body.livekit is not None else "integration"
+    given = body.livekit if body.livekit is not None else body.integration
+    if given is None:
+        return None
+    if isinstance(given, ElevenLabsIntegration):
+        raise InvalidInput(
+            "The ElevenLabs integration is not supported by this server; use a LiveKit agent "
+            "(integration type 'livekit', or livekit-plugins-runway) or omit 'integration'.",
+            ["integration", "type"],
+        )
+    url = given.url
+    if not url.startswith(("ws://", "wss://", "http://", "https://")):
+        raise InvalidInput(
+            "The LiveKit server's URL must start with ws://, wss://, http:// or https://.",
+            [field, "url"],
+        )
+    if given.agentIdentity is None:
+        raise InvalidInput(
+            "'agentIdentity' is required: the identity of your agent in the room, whose audio "
+            "the avatar lip-syncs and whose lk.playback_finished RPC it calls "
+            "(livekit-plugins-runway sends it).",
+            [field, "agentIdentity"],
+        )
+    if url.startswith("http"):  # LiveKit's clients join over WebSocket
+        url = "ws" + url[4:]
+    return {
+        "type": "livekit",
+        "url": url,
+        "token": given.token,
+        "roomName": given.roomName,
+        "agentIdentity": given.agentIdentity,
+    }
+
+
 class SessionCreated(wire.Response):
     id: str
 
@@ -150,18 +192,14 @@ async def create_session(
 ) -> JSONResponse:
     if isinstance(body.avatar, PresetAvatar):
         raise preset_not_installed(body.avatar.presetId)
-    if body.integration is not None or body.livekit is not None:
-        raise InvalidInput(
-            "External integrations (livekit, elevenlabs) are not supported by this server yet; "
-            "omit 'integration' to use the embedded WebRTC transport.",
-            ["integration" if body.integration is not None else "livekit"],
-        )
+    integration = livekit_integration(body)
     spec = SessionSpec(
         avatar_id=body.avatar.avatarId.lower(),
         max_duration=body.maxDuration,
         personality=body.personality,
         start_script=body.startScript,
         tools=[t.model_dump(exclude_none=True) for t in body.tools],
+        integration=integration,
     )
     session = await services.sessions.create(principal, spec)
     return ok({"id": session.id})
