@@ -253,13 +253,15 @@ def test_an_unreachable_livekit_server_fails_the_session(
     key = srv.create_key("lk", "--tier", "2")
     avatar = live_avatar(srv, key)
     session_id, session_key = create_session(srv, key, avatar)
-    creds = consume(srv, session_id, session_key)
-    assert creds["url"] == closed
-    sdk = srv.sdk(key, max_retries=0)
-    failed = wait_for(
-        lambda: (s := sdk.realtime_sessions.retrieve(session_id)).status == "FAILED" and s,
-        timeout=40,
+    response = httpx.post(
+        f"{srv.base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {session_key}"},
+        timeout=30,
     )
+    assert response.status_code == 503, response.text
+    assert "LiveKit" in response.json()["error"] and closed in response.json()["error"]
+    failed = srv.sdk(key, max_retries=0).realtime_sessions.retrieve(session_id)
+    assert failed.status == "FAILED", failed
     assert failed.failure_code == "MEDIA_SERVER_UNAVAILABLE", failed
     assert "LiveKit" in failed.failure and closed in failed.failure, failed.failure
 

@@ -55,6 +55,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv, pg)
 
 
+async def make_room(lk: LiveKit, name: str) -> None:
+    """The agent's room, as the agent's deployment makes it (the test LiveKit server, like a
+    production one, does not create rooms for whoever joins)."""
+    service = api.LiveKitAPI(lk.url.replace("ws://", "http://"), lk.key, lk.secret)
+    try:
+        await service.room.create_room(api.CreateRoomRequest(name=name))
+    finally:
+        await service.aclose()
+
+
 def room_token(lk: LiveKit, identity: str, room: str, *, agent: bool = False) -> str:
     grants = api.VideoGrants(
         room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True
@@ -147,6 +157,7 @@ async def test_an_api_cancel_takes_the_avatar_out_and_keeps_the_room(
     live: Server, livekit: LiveKit, key: str, avatar: str
 ) -> None:
     name = "cancel-room"
+    await make_room(livekit, name)
     agent = rtc.Room()
     await agent.connect(livekit.url, room_token(livekit, "agent", name, agent=True))
     try:
@@ -214,6 +225,7 @@ async def test_a_livekit_agent_with_runways_plugin_unchanged(
     monkeypatch.setattr(DataStreamAudioOutput, "_handle_playback_finished", spy)
 
     name = "agent-room"
+    await make_room(livekit, name)
     user = RoomClient(livekit.url, room_token(livekit, "user", name), timeout_s=20)
     await user.connect()
     token = room_token(livekit, "agent", name, agent=True)

@@ -340,25 +340,27 @@ class Calls:
 
     async def join_room(self, session_id: str, media_token: str) -> str:
         """At consume in LiveKit mode: use the session's media token now (the character is
-        coming), start joining the room in the background, and return the client's room token
-        (:func:`~characters.realtime.livekit.user_token`)."""
+        coming), create the room (with a dispatch to the workers when they run the calls),
+        start the character joining it (without workers), and return the client's room token
+        (:func:`~characters.realtime.livekit.user_token`). 503 when the room cannot be made
+        (the session FAILS)."""
         if self._closing:
             raise Unavailable("The server is shutting down.", retry_after_s=5)
         workers = self.settings.livekit_workers
         holder = f"{DISPATCHED}{self.settings.node}" if workers else self.settings.node
         await self._sessions.claim(session_id, media_token, holder)
-        if workers:  # a worker's character joins (LiveKit picks one)
-            try:
-                await create_room(self.settings, session_id, dispatch=True)
-            except LiveKitUnavailable as e:
-                log.error("session %s: no room: %s", session_id, e)
-                await self._fail(
-                    session_id,
-                    "LiveKit unavailable",
-                    f"The session's LiveKit room could not be made ({e}).",
-                    FailureCode.MEDIA_SERVER_UNAVAILABLE,
-                )
-                raise Unavailable(f"The call could not be set up: {e}.", retry_after_s=5) from None
+        try:  # the room exists before the client has its token (LiveKit makes none itself)
+            await create_room(self.settings, session_id, dispatch=workers)
+        except LiveKitUnavailable as e:
+            log.error("session %s: no room: %s", session_id, e)
+            await self._fail(
+                session_id,
+                "LiveKit unavailable",
+                f"The session's LiveKit room could not be made ({e}).",
+                FailureCode.MEDIA_SERVER_UNAVAILABLE,
+            )
+            raise Unavailable(f"The call could not be set up: {e}.", retry_after_s=5) from None
+        if workers:  # a worker's character joins (LiveKit picks one by load)
             self._dispatched.add(session_id)
             task = asyncio.ensure_future(self._until_taken(session_id))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())

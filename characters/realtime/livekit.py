@@ -283,8 +283,6 @@ class LiveKitRoom:
         s = self.settings
         url = self.url
         token = self._token or character_token(s, self.room_name, self._character_name)
-        if self._own_room:
-            await create_room(s, self.room_name)
         try:
             await asyncio.wait_for(
                 self._room.connect(url, token, rtc.RoomOptions(auto_subscribe=True)),
