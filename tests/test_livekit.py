@@ -50,7 +50,8 @@ def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
 @pytest.fixture(scope="module")
 def live(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real server in LiveKit mode, its models loaded."""
-    settings = {**LIVE_SETTINGS, **livekit.settings()}
+    # greedy decoding: the action test's question is answered with its tool every run
+    settings = {**LIVE_SETTINGS, **livekit.settings(), "LLM_TEMPERATURE": "0"}
     srv, pg = start_server(
         tmp_path_factory.mktemp("lk-server"), {f"CHARACTERS_{k}": v for k, v in settings.items()}
     )
@@ -135,7 +136,7 @@ async def test_a_call_in_a_livekit_room(
         await client.wait_event(is_state("listening"), 30, after=spoke)
         assert assistant_text(client, 0) == START
         # The character is the one visible participant: CAMERA video, MICROPHONE voice.
-        assert client.participants == ["character"]
+        assert client.participants == ["worker:character"]
         assert client.sources == {
             "audio": rtc.TrackSource.SOURCE_MICROPHONE,
             "video": rtc.TrackSource.SOURCE_CAMERA,
@@ -180,6 +181,75 @@ async def test_a_call_in_a_livekit_room(
     assert roles[0] == ("assistant", START)
     assert roles[1] == ("user", user["text"])
     assert roles[2] == ("assistant", words)
+
+
+CHECK_ORDER = {
+    "type": "backend_rpc",
+    "name": "check_order",
+    "description": "Look up the status of a ticket order by its order number.",
+    "timeoutSeconds": 3,
+    "parameters": [{"type": "integer", "name": "order_number", "description": "The order number"}],
+}
+ORDER = {"status": "shipped", "arrives": "Thursday"}
+
+
+async def test_a_backend_in_the_room_answers_backend_rpc_tools(
+    live: Server, key: str, avatar: str
+) -> None:
+    import json
+
+    session_id, session_key = create_session(live, key, avatar, tools=[CHECK_ORDER])
+    answer = await asyncio.to_thread(
+        live.http(key).post, f"/v1/realtime_sessions/{session_id}/connect_backend"
+    )
+    assert answer.status_code == 200, answer.text
+    creds = answer.json()
+    assert creds["roomName"] == session_id
+    calls: list[tuple[str, dict[str, object]]] = []
+    backend = rtc.Room()
+
+    async def check_order(data: rtc.RpcInvocationData) -> str:
+        calls.append((data.caller_identity, json.loads(data.payload)))
+        return json.dumps(ORDER)
+
+    client: RoomClient | None = None
+    try:
+        await backend.connect(creds["url"], creds["token"])
+        backend.local_participant.register_rpc_method("check_order", check_order)
+        user = await asyncio.to_thread(consume, live, session_id, session_key)
+        client = RoomClient(user["url"], user["token"], timeout_s=20)
+        await client.connect()
+        await client.wait_event(is_state("speaking"), 30)
+        spoke = client.event_time(is_state("speaking")) or 0
+        await client.wait_event(is_state("listening"), 30, after=spoke)
+        asked = time.monotonic()
+        client.send({"type": "user_message", "text": "What's the status of my ticket order 4417?"})
+        await client.wait_event(is_state("speaking"), 40, after=asked)
+        spoke = client.event_time(is_state("speaking"), after=asked) or asked
+        await client.wait_event(is_state("listening"), 40, after=spoke)
+        said = assistant_text(client, 1)
+        assert "thursday" in said.lower(), said
+        ((caller, payload),) = calls
+        assert caller == "worker:character"
+        assert payload == {
+            "args": {"order_number": 4417},
+            "id": payload["id"],
+            "tool": "check_order",
+            "sessionId": session_id,
+        }
+        assert client.participants == ["worker:character"]  # the backend is hidden
+        client.send({"type": "END_CALL"})
+        await asyncio.wait_for(client.closed.wait(), 10)
+    finally:
+        if client is not None:
+            await client.close()
+        await backend.disconnect()
+    sdk = live.sdk(key, max_retries=0)
+    conv = wait_for(
+        lambda: (c := sdk.avatar_conversations.retrieve(session_id)).recording_url and c
+    )
+    (entry,) = [t for t in conv.transcript if t.tool_results]
+    assert entry.tool_results[0].result == ORDER
 
 
 async def test_cancelling_the_session_disconnects_the_client(

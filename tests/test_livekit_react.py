@@ -217,7 +217,7 @@ def test_runways_react_sdk_in_a_livekit_call(
         assert session_id
         assert page.get_attribute("#session-state", "data-state") == "active"
         # The one remote participant, whose CAMERA track the SDK shows, is the character.
-        assert page.get_attribute("#avatar", "data-identity") == "character"
+        assert page.get_attribute("#avatar", "data-identity") == "worker:character"
 
         # A playing, non-black picture of the character.
         deadline = time.monotonic() + 15
@@ -254,7 +254,7 @@ def test_runways_react_sdk_in_a_livekit_call(
         assert says_twelve(answer), answer
         entries = captions(page)
         # every entry arrives as data from the character (the SDK names entries by sender)
-        assert {c["identity"] for c in entries} == {"character"}, entries
+        assert {c["identity"] for c in entries} == {"worker:character"}, entries
         screenshot(page, "react-sdk-call-active")
 
         # The SDK's end-call button: END_CALL, then the SDK disconnects.

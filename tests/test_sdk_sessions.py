@@ -259,6 +259,24 @@ def test_consume_on_a_cancelled_or_unknown_session(server, shared, avatar):
     assert set(unknown.json()) == {"error"}
 
 
+def test_connect_backend_needs_livekit_mode(server, shared, avatar):
+    session = start(shared, avatar.id)
+    resp = httpx.post(
+        f"{server.base_url}/v1/realtime_sessions/{session.id}/connect_backend",
+        headers={"Authorization": f"Bearer {shared.api_key}", "X-Runway-Version": API_VERSION},
+        timeout=10,
+    )
+    assert resp.status_code == 409, resp.text
+    assert "LiveKit mode" in resp.json()["error"] and "webhooks" in resp.json()["error"]
+    unauthenticated = httpx.post(
+        f"{server.base_url}/v1/realtime_sessions/{session.id}/connect_backend",
+        headers={"X-Runway-Version": API_VERSION},
+        timeout=10,
+    )
+    assert unauthenticated.status_code == 401
+    shared.realtime_sessions.delete(session.id)
+
+
 def test_consume_tolerates_a_double_slash(server, shared, avatar):
     """A base URL with a trailing slash, naively joined, yields '//v1/...'."""
     session = start(shared, avatar.id)

@@ -110,6 +110,14 @@ class ToolResult:
         return out
 
 
+def as_result(value: Any) -> Any:
+    """A backend's answer as a tool result: an object, a string or None as it is; anything else
+    (a number, a list) wrapped as ``{"result": value}``."""
+    if isinstance(value, dict | str) or value is None:
+        return value
+    return {"result": value}
+
+
 class Actions(Protocol):
     """Runs ``backend_rpc`` calls (a live call's webhook client)."""
 

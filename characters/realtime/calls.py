@@ -40,6 +40,7 @@ from characters.config import Settings
 from characters.conversation.character import character_of
 from characters.conversation.engine import Conversation, Engines
 from characters.conversation.prompt import Character, tools_from_runway
+from characters.conversation.tools import Actions
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
 from characters.knowledge.store import load_knowledge
@@ -48,7 +49,7 @@ from characters.realtime.livekit import (
     LiveKitUnavailable,
     create_room,
     delete_room,
-    dispatch_again,
+    dispatch_room,
     user_token,
 )
 from characters.realtime.recorder import salvage
@@ -350,7 +351,9 @@ class Calls:
         holder = f"{DISPATCHED}{self.settings.node}" if workers else self.settings.node
         await self._sessions.claim(session_id, media_token, holder)
         try:  # the room exists before the client has its token (LiveKit makes none itself)
-            await create_room(self.settings, session_id, dispatch=workers)
+            await create_room(self.settings, session_id)
+            if workers:
+                await dispatch_room(self.settings, session_id)
         except LiveKitUnavailable as e:
             log.error("session %s: no room: %s", session_id, e)
             await self._fail(
@@ -382,7 +385,7 @@ class Calls:
                 return
             log.info("session %s: no worker took its room yet; dispatching again", session_id)
             try:
-                await dispatch_again(self.settings, session_id)
+                await dispatch_room(self.settings, session_id)
             except Exception as e:
                 log.warning("session %s: dispatching again failed: %s", session_id, e)
 
@@ -572,10 +575,17 @@ class Calls:
             session_id=session_id,
             avatar_id=setup.backend.avatar_id,
         )
+        actions: Actions = backend
+        if isinstance(transport, LiveKitRoom):  # a backend in the room answers over RPC
+            from characters.realtime.room_rpc import RoomBackendRpc
+
+            actions = RoomBackendRpc(
+                self.settings, transport.rtc_room, session_id, backend, asyncio.get_running_loop()
+            )
         runner = CallRunner(
             session_id,
             transport,
-            Conversation(engines, setup.character, actions=backend),
+            Conversation(engines, setup.character, actions=actions),
             engines.listener,
             setup.generator,
             _Hooks(self, session_id),

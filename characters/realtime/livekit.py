@@ -38,8 +38,11 @@ from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, MediaClock, Vide
 log = logging.getLogger(__name__)
 
 EVENTS_TOPIC = "events"
-CHARACTER_IDENTITY = "character"
-"""The character's identity in its room (the user is ``user``)."""
+CHARACTER_IDENTITY = "worker:character"
+"""The character's identity in its room (the user is ``user``). Runway's backend RPC helpers
+accept calls only from identities that start with ``worker:`` (API.md §8)."""
+BACKEND_IDENTITY = "backend"
+"""The hidden participant of ``connect_backend``: it answers the ``backend_rpc`` tools."""
 USER_IDENTITY = "user"
 USER_SOURCES = ["microphone", "camera", "screen_share", "screen_share_audio"]
 """What the user may publish: the sources Runway's React SDK publishes (API.md §7.3)."""
@@ -86,6 +89,28 @@ def user_token(settings: Settings, room: str) -> str:
     )
 
 
+def backend_token(settings: Settings, room: str, ttl: timedelta) -> str:
+    """``connect_backend``'s token: a hidden participant that answers the session's
+    ``backend_rpc`` tools over LiveKit RPC (it sends and receives data, nothing else)."""
+    assert settings.livekit_api_key and settings.livekit_api_secret
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        hidden=True,
+        can_subscribe=False,
+        can_publish=False,
+        can_publish_data=True,
+    )
+    token = api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
+    return (
+        token.with_identity(BACKEND_IDENTITY)
+        .with_name("Backend")
+        .with_grants(grants)
+        .with_ttl(ttl)
+        .to_jwt()
+    )
+
+
 def character_token(settings: Settings, room: str, name: str) -> str:
     """The character's own token for ``room``: publish its voice, face and data; subscribe."""
     assert settings.livekit_api_key and settings.livekit_api_secret
@@ -118,34 +143,31 @@ ROOM_EMPTY_TIMEOUT_S = 120
 """A dispatched room nobody joins is closed by LiveKit after this long."""
 
 
-async def create_room(settings: Settings, room: str, *, dispatch: bool = False) -> None:
-    """Create ``room`` (an existing one is left as it is). With ``dispatch``, LiveKit assigns
-    it to one of the ``characters worker`` processes by load, whose character then joins.
-    Rooms are made here, not by whoever joins first, so a LiveKit server with
-    ``room.auto_create: false`` refuses a client that comes back after its call ended (raises
-    :class:`LiveKitUnavailable`)."""
+async def create_room(settings: Settings, room: str) -> None:
+    """Create ``room`` (an existing one is left as it is). Rooms are made here, not by whoever
+    joins first, so a LiveKit server with ``room.auto_create: false`` refuses a client that
+    comes back after its call ended (raises :class:`LiveKitUnavailable`)."""
     assert settings.livekit_url
     lk = api.LiveKitAPI(
         http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
     )
     request = api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
-    if dispatch:
-        request.agents.append(api.RoomAgentDispatch(agent_name=WORKER_AGENT, metadata=room))
     try:
         await asyncio.wait_for(lk.room.create_room(request), JOIN_TIMEOUT_S)
     except Exception as e:
-        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise LiveKitUnavailable(
-            f"the LiveKit server at {settings.livekit_url} could not create the room: {detail}"
+            f"the LiveKit server at {settings.livekit_url} could not create the room: "
+            f"{_first_line(e)}"
         ) from e
     finally:
         with contextlib.suppress(Exception):
             await lk.aclose()
 
 
-async def dispatch_again(settings: Settings, room: str) -> None:
-    """Ask LiveKit once more for a worker for ``room`` (LiveKit drops a dispatch that finds every
-    worker full, and a worker says it has room again only every few seconds)."""
+async def dispatch_room(settings: Settings, room: str) -> None:
+    """Ask LiveKit for a ``characters worker`` for ``room`` (it assigns one by load, whose
+    character then joins). LiveKit drops a dispatch that finds every worker full, so the
+    caller asks again until the call is taken (raises :class:`LiveKitUnavailable`)."""
     assert settings.livekit_url
     lk = api.LiveKitAPI(
         http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
@@ -153,6 +175,32 @@ async def dispatch_again(settings: Settings, room: str) -> None:
     request = api.CreateAgentDispatchRequest(agent_name=WORKER_AGENT, room=room, metadata=room)
     try:
         await asyncio.wait_for(lk.agent_dispatch.create_dispatch(request), JOIN_TIMEOUT_S)
+    except Exception as e:
+        raise LiveKitUnavailable(
+            f"the LiveKit server at {settings.livekit_url} could not dispatch the room: "
+            f"{_first_line(e)}"
+        ) from e
+    finally:
+        with contextlib.suppress(Exception):
+            await lk.aclose()
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+async def backend_present(settings: Settings, room: str) -> bool:
+    """Whether the ``connect_backend`` participant is in ``room`` (hidden participants are
+    seen only through the server API)."""
+    assert settings.livekit_url
+    lk = api.LiveKitAPI(
+        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
+    )
+    try:
+        found = await asyncio.wait_for(
+            lk.room.list_participants(api.ListParticipantsRequest(room=room)), CLOSE_TIMEOUT_S
+        )
+        return any(p.identity == BACKEND_IDENTITY for p in found.participants)
     finally:
         with contextlib.suppress(Exception):
             await lk.aclose()
@@ -431,7 +479,7 @@ class LiveKitRoom:
         return self._room
 
     def _on_participant(self, participant: rtc.RemoteParticipant) -> None:
-        if self._user is not None:
+        if self._user is not None or participant.identity == BACKEND_IDENTITY:
             return
         if self._peer_identity is not None:
             if participant.identity != self._peer_identity:

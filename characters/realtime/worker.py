@@ -1,7 +1,7 @@
 """``characters worker``: the character's side of LiveKit calls, on as many machines as needed.
 
 With ``CHARACTERS_LIVEKIT_WORKERS=true`` the API servers only create each session's room, with a
-dispatch to the agent named ``characters`` (:func:`~characters.realtime.livekit.create_room`).
+dispatch to the agent named ``characters`` (:func:`~characters.realtime.livekit.dispatch_room`).
 Every worker registers under that name with the LiveKit server (``livekit-agents``), and LiveKit
 assigns each room to one of them by load. The worker then runs the call exactly as a server in
 LiveKit mode does (:meth:`~characters.realtime.calls.Calls.run_dispatched`): the character joins

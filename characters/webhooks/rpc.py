@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from characters.conversation.prompt import ToolCall, ToolSpec
-from characters.conversation.tools import ToolResult
+from characters.conversation.tools import ToolResult, as_result
 from characters.webhooks.client import Reply, WebhookClient
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,7 @@ def _result(reply: Reply) -> Any:
         value = reply.json()
     except ValueError:
         return reply.body.decode("utf-8", "replace").strip()
-    if isinstance(value, dict | str) or value is None:
-        return value
-    return {"result": value}  # a number, a list: wrapped (a result is an object or a string)
+    return as_result(value)
 
 
 def _error(reply: Reply) -> str:

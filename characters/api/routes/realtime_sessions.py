@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Response
@@ -14,7 +15,8 @@ from characters.api.deps import BaseUrlDep, PrincipalDep, ServicesDep
 from characters.api.tools import Tools, unique_tool_names
 from characters.api.wire import ok
 from characters.avatars.usable import preset_not_installed
-from characters.errors import InvalidInput
+from characters.errors import Conflict, InvalidInput, Unavailable
+from characters.realtime.livekit import LiveKitUnavailable, backend_token, create_room
 from characters.sessions.manager import SessionSpec
 from characters.sessions.states import Status
 from characters.store.tables import RealtimeSession
@@ -226,6 +228,42 @@ async def get_session(
 async def cancel_session(id: uuid.UUID, services: ServicesDep, principal: PrincipalDep) -> Response:
     await services.sessions.cancel(principal, str(id))
     return Response(status_code=204)
+
+
+@router.post(
+    "/realtime_sessions/{id}/connect_backend",
+    response_model=ConsumeOut,
+    response_model_exclude_none=True,
+    summary="Credentials for your backend to join the session's LiveKit room",
+    description="LiveKit mode only: a token for a hidden participant 'backend' in the session's "
+    "room, which answers the session's backend_rpc tools over LiveKit RPC (docs/livekit.md). "
+    "The session must be READY or RUNNING.",
+    responses={409: {"description": "Not in LiveKit mode, or the session is not live"}},
+)
+async def connect_backend(
+    id: uuid.UUID, services: ServicesDep, principal: PrincipalDep
+) -> JSONResponse:
+    settings = services.settings
+    session = await services.sessions.get(principal, str(id))
+    if not settings.livekit:
+        raise Conflict(
+            "connect_backend needs LiveKit mode (CHARACTERS_LIVEKIT_URL); with the embedded "
+            "transport, backend_rpc tools are sent to your backendRpcUrl as webhooks."
+        )
+    if session.integration:
+        raise Conflict(
+            "This session's avatar is in your own LiveKit room (livekit/integration): join it "
+            "with your own credentials."
+        )
+    if Status(session.status) not in (Status.READY, Status.RUNNING):
+        raise Conflict(f"Session is {session.status}; its room is not open.")
+    try:  # the room may not exist yet (it is made at consume at the latest)
+        await create_room(settings, session.id)
+    except LiveKitUnavailable as e:
+        raise Unavailable(f"The session's LiveKit room could not be made: {e}.") from None
+    ttl = timedelta(seconds=settings.session_ready_ttl_s + session.max_duration + 60)
+    token = backend_token(settings, session.id, ttl)
+    return ok({"url": settings.livekit_url, "token": token, "roomName": session.id})
 
 
 @router.post(
