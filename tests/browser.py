@@ -112,3 +112,25 @@ def open_session_in_portal(page: Any, session_id: str) -> tuple[str, float]:
     )
     duration = float(page.evaluate("document.querySelector('video.recording').duration"))
     return str(page.inner_text(".transcript")), duration
+
+
+BRIGHTNESS = """(video) => {
+  if (!video || !video.videoWidth || video.paused) return -1;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  const g = canvas.getContext('2d');
+  g.drawImage(video, 0, 0);
+  const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
+  let sum = 0;
+  for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+  return sum / (d.length / 4);
+}"""
+
+
+def brightness(page: Any, video: str) -> float:
+    """The mean brightness (0-255) of a video element's current frame, drawn on a canvas; -1
+    while it has no frame or is paused. ``video``: a JavaScript expression for the element."""
+    handle = page.evaluate_handle(video)
+    value: float = page.evaluate(BRIGHTNESS, handle)
+    return value

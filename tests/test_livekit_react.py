@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from tests.browser import chromium, new_page, screenshot
+from tests.browser import brightness, chromium, new_page, screenshot
 from tests.calls import LIVE_SETTINGS, heard_words, models_ready, spoken
 from tests.conftest import ROOT, Server, start_server, stop_server, wait_for
 from tests.integrator import Integrator, start_integrator, stop_integrator
@@ -163,19 +163,6 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 VIDEO = "[data-avatar-video] video"
-BRIGHTNESS = """(selector) => {
-  const video = document.querySelector(selector);
-  if (!video || !video.videoWidth || video.paused) return -1;
-  const canvas = document.createElement('canvas');
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  const g = canvas.getContext('2d');
-  g.drawImage(video, 0, 0);
-  const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
-  let sum = 0;
-  for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
-  return sum / (d.length / 4);
-}"""
 
 
 def captions(page: Any) -> list[dict[str, str]]:
@@ -221,7 +208,9 @@ def test_runways_react_sdk_in_a_livekit_call(
 
         # A playing, non-black picture of the character.
         deadline = time.monotonic() + 15
-        while (level := page.evaluate(BRIGHTNESS, VIDEO)) < 30 and time.monotonic() < deadline:
+        while (
+            level := brightness(page, f"document.querySelector('{VIDEO}')")
+        ) < 30 and time.monotonic() < deadline:
             time.sleep(0.25)
         assert level >= 30, level
         t0 = page.evaluate(f"document.querySelector('{VIDEO}').currentTime")

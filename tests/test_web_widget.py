@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests import browser
 from tests.browser import (
     ARTIFACTS,
     chromium,
@@ -332,23 +333,10 @@ def wait_answer(page: Any, after_turn: int = 0, timeout_s: float = 60) -> dict[s
 
 
 def brightness(page: Any) -> float:
-    """The mean brightness (0-255) of the video element's current frame, drawn on a canvas."""
-    value: float = page.evaluate(
-        """() => {
-          const video = document.querySelector('characters-call').shadowRoot.querySelector('video');
-          if (!video.videoWidth || video.paused) return -1;
-          const canvas = document.createElement('canvas');
-          canvas.width = video.videoWidth;
-          canvas.height = video.videoHeight;
-          const g = canvas.getContext('2d');
-          g.drawImage(video, 0, 0);
-          const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
-          let sum = 0;
-          for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
-          return sum / (d.length / 4);
-        }"""
+    """The mean brightness (0-255) of the widget's video frame (-1: none yet)."""
+    return browser.brightness(
+        page, "document.querySelector('characters-call').shadowRoot.querySelector('video')"
     )
-    return value
 
 
 def message(page: Any) -> str:

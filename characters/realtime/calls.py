@@ -429,20 +429,8 @@ class Calls:
             fps=setup.generator.fps,
             on_message=self._messages(session_id),
         )
-        try:
-            await room.join()
-        except LiveKitUnavailable as e:
-            log.error("session %s: the character could not join its room: %s", session_id, e)
-            await self._fail(
-                session_id,
-                "LiveKit unavailable",
-                f"The character could not join its LiveKit room ({e}).",
-                FailureCode.MEDIA_SERVER_UNAVAILABLE,
-            )
+        if not await self._enter(session_id, room, "The character could not join its LiveKit room"):
             return
-        except asyncio.CancelledError:
-            await room.close("session ended")
-            raise
         # The client may take until the session's READY time runs out to join the room.
         wait = self.settings.session_ready_ttl_s + self.settings.call_connect_timeout_s
         self._launch(session_id, setup, room, "", "", connect_timeout_s=wait)
@@ -496,20 +484,8 @@ class Calls:
             send_events=False,
             on_connected=link.attach,
         )
-        try:
-            await room.join()
-        except LiveKitUnavailable as e:
-            log.error("session %s: the avatar could not join the agent's room: %s", session_id, e)
-            await self._fail(
-                session_id,
-                "LiveKit unavailable",
-                f"The avatar could not join your LiveKit room ({e}).",
-                FailureCode.MEDIA_SERVER_UNAVAILABLE,
-            )
+        if not await self._enter(session_id, room, "The avatar could not join your LiveKit room"):
             return
-        except asyncio.CancelledError:
-            await room.close("session ended")
-            raise
         self._launch_agent(session_id, setup, room, link)
 
     async def _agent_setup(self, session_id: str) -> _Setup:
@@ -539,6 +515,25 @@ class Calls:
         live = _Live(runner, "", "")
         self._live[session_id] = live
         live.task = asyncio.ensure_future(self._run(session_id, live))
+
+    async def _enter(self, session_id: str, room: LiveKitRoom, failure: str) -> bool:
+        """Join ``room``; when LiveKit refuses, the session FAILS (``failure`` and the reason)
+        and False is returned. A cancel (the session ended meanwhile) leaves the room."""
+        try:
+            await room.join()
+        except LiveKitUnavailable as e:
+            log.error("session %s: %s: %s", session_id, failure, e)
+            await self._fail(
+                session_id,
+                "LiveKit unavailable",
+                f"{failure} ({e}).",
+                FailureCode.MEDIA_SERVER_UNAVAILABLE,
+            )
+            return False
+        except asyncio.CancelledError:
+            await room.close("session ended")
+            raise
+        return True
 
     async def _fail(self, session_id: str, reason: str, failure: str, code: FailureCode) -> None:
         await self._sessions.finish(

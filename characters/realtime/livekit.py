@@ -67,10 +67,22 @@ def token_ttl(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.session_ready_ttl_s + 60)
 
 
+def _token(
+    settings: Settings,
+    identity: str,
+    name: str,
+    grants: api.VideoGrants,
+    ttl: timedelta | None = None,
+) -> str:
+    assert settings.livekit_api_key and settings.livekit_api_secret
+    token = api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
+    token = token.with_identity(identity).with_name(name).with_grants(grants)
+    return token.with_ttl(ttl or token_ttl(settings)).to_jwt()
+
+
 def user_token(settings: Settings, room: str) -> str:
     """The client's access token for ``room``: join and subscribe, publish its microphone,
     camera and screen, publish data (``END_CALL``)."""
-    assert settings.livekit_api_key and settings.livekit_api_secret
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -79,20 +91,12 @@ def user_token(settings: Settings, room: str) -> str:
         can_publish_data=True,
         can_publish_sources=USER_SOURCES,
     )
-    token = api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
-    return (
-        token.with_identity(USER_IDENTITY)
-        .with_name("User")
-        .with_grants(grants)
-        .with_ttl(token_ttl(settings))
-        .to_jwt()
-    )
+    return _token(settings, USER_IDENTITY, "User", grants)
 
 
 def backend_token(settings: Settings, room: str, ttl: timedelta) -> str:
     """``connect_backend``'s token: a hidden participant that answers the session's
     ``backend_rpc`` tools over LiveKit RPC (it sends and receives data, nothing else)."""
-    assert settings.livekit_api_key and settings.livekit_api_secret
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -101,19 +105,11 @@ def backend_token(settings: Settings, room: str, ttl: timedelta) -> str:
         can_publish=False,
         can_publish_data=True,
     )
-    token = api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
-    return (
-        token.with_identity(BACKEND_IDENTITY)
-        .with_name("Backend")
-        .with_grants(grants)
-        .with_ttl(ttl)
-        .to_jwt()
-    )
+    return _token(settings, BACKEND_IDENTITY, "Backend", grants, ttl)
 
 
 def character_token(settings: Settings, room: str, name: str) -> str:
     """The character's own token for ``room``: publish its voice, face and data; subscribe."""
-    assert settings.livekit_api_key and settings.livekit_api_secret
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -122,14 +118,7 @@ def character_token(settings: Settings, room: str, name: str) -> str:
         can_publish_data=True,
         can_publish_sources=["microphone", "camera"],
     )
-    token = api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
-    return (
-        token.with_identity(CHARACTER_IDENTITY)
-        .with_name(name)
-        .with_grants(grants)
-        .with_ttl(token_ttl(settings))
-        .to_jwt()
-    )
+    return _token(settings, CHARACTER_IDENTITY, name, grants)
 
 
 def http_url(url: str) -> str:
