@@ -2,9 +2,12 @@
 ``characters worker`` processes, one livekit-server that assigns each session's room to a worker.
 
 Checked: twenty sessions, made through both API servers, are run by both workers (each takes one
-call at a time) and each ends COMPLETED; a worker killed mid-call ends its session FAILED with a
-reason and its user is disconnected, while the other worker's call goes on and answers; credits
-and the stored transcript are right. Runs in the PostgreSQL pass (``-m store``): several
+call at a time) and each ends COMPLETED; a worker sent SIGTERM mid-call drains: its call goes on
+(video, an answer) while a new session goes to the other worker, then it exits with 0 once the
+call is COMPLETED, and the other API server serves its recording (shared storage, a playable
+MP4); a worker killed mid-call ends its session FAILED with a reason and its user is
+disconnected, while the other worker's call goes on and answers; credits and the stored
+transcript are right. Runs in the PostgreSQL pass (``-m store``): several
 processes on one SQLite file is not a deployment this supports.
 """
 
@@ -21,11 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from characters.realtime.livekit_client import RoomClient
 from tests.calls import LIVE_SETTINGS, assistant_text, is_state, live_avatar
-from tests.conftest import PG_URL, PgDatabase, Server, start_server, stop_server
+from tests.conftest import PG_URL, PgDatabase, Server, start_server, stop_server, wait_for
 from tests.livekit import LiveKit, start_livekit
 
 pytestmark = [
@@ -43,6 +47,7 @@ class Worker:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -81,7 +86,7 @@ def start_worker(env: dict[str, str], name: str, folder: Path) -> Worker:
         stdout=open(log_path, "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
-    worker = Worker(name, process, log_path)
+    worker = Worker(name, process, log_path, env)
     deadline = time.monotonic() + 90
     while "registered worker" not in worker.log():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -197,6 +202,89 @@ async def test_sessions_spread_over_the_workers(deployment: Deployment) -> None:
     assert min(counts.values()) >= SESSIONS // 4, counts  # both took a fair share
 
 
+async def ask_ticket_price(client: RoomClient) -> None:
+    """Ask the persona's ticket price; its answer (12) is the call's latest assistant line."""
+    asked = time.monotonic()
+    client.send({"type": "user_message", "text": "How much does a ticket cost?"})
+    await client.wait_event(is_state("speaking"), 60, after=asked)
+    spoke = client.event_time(is_state("speaking"), after=asked) or asked
+    await client.wait_event(is_state("listening"), 60, after=spoke)
+    answer = assistant_text(client, 1)
+    assert "12" in answer or "twelve" in answer.lower(), answer
+
+
+def mp4_video_frames(data: bytes) -> int:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+async def test_a_draining_worker_finishes_its_call_then_exits(deployment: Deployment) -> None:
+    d = deployment
+    a_id, a = await open_call(d.apis[0], d.key, d.avatar)
+    node_a = await asyncio.to_thread(node_of, d.database_url, a_id)
+    draining = next(w for w in d.workers if w.name == node_a)
+    other = next(w for w in d.workers if w is not draining)
+    b: RoomClient | None = None
+    try:
+        draining.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while "draining worker" not in draining.log():  # livekit-agents: the worker is FULL
+            assert time.monotonic() < deadline, draining.log()[-3000:]
+            await asyncio.sleep(0.1)
+        frames_at_term = len(a.video.arrivals)
+
+        # No new room goes to it: a session started now is run by the other worker.
+        b_id, b = await open_call(d.apis[1], d.key, d.avatar)
+        assert await asyncio.to_thread(node_of, d.database_url, b_id) == other.name
+
+        # Its call goes on: video keeps coming and a question is answered.
+        await ask_ticket_price(a)
+        assert draining.process.poll() is None, draining.log()[-3000:]
+        since = a.video.arrivals[frames_at_term:]
+        assert len(since) > 50 and time.monotonic() - since[-1] < 1, (len(since), frames_at_term)
+
+        # The call ends normally, and then the drained worker exits by itself, with 0.
+        a.send({"type": "END_CALL"})
+        await asyncio.wait_for(a.closed.wait(), 15)
+        await wait_status(d.apis[0], d.key, a_id, "COMPLETED", 15)
+        completed = time.monotonic()
+        code = await asyncio.to_thread(draining.process.wait, 15)
+        exited_s = time.monotonic() - completed
+        assert code == 0, (code, draining.log()[-3000:])
+        assert exited_s < 10, exited_s
+
+        # Its recording is on the shared storage: the other API server serves it.
+        sdk = d.apis[1].sdk(d.key, max_retries=0)
+        conv = await asyncio.to_thread(
+            wait_for, lambda: (c := sdk.avatar_conversations.retrieve(a_id)).recording_url and c
+        )
+        assert conv.recording_url.startswith(d.apis[1].base_url), conv.recording_url
+        recording = await asyncio.to_thread(httpx.get, conv.recording_url, timeout=30)
+        assert recording.status_code == 200, recording.text[:300]
+        assert recording.headers["content-type"] == "video/mp4", recording.headers
+        frames = await asyncio.to_thread(mp4_video_frames, recording.content)
+        assert frames > 50, frames
+
+        # The other worker's call was not disturbed.
+        b.send({"type": "END_CALL"})
+        await asyncio.wait_for(b.closed.wait(), 15)
+        await wait_status(d.apis[1], d.key, b_id, "COMPLETED", 15)
+    finally:
+        await a.close()
+        if b is not None:
+            await b.close()
+        # The next test wants two workers again: the drained one comes back under its name.
+        stop_worker(draining)
+        draining.log_path.rename(draining.log_path.with_suffix(".drained.log"))
+        d.workers[d.workers.index(draining)] = start_worker(
+            draining.env, draining.name, draining.log_path.parent
+        )
+
+
 async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
     deployment: Deployment,
 ) -> None:
@@ -220,13 +308,7 @@ async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
     await a.close()
 
     # The other call goes on: a question is answered, then it ends normally.
-    asked = time.monotonic()
-    b.send({"type": "user_message", "text": "How much does a ticket cost?"})
-    await b.wait_event(is_state("speaking"), 60, after=asked)
-    spoke = b.event_time(is_state("speaking"), after=asked) or asked
-    await b.wait_event(is_state("listening"), 60, after=spoke)
-    answer = assistant_text(b, 1)
-    assert "12" in answer or "twelve" in answer.lower(), answer
+    await ask_ticket_price(b)
     b.send({"type": "END_CALL"})
     await asyncio.wait_for(b.closed.wait(), 15)
     await b.close()

@@ -63,7 +63,7 @@ from characters.realtime.runner import (
 )
 from characters.realtime.webrtc import WebRTCPeer, read_offer
 from characters.sessions.manager import DISPATCHED, SessionManager
-from characters.sessions.states import FailureCode, Status
+from characters.sessions.states import ACTIVE, FailureCode, Status
 from characters.store.blobs import BlobStore, file_digest
 from characters.store.db import Database
 from characters.store.keys import hash_secret
@@ -372,17 +372,21 @@ class Calls:
         return user_token(self.settings, session_id)
 
     async def _until_taken(self, session_id: str) -> None:
-        """Dispatch the room again every few seconds until a worker takes its call (or the
-        session ends): LiveKit drops a dispatch that finds no worker with room."""
-        while True:
+        """Dispatch the room again every few seconds until a worker takes its call (LiveKit
+        drops a dispatch that finds no worker with room), then watch the session until it
+        ends: when another process's timers end it (its worker died), this process made the
+        room, so it deletes it (:meth:`_session_ended`) and the user's client is told."""
+        while session_id in self._dispatched and not self._closing:
             await asyncio.sleep(REDISPATCH_S)
             held = await self._sessions.holder(session_id)
-            if (
-                held is None
-                or held[0] != Status.READY
-                or not (held[1] or "").startswith(DISPATCHED)
-            ):
+            if held is None or held[0] == Status.COMPLETED:  # its worker deleted the room
+                self._dispatched.discard(session_id)
                 return
+            if held[0] not in ACTIVE:
+                self._session_ended(session_id, held[0], "ended elsewhere")
+                return
+            if held[0] != Status.READY or not (held[1] or "").startswith(DISPATCHED):
+                continue  # a worker runs the call
             log.info("session %s: no worker took its room yet; dispatching again", session_id)
             try:
                 await dispatch_room(self.settings, session_id)
