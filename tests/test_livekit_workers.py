@@ -71,6 +71,9 @@ def _env(livekit: LiveKit, database_url: str, data_dir: Path, name: str) -> dict
         "DATA_DIR": str(data_dir),
         "NODE_NAME": name,
         "MAX_CALLS": "100",
+        # a worker's heartbeats may stall for seconds on 2 loaded cores; a killed one is
+        # noticed after this
+        "SESSION_PEER_GRACE_S": "6",
     }
     return {f"CHARACTERS_{k}": v for k, v in settings.items()}
 
