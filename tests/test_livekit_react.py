@@ -268,7 +268,11 @@ def test_runways_react_sdk_in_a_livekit_call(
         assert session.status == "COMPLETED", session
         screenshot(page, "react-sdk-call-ended")
         assert page.locator("#errors li").count() == 0, page.inner_text("#errors")
-        assert page.errors == [], page.errors
+        # livekit-client logs its own data channels closing while it leaves the room (a race
+        # in its disconnect, whether or not the server has deleted the room yet): not an error
+        # of the call. Anything else is.
+        errors = [e for e in page.errors if "data channel" not in e or "closed" not in e]
+        assert errors == [], page.errors
 
     conversation = wait_for(
         lambda: (c := sdk.avatar_conversations.retrieve(session_id)).status == "ended" and c,

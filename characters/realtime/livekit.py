@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -56,6 +57,8 @@ late, out of step with the face)."""
 MIC_TIMEOUT_S = 1.0
 JOIN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
+CLIENT_LEAVE_S = 2.0
+"""After END_CALL, how long the user's client may take to leave before the room is deleted."""
 
 
 class LiveKitUnavailable(Exception):
@@ -304,6 +307,8 @@ class LiveKitRoom:
         self._video = LiveKitVideo(self.clock, self._video_source)
         self.video_out: VideoOut | None = self._video
         self._user: str | None = None
+        self._user_left = asyncio.Event()
+        self._hung_up = False
         self._mic: rtc.Track | None = None
         self._mic_ready = asyncio.Event()
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
@@ -423,6 +428,11 @@ class LiveKitRoom:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._own_room:
+            if self._hung_up and not self._user_left.is_set():
+                # The user's client sent END_CALL and is leaving on its own: a room deleted
+                # under it makes LiveKit's client report its channels closed "unexpectedly".
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._user_left.wait(), CLIENT_LEAVE_S)
             await delete_room(self.settings, self.room_name)
         await self._disconnect()
 
@@ -481,6 +491,8 @@ class LiveKitRoom:
         log.info("room %s: %s joined", self.room_name, participant.identity)
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == self._user:
+            self._user_left.set()
         if participant.identity == self._user and not self.gone.is_set():
             self.gone_reason = "the user left the room"
             self.gone.set()
@@ -505,7 +517,9 @@ class LiveKitRoom:
         sender = packet.participant
         if sender is None or sender.identity != self._user:
             return
-        self._on_message(bytes(packet.data).decode("utf-8", "replace"))
+        text = bytes(packet.data).decode("utf-8", "replace")
+        self._hung_up = self._hung_up or _is_end_call(text)
+        self._on_message(text)
 
     def _on_disconnected(self, reason: Any) -> None:
         if not self.gone.is_set():
@@ -516,3 +530,12 @@ class LiveKitRoom:
 
 _USER_KINDS = (rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,)
 """Who counts as the user: an ordinary participant (not an agent, egress or SIP bridge)."""
+
+
+def _is_end_call(text: str) -> bool:
+    """Whether a client's message is END_CALL (quietly: the runner warns about bad ones)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "END_CALL"
