@@ -225,6 +225,117 @@ def test_edit_and_delete_a_character(server: Server, api_key: str, page: Any, fi
     assert unexpected(page) == []
 
 
+SHOW_MAP = {
+    "type": "client_event",
+    "name": "show_map",
+    "description": "Shows the museum map.",
+    "parameters": [
+        {"type": "string", "name": "room", "description": "The room to show", "required": True}
+    ],
+}
+RPC_URL = "https://backend.example.com/characters/rpc"
+
+
+def refused_form(page: Any, field: str, button: str) -> str:
+    """Press ``button``; the message under ``field`` (an id), which is marked invalid."""
+    page.click(f"button:has-text('{button}')")
+    page.wait_for_selector(f"#{field}-message .alert-error", timeout=WAIT_MS)
+    assert page.get_attribute(f"#{field}", "aria-invalid") == "true"
+    return page.inner_text(f"#{field}-message")
+
+
+@pytest.mark.timeout(180)
+def test_a_characters_own_actions_and_backend_url_in_the_form(
+    server: Server, api_key: str, page: Any, files: Path
+) -> None:
+    sign_in(page, server.base_url, api_key)
+    page.goto(server.base_url + "/#/characters/new")
+    page.wait_for_selector("#avatar-tools")
+    assert page.input_value("#avatar-tools") == "" and page.input_value("#backend-rpc-url") == ""
+    page.fill("#name", "Cy")
+    page.set_input_files("#image", str(files / "face.png"))
+    page.wait_for_selector(".image-preview img[alt='Preview of face.png']")
+    page.fill("#personality", "A museum guide.")
+
+    # Checked in the page: nothing is sent.
+    sent: list[tuple[str, Any]] = []
+
+    def record(request: Any) -> None:
+        if "/v1/avatars" in request.url and request.method in ("POST", "PATCH"):
+            sent.append((request.method, request.post_data_json))
+
+    page.on("request", record)
+    page.fill("#avatar-tools", '[{"type": "client_event", "name": "show_map",')
+    text = refused_form(page, "avatar-tools", "Create character")
+    assert "The actions are not valid JSON" in text, text
+    page.fill("#avatar-tools", json.dumps(SHOW_MAP))
+    text = refused_form(page, "avatar-tools", "Create character")
+    assert "The actions must be a JSON array of tools" in text and "POST /v1/avatars" in text, text
+    assert "The character was not saved." in page.inner_text(".form-message")
+    assert sent == []
+
+    # Refused by the server: two tools of one name, then a plain http:// backend.
+    page.fill("#avatar-tools", json.dumps([SHOW_MAP, SHOW_MAP]))
+    text = refused_form(page, "avatar-tools", "Create character")
+    assert "The server refused these actions: " in text, text
+    assert "unique" in text and "show_map" in text, text
+    assert "The character was not created." in page.inner_text(".form-message")
+    screenshot(page, "portal-character-actions-refused")
+    page.fill("#avatar-tools", f"[\n  {json.dumps(SHOW_MAP)}\n]")
+    page.fill("#backend-rpc-url", "http://backend.example.com/rpc")
+    text = refused_form(page, "backend-rpc-url", "Create character")
+    assert "The server refused this URL: " in text and "https://" in text, text
+    assert page.query_selector("#avatar-tools-message .alert") is None
+    with api(server, api_key) as http:
+        assert http.get("/v1/avatars").json()["data"] == []
+
+    page.fill("#backend-rpc-url", RPC_URL)
+    screenshot(page, "portal-character-actions")
+    page.click("button:has-text('Create character')")
+    page.wait_for_selector("main h1:text-is('Cy')", timeout=WAIT_MS)
+    page.wait_for_selector(".status-slot:has-text('Ready')", timeout=READY_MS)
+    details = page.inner_text(".details")
+    assert "show_map (client_event)" in details and RPC_URL in details, details
+    with api(server, api_key) as http:
+        (avatar,) = http.get("/v1/avatars").json()["data"]
+    assert avatar["tools"] == [SHOW_MAP] and avatar["backendRpcUrl"] == RPC_URL, avatar
+
+    # Edit: the form holds them; the page actions go in beside the tool; an emptied box
+    # removes the tools, and the unchanged URL is not sent.
+    page.click("main a:has-text('Edit')")
+    page.wait_for_selector("#avatar-tools")
+    assert json.loads(page.input_value("#avatar-tools")) == [SHOW_MAP]
+    assert page.input_value("#backend-rpc-url") == RPC_URL
+    page.click('button:has-text("Add Runway\'s page actions")')
+    assert json.loads(page.input_value("#avatar-tools")) == [SHOW_MAP, *PAGE_ACTIONS]
+    page.fill("#avatar-tools", "")
+    sent.clear()
+    page.click("button:has-text('Save changes')")
+    page.wait_for_selector("main h1:text-is('Cy')", timeout=WAIT_MS)
+    page.wait_for_selector(".details :text('Chosen per call')")
+    ((method, body),) = sent
+    assert method == "PATCH" and body["tools"] is None and "backendRpcUrl" not in body, body
+    with api(server, api_key) as http:
+        avatar = http.get(f"/v1/avatars/{avatar['id']}").json()
+    assert "tools" not in avatar and avatar["backendRpcUrl"] == RPC_URL, avatar
+
+    # Edit again: nothing changed sends neither; an emptied URL removes it.
+    page.click("main a:has-text('Edit')")
+    page.wait_for_selector("#avatar-tools")
+    assert page.input_value("#avatar-tools") == ""
+    page.fill("#backend-rpc-url", "")
+    sent.clear()
+    page.click("button:has-text('Save changes')")
+    page.wait_for_selector("main h1:text-is('Cy')", timeout=WAIT_MS)
+    page.wait_for_selector('.details :text("The organisation\'s backend RPC URL")')
+    ((method, body),) = sent
+    assert method == "PATCH" and body["backendRpcUrl"] is None and "tools" not in body, body
+    with api(server, api_key) as http:
+        avatar = http.get(f"/v1/avatars/{avatar['id']}").json()
+    assert "tools" not in avatar and "backendRpcUrl" not in avatar, avatar
+    assert unexpected(page, 400) == []
+
+
 @pytest.mark.timeout(120)
 def test_bad_images_have_clear_messages(
     server: Server, api_key: str, page: Any, files: Path

@@ -2,12 +2,13 @@
 // consume its key once, and hand the credentials to the <characters-call> widget
 // (/widget/characters-call.js: el.credentials = {sessionId, url, token}; el.start()).
 // The session's actions (`tools`) are typed here as JSON, checked in the page for shape only
-// (the server checks the tools themselves), and the character's actions show in the live
+// (tools.js; the server checks the tools themselves), and the character's actions show in the live
 // transcript from the widget's `toolcall` and `toolresult` events.
 
 import { api, consumeSession } from "./api.js";
-import { creditRate, serverConfig } from "./config.js";
+import { creditRate } from "./config.js";
 import { describe, h, isAbort, showIn, sleep, uid } from "./dom.js";
+import { pageActionsButton, parseTools, refusesTools, TOOLS_PLACEHOLDER } from "./tools.js";
 
 const READY_TIMEOUT_MS = 60_000;
 const END_REASONS = {
@@ -61,31 +62,6 @@ async function readySession(avatarId, tools, signal, onStatus) {
   }
 }
 
-/** The tools typed in the actions box: [] when it is empty; throws an Error fit to show. */
-export function parseTools(text) {
-  if (!text.trim()) return [];
-  let tools;
-  try {
-    tools = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`The actions are not valid JSON: ${error.message}. Write a JSON array of tools, or leave the box empty.`);
-  }
-  if (!Array.isArray(tools)) {
-    throw new Error("The actions must be a JSON array of tools ([{…}, …]), as in tools of POST /v1/realtime_sessions.");
-  }
-  return tools;
-}
-
-/** A refusal of the session's tools by the server (a 400 about `tools`), not of the call itself. */
-function refusesTools(error) {
-  return error?.status === 400 && (error.path?.[0] === "tools" || /\btools?\b/i.test(error.message || ""));
-}
-
-/** Tools as a JSON array, one tool a line (shorter to read than fully indented JSON). */
-function toolsText(tools) {
-  return `[\n${tools.map((tool) => `  ${JSON.stringify(tool)}`).join(",\n")}\n]`;
-}
-
 /** The "Actions for this call" control: the session's `tools` as JSON, empty by default. */
 function actionsBox() {
   const id = uid("call-tools");
@@ -94,30 +70,11 @@ function actionsBox() {
     class: "code-input",
     rows: 6,
     spellcheck: "false",
-    placeholder: '[{"type": "client_event", "name": "show_map", "description": "…"}]',
+    placeholder: TOOLS_PLACEHOLDER,
     "aria-describedby": `${id}-hint`,
   });
   const slot = h("div", { class: "field-message" });
-  const fill = h("button", { type: "button", class: "button secondary" }, "Add Runway's page actions");
-  fill.addEventListener("click", async () => {
-    const { pageActionTools } = await serverConfig();
-    if (!pageActionTools?.length) {
-      showIn(slot, "This server did not send its page actions (/portal/config.json); write them by hand (docs/actions.md).", { kind: "warning" });
-      return;
-    }
-    let current = [];
-    try {
-      current = parseTools(textarea.value);
-    } catch {
-      current = []; // the box held something that was not a list of tools: replaced
-    }
-    const names = new Set(pageActionTools.map((tool) => tool.name));
-    const kept = current.filter((tool) => !names.has(tool?.name));
-    textarea.value = toolsText([...kept, ...pageActionTools]);
-    textarea.rows = 10;
-    textarea.removeAttribute("aria-invalid");
-    showIn(slot, null);
-  });
+  const fill = pageActionsButton(textarea, slot);
   const element = h(
     "fieldset",
     { class: "fieldset call-actions" },

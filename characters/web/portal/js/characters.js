@@ -19,9 +19,17 @@ import {
 import { facePanel } from "./face.js";
 import { checkImage, imageLimits, rememberImageSize, uploadName } from "./images.js";
 import { knowledgePicker, MAX_DOCUMENTS } from "./knowledge.js";
+import { pageActionsButton, parseTools, refusesTools, TOOLS_PLACEHOLDER, toolsRows, toolsText } from "./tools.js";
 import { voicePicker } from "./voices.js";
 
 const POLL_MS = 1500;
+const AVATAR_ENDPOINT = "POST /v1/avatars";
+/** What a server refusal shown under a field starts with. */
+const REFUSED = {
+  referenceImage: "The server refused the image: ",
+  tools: "The server refused these actions: ",
+  backendRpcUrl: "The server refused this URL: ",
+};
 
 function avatarImage(avatar, className) {
   if (avatar.referenceImageUri) {
@@ -200,23 +208,33 @@ export async function characterForm(ctx, avatarId) {
   });
   ctx.onCleanup(() => chosen && URL.revokeObjectURL(chosen.url));
 
-  const actions = h(
-    "fieldset",
-    { class: "fieldset" },
-    h("legend", {}, "Actions"),
-    h(
-      "p",
-      { class: "hint" },
-      "Actions are chosen per call: your server gives them in ",
+  // The avatar's own actions (an API extension: tools and backendRpcUrl on the avatar).
+  const initialTools = toolsText(avatar?.tools);
+  const initialUrl = avatar?.backendRpcUrl || "";
+  const toolsBox = h(
+    "textarea",
+    { id: "avatar-tools", name: "tools", class: "code-input", rows: toolsRows(initialTools), spellcheck: "false", placeholder: TOOLS_PLACEHOLDER },
+    initialTools,
+  );
+  const toolsField = field("avatar-tools", "Actions of this character (optional)", toolsBox, {
+    hint: [
+      "Tools every session of this character has, as a JSON array in the shape of ",
       h("code", {}, "tools"),
       " of ",
       h("code", {}, "POST /v1/realtime_sessions"),
-      " (docs/actions.md). Try them in the test call on the character's page.",
-    ),
-    avatar?.tools?.length
-      ? h("p", { class: "hint" }, `This character also has ${avatar.tools.length} action${avatar.tools.length === 1 ? "" : "s"} of its own, set through the API (tools on the avatar); saving here keeps them.`)
-      : null,
-  );
+      " (client_event or backend_rpc; see docs/actions.md). A session's own tool of the same name replaces one. Leave it empty for none; your server can still give actions per call, and you can try them in the test call.",
+    ],
+  });
+  toolsField.element.append(h("div", { class: "button-row" }, pageActionsButton(toolsBox, toolsField.messageSlot)));
+  const rpcInput = h("input", { id: "backend-rpc-url", name: "backendRpcUrl", type: "url", inputmode: "url", autocomplete: "off", spellcheck: "false", placeholder: "https://example.com/characters/rpc", value: initialUrl });
+  const rpcField = field("backend-rpc-url", "Backend RPC URL (optional)", rpcInput, {
+    hint: [
+      "Where this character's ",
+      h("code", {}, "backend_rpc"),
+      " calls are sent (signed, https:// only), instead of the organisation's. Leave it empty to use the organisation's.",
+    ],
+  });
+  const actions = h("fieldset", { class: "fieldset avatar-actions" }, h("legend", {}, "Actions"), toolsField.element, rpcField.element);
 
   const formMessage = h("div", { class: "form-message" });
   const submit = h("button", { type: "submit", class: "button primary" }, editing ? "Save changes" : "Create character");
@@ -244,6 +262,8 @@ export async function characterForm(ctx, avatarId) {
     startScript: [scriptField.messageSlot, script],
     voice: [voice.messageSlot, voice.select],
     documentIds: [knowledge.messageSlot, null],
+    tools: [toolsField.messageSlot, toolsBox],
+    backendRpcUrl: [rpcField.messageSlot, rpcInput],
   };
 
   function fieldError(key, text) {
@@ -266,6 +286,12 @@ export async function characterForm(ctx, avatarId) {
     if (!personality.value.trim()) problems.push(fieldError("personality", "Describe the character's personality."));
     const documentIds = knowledge.value();
     if (documentIds.length > MAX_DOCUMENTS) problems.push(fieldError("documentIds", `Choose at most ${MAX_DOCUMENTS} documents.`));
+    let tools = [];
+    try {
+      tools = parseTools(toolsBox.value, { endpoint: AVATAR_ENDPOINT });
+    } catch (error) {
+      problems.push(fieldError("tools", error.message));
+    }
     if (problems.length) {
       showIn(formMessage, "Some fields need attention: see the messages below.", { title: "The character was not saved." });
       problems[0]?.focus();
@@ -279,6 +305,10 @@ export async function characterForm(ctx, avatarId) {
       documentIds,
     };
     if (!editing && !body.startScript) delete body.startScript;
+    // Actions are sent when they changed (on create: when there are any); none removes them.
+    if (JSON.stringify(tools) !== JSON.stringify(avatar?.tools || [])) body.tools = tools.length ? tools : null;
+    const rpcUrl = rpcInput.value.trim();
+    if (rpcUrl !== initialUrl) body.backendRpcUrl = rpcUrl || null;
     submit.disabled = true;
     try {
       if (chosen) {
@@ -293,11 +323,11 @@ export async function characterForm(ctx, avatarId) {
       ctx.navigate(`/characters/${saved.id}`);
     } catch (error) {
       if (ctx.signal.aborted) return;
-      const key = error.path?.[0];
+      const path = error.path?.[0];
+      const key = path in slots ? path : refusesTools(error) ? "tools" : null;
       let focus = null;
-      if (key in slots) {
-        const prefix = key === "referenceImage" ? "The server refused the image: " : "";
-        focus = fieldError(key, `${prefix}${describe(error)}`);
+      if (key) {
+        focus = fieldError(key, `${REFUSED[key] || ""}${describe(error)}`);
       }
       showIn(formMessage, describe(error), { title: editing ? "The changes were not saved." : "The character was not created." });
       const summary = formMessage.querySelector(".alert");
@@ -356,9 +386,15 @@ function actionsText(avatar) {
   return h(
     "div",
     {},
-    h("ul", { class: "plain" }, avatar.tools.map((tool) => h("li", {}, h("code", {}, tool.name), ` (${tool.type})`))),
+    h("ul", { class: "plain avatar-tools" }, avatar.tools.map((tool) => h("li", {}, h("code", {}, tool.name), ` (${tool.type})`))),
     h("p", { class: "muted" }, "Every session of this character has these; a call can add more."),
   );
+}
+
+/** The details row of the backend: where the avatar's backend_rpc calls go. */
+function backendText(avatar) {
+  if (!avatar.backendRpcUrl) return h("span", { class: "muted" }, "The organisation's backend RPC URL, if it has one.");
+  return h("code", { class: "backend-url" }, avatar.backendRpcUrl);
 }
 
 async function detailsPanel(ctx, avatar) {
@@ -381,6 +417,7 @@ async function detailsPanel(ctx, avatar) {
       row("Starting script", avatar.startScript ? h("p", { class: "prose" }, avatar.startScript) : h("span", { class: "muted" }, "None: the user speaks first.")),
       row("Knowledge", docNames.length ? h("ul", { class: "plain" }, docNames.map((n) => h("li", {}, n))) : h("span", { class: "muted" }, "No documents")),
       row("Actions", actionsText(avatar)),
+      row("Backend RPC URL", backendText(avatar)),
       row("Created", formatDate(avatar.createdAt)),
       row("Updated", formatDate(avatar.updatedAt)),
     ),
