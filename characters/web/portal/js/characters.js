@@ -273,6 +273,16 @@ export async function characterForm(ctx, avatarId) {
     return control;
   }
 
+  // A field's message goes once the user changes that field (the form's summary stays until
+  // the next save): it would otherwise still refuse a value that is no longer there.
+  for (const [slot, control] of Object.values(slots)) {
+    control?.addEventListener("input", () => {
+      if (control.getAttribute("aria-invalid") !== "true") return;
+      showIn(slot, null);
+      control.removeAttribute("aria-invalid");
+    });
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const [slot, control] of Object.values(slots)) {
