@@ -29,7 +29,7 @@ import hashlib
 import logging
 import secrets
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -266,17 +266,11 @@ class Calls:
             load_knowledge(self._db, str(backend.avatar_id), self.settings.resolved_models_dir)
         )
         character = replace(character, knowledge=knowledge)
-        # Files are read, and the face prepared, after the transaction: never hold the
-        # database while waiting for a worker thread.
-        inputs = await asyncio.to_thread(sources.read, self._blobs)
-        renderer = await asyncio.to_thread(face_renderer, inputs)
         from characters.voices.tts import check_voice, sample_rate, warm_up
 
         check_voice(character.voice)
-        rate = sample_rate(character.voice)
+        generator = await self._face(session_id, sources, sample_rate(character.voice))
         await asyncio.to_thread(warm_up, [character.voice])
-        seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
-        generator = FaceVideoGenerator(renderer, sample_rate=rate, fps=25.0, seed=seed)
         try:
             loaded = await engines
         except Exception as e:
@@ -292,6 +286,15 @@ class Calls:
             self._warming = True
             self._warm_pool.submit(self._warm, loaded, character)
         return _Setup(character, generator, max_duration, backend)
+
+    async def _face(self, session_id: str, sources: FaceSources, rate: int) -> FaceVideoGenerator:
+        """The call's face, on the clock of its voice's ``rate``. Files are read, and the face
+        prepared, after the session's transaction: never hold the database while waiting for a
+        worker thread."""
+        inputs = await asyncio.to_thread(sources.read, self._blobs)
+        renderer = await asyncio.to_thread(face_renderer, inputs)
+        seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
+        return FaceVideoGenerator(renderer, sample_rate=rate, fps=25.0, seed=seed)
 
     def _warm(self, engines: Engines, character: Character) -> None:
         self._warming = False
@@ -404,7 +407,12 @@ class Calls:
 
     def _start_joining(self, session_id: str) -> asyncio.Future[None]:
         self.prepare(session_id)
-        task = asyncio.ensure_future(self._join_room(session_id))
+        return self._track_joining(session_id, self._join_room(session_id))
+
+    def _track_joining(self, session_id: str, work: Awaitable[None]) -> asyncio.Future[None]:
+        """Run ``work`` (a character on its way into a room) as the session's joining task,
+        which the session's end cancels."""
+        task = asyncio.ensure_future(work)
         self._joining[session_id] = task
         task.add_done_callback(lambda _: self._joining.pop(session_id, None))
         return task
@@ -413,26 +421,10 @@ class Calls:
         prepared = self._prepared.pop(session_id, None)
         if prepared is None:  # the session ended meanwhile
             return
-        try:
-            setup = await prepared
-        except _AvatarGone as e:
-            await self._fail(
-                session_id, "avatar unavailable", e.message, FailureCode.AVATAR_UNAVAILABLE
-            )
+        setup = await self._set_up_or_fail(session_id, prepared)
+        if setup is None:
             return
-        except CharactersError as e:
-            await self._fail(session_id, "set-up failed", e.message, FailureCode.INTERNAL)
-            return
-        r = setup.generator.renderer
-        room = LiveKitRoom(
-            self.settings,
-            session_id,
-            character_name=setup.character.name,
-            width=r.width,
-            height=r.height,
-            fps=setup.generator.fps,
-            on_message=self._messages(session_id),
-        )
+        room = LiveKitRoom(self.settings, session_id, **self._room_face(session_id, setup))
         if not await self._enter(session_id, room, "The character could not join its LiveKit room"):
             return
         # The client may take until the session's READY time runs out to join the room.
@@ -446,9 +438,7 @@ class Calls:
         so its avatar starts joining the caller's room now (:mod:`.agent_voice`)."""
         if self._closing or session_id in self._joining:
             return
-        task = asyncio.ensure_future(self._join_agent_room(session_id))
-        self._joining[session_id] = task
-        task.add_done_callback(lambda _: self._joining.pop(session_id, None))
+        self._track_joining(session_id, self._join_agent_room(session_id))
 
     async def _join_agent_room(self, session_id: str) -> None:
         from characters.realtime.agent_voice import AgentLink
@@ -461,26 +451,14 @@ class Calls:
             log.info("session %s: its avatar does not start: %s", session_id, e.message)
             return
         integration = session.integration or {}
-        try:
-            setup = await self._agent_setup(session_id)
-        except _AvatarGone as e:
-            await self._fail(
-                session_id, "avatar unavailable", e.message, FailureCode.AVATAR_UNAVAILABLE
-            )
-            return
-        except CharactersError as e:
-            await self._fail(session_id, "set-up failed", e.message, FailureCode.INTERNAL)
+        setup = await self._set_up_or_fail(session_id, self._agent_setup(session_id))
+        if setup is None:
             return
         link = AgentLink(str(integration["agentIdentity"]))
-        r = setup.generator.renderer
         room = LiveKitRoom(
             self.settings,
             str(integration["roomName"]),
-            character_name=setup.character.name,
-            width=r.width,
-            height=r.height,
-            fps=setup.generator.fps,
-            on_message=self._messages(session_id),
+            **self._room_face(session_id, setup),
             own_room=False,
             url=str(integration["url"]),
             token=str(integration["token"]),
@@ -499,10 +477,7 @@ class Calls:
         character, sources, max_duration, backend = await asyncio.shield(
             self._read_session(session_id)
         )
-        inputs = await asyncio.to_thread(sources.read, self._blobs)
-        renderer = await asyncio.to_thread(face_renderer, inputs)
-        seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
-        generator = FaceVideoGenerator(renderer, sample_rate=AGENT_RATE, fps=25.0, seed=seed)
+        generator = await self._face(session_id, sources, AGENT_RATE)
         return _Setup(character, generator, max_duration, backend)
 
     def _launch_agent(self, session_id: str, setup: _Setup, room: LiveKitRoom, link: Any) -> None:
@@ -516,9 +491,30 @@ class Calls:
             _Hooks(self, session_id),
             self._call_settings(session_id, setup, None),
         )
-        live = _Live(runner, "", "")
-        self._live[session_id] = live
-        live.task = asyncio.ensure_future(self._run(session_id, live))
+        self._start(session_id, runner, "", "")
+
+    async def _set_up_or_fail(self, session_id: str, setup: Awaitable[_Setup]) -> _Setup | None:
+        """A LiveKit call's set-up; None when it failed (the session FAILS with the reason)."""
+        try:
+            return await setup
+        except _AvatarGone as e:
+            await self._fail(
+                session_id, "avatar unavailable", e.message, FailureCode.AVATAR_UNAVAILABLE
+            )
+        except CharactersError as e:
+            await self._fail(session_id, "set-up failed", e.message, FailureCode.INTERNAL)
+        return None
+
+    def _room_face(self, session_id: str, setup: _Setup) -> dict[str, Any]:
+        """The :class:`LiveKitRoom` arguments that come from the call's face."""
+        r = setup.generator.renderer
+        return {
+            "character_name": setup.character.name,
+            "width": r.width,
+            "height": r.height,
+            "fps": setup.generator.fps,
+            "on_message": self._messages(session_id),
+        }
 
     async def _enter(self, session_id: str, room: LiveKitRoom, failure: str) -> bool:
         """Join ``room``; when LiveKit refuses, the session FAILS (``failure`` and the reason)
@@ -590,6 +586,10 @@ class Calls:
             _Hooks(self, session_id),
             self._call_settings(session_id, setup, connect_timeout_s),
         )
+        return self._start(session_id, runner, resource, token_hash)
+
+    def _start(self, session_id: str, runner: CallRunner, resource: str, token_hash: str) -> _Live:
+        """Register ``runner`` as the session's live call and run it."""
         live = _Live(runner, resource, token_hash)
         self._live[session_id] = live
         live.task = asyncio.ensure_future(self._run(session_id, live))

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -34,7 +33,7 @@ from livekit import api, rtc
 from characters.config import Settings
 from characters.pcm import Int16
 from characters.realtime.events import Event, encode
-from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, MediaClock, VideoFrameIn, VideoOut
+from characters.realtime.tracks import AUDIO_RATE, AudioBuffer, MediaClock, PendingFrames, VideoOut
 
 log = logging.getLogger(__name__)
 
@@ -135,46 +134,48 @@ ROOM_EMPTY_TIMEOUT_S = 120
 """A dispatched room nobody joins is closed by LiveKit after this long."""
 
 
-async def create_room(settings: Settings, room: str) -> None:
-    """Create ``room`` (an existing one is left as it is). Rooms are made here, not by whoever
-    joins first, so a LiveKit server with ``room.auto_create: false`` refuses a client that
-    comes back after its call ended (raises :class:`LiveKitUnavailable`)."""
+@contextlib.asynccontextmanager
+async def _server_api(settings: Settings) -> AsyncIterator[api.LiveKitAPI]:
+    """LiveKit's server API (rooms, dispatches, participants), closed after use."""
     assert settings.livekit_url
     lk = api.LiveKitAPI(
         http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
     )
-    request = api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
     try:
-        await asyncio.wait_for(lk.room.create_room(request), JOIN_TIMEOUT_S)
-    except Exception as e:
-        raise LiveKitUnavailable(
-            f"the LiveKit server at {settings.livekit_url} could not create the room: "
-            f"{_first_line(e)}"
-        ) from e
+        yield lk
     finally:
         with contextlib.suppress(Exception):
             await lk.aclose()
+
+
+async def create_room(settings: Settings, room: str) -> None:
+    """Create ``room`` (an existing one is left as it is). Rooms are made here, not by whoever
+    joins first, so a LiveKit server with ``room.auto_create: false`` refuses a client that
+    comes back after its call ended (raises :class:`LiveKitUnavailable`)."""
+    request = api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
+    async with _server_api(settings) as lk:
+        try:
+            await asyncio.wait_for(lk.room.create_room(request), JOIN_TIMEOUT_S)
+        except Exception as e:
+            raise LiveKitUnavailable(
+                f"the LiveKit server at {settings.livekit_url} could not create the room: "
+                f"{_first_line(e)}"
+            ) from e
 
 
 async def dispatch_room(settings: Settings, room: str) -> None:
     """Ask LiveKit for a ``characters worker`` for ``room`` (it assigns one by load, whose
     character then joins). LiveKit drops a dispatch that finds every worker full, so the
     caller asks again until the call is taken (raises :class:`LiveKitUnavailable`)."""
-    assert settings.livekit_url
-    lk = api.LiveKitAPI(
-        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
-    )
     request = api.CreateAgentDispatchRequest(agent_name=WORKER_AGENT, room=room, metadata=room)
-    try:
-        await asyncio.wait_for(lk.agent_dispatch.create_dispatch(request), JOIN_TIMEOUT_S)
-    except Exception as e:
-        raise LiveKitUnavailable(
-            f"the LiveKit server at {settings.livekit_url} could not dispatch the room: "
-            f"{_first_line(e)}"
-        ) from e
-    finally:
-        with contextlib.suppress(Exception):
-            await lk.aclose()
+    async with _server_api(settings) as lk:
+        try:
+            await asyncio.wait_for(lk.agent_dispatch.create_dispatch(request), JOIN_TIMEOUT_S)
+        except Exception as e:
+            raise LiveKitUnavailable(
+                f"the LiveKit server at {settings.livekit_url} could not dispatch the room: "
+                f"{_first_line(e)}"
+            ) from e
 
 
 def _first_line(error: BaseException) -> str:
@@ -184,59 +185,34 @@ def _first_line(error: BaseException) -> str:
 async def backend_present(settings: Settings, room: str) -> bool:
     """Whether the ``connect_backend`` participant is in ``room`` (hidden participants are
     seen only through the server API)."""
-    assert settings.livekit_url
-    lk = api.LiveKitAPI(
-        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
-    )
-    try:
+    async with _server_api(settings) as lk:
         found = await asyncio.wait_for(
             lk.room.list_participants(api.ListParticipantsRequest(room=room)), CLOSE_TIMEOUT_S
         )
-        return any(p.identity == BACKEND_IDENTITY for p in found.participants)
-    finally:
-        with contextlib.suppress(Exception):
-            await lk.aclose()
+    return any(p.identity == BACKEND_IDENTITY for p in found.participants)
 
 
 async def delete_room(settings: Settings, room: str) -> None:
     """Delete ``room`` (its clients are disconnected); a missing room is no error."""
-    assert settings.livekit_url
-    lk = api.LiveKitAPI(
-        http_url(settings.livekit_url), settings.livekit_api_key, settings.livekit_api_secret
-    )
-    try:
-        await asyncio.wait_for(
-            lk.room.delete_room(api.DeleteRoomRequest(room=room)), CLOSE_TIMEOUT_S
-        )
-    except Exception as e:
-        if "not found" not in str(e).lower():
-            log.warning("room %s could not be deleted: %s", room, e)
-    finally:
-        with contextlib.suppress(Exception):
-            await lk.aclose()
+    async with _server_api(settings) as lk:
+        try:
+            await asyncio.wait_for(
+                lk.room.delete_room(api.DeleteRoomRequest(room=room)), CLOSE_TIMEOUT_S
+            )
+        except Exception as e:
+            if "not found" not in str(e).lower():
+                log.warning("room %s could not be deleted: %s", room, e)
 
 
-class LiveKitVideo:
+class LiveKitVideo(PendingFrames):
     """The character's frames, handed to a LiveKit video source at their media time (a frame
     dropped before its time is never sent; libwebrtc encodes what is)."""
 
     def __init__(self, clock: MediaClock, source: rtc.VideoSource, *, max_queue: int = 8) -> None:
+        super().__init__(max_queue)
         self.clock = clock
         self.source = source
-        self._queue: deque[VideoFrameIn] = deque(maxlen=max_queue)
-        self._ready = asyncio.Event()
         self.sent = 0
-
-    def put(self, frame: VideoFrameIn) -> None:
-        self._queue.append(frame)
-        self._ready.set()
-
-    def drop_after(self, time_s: float) -> int:
-        kept = [f for f in self._queue if f.time_s <= time_s]
-        dropped = len(self._queue) - len(kept)
-        self._queue.clear()
-        self._queue.extend(kept)
-        return dropped
 
     async def run(self) -> None:
         """Send frames until cancelled."""

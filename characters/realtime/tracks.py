@@ -201,30 +201,14 @@ class VideoOut(Protocol):
         ...
 
 
-class AvatarVideoTrack(MediaStreamTrack):
-    """The character's face: frames encoded and handed to aiortc at their media time.
+class PendingFrames:
+    """Drawn frames waiting for their media time: the stage :meth:`put` s them ahead of time and
+    may :meth:`drop_after` those not sent yet; a transport's video sends them (a
+    :class:`VideoOut`)."""
 
-    The stage :meth:`put` s drawn frames ahead of time and may :meth:`drop_after` those not
-    sent yet; each frame is encoded on the track's own thread :data:`ENCODE_AHEAD_S` before its
-    time, in order, so what the encoder saw is exactly what was sent. aiortc asks for a keyframe
-    (the receiver sent a PLI or FIR) through :meth:`request_keyframe`.
-    """
-
-    kind = "video"
-
-    def __init__(self, clock: MediaClock, *, max_queue: int = 8) -> None:
-        super().__init__()
-        self.clock = clock
-        self._encoder: VideoEncoder | None = None
+    def __init__(self, max_queue: int = 8) -> None:
         self._queue: deque[VideoFrameIn] = deque(maxlen=max_queue)
         self._ready = asyncio.Event()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
-        self._keyframe_wanted = True
-        self.sent = 0
-
-    def use(self, encoder: VideoEncoder) -> None:
-        """Encode with ``encoder`` (once the codec is negotiated; the track closes it)."""
-        self._encoder = encoder
 
     def put(self, frame: VideoFrameIn) -> None:
         self._queue.append(frame)
@@ -238,6 +222,31 @@ class AvatarVideoTrack(MediaStreamTrack):
         self._queue.clear()
         self._queue.extend(kept)
         return dropped
+
+
+class AvatarVideoTrack(MediaStreamTrack, PendingFrames):
+    """The character's face: frames encoded and handed to aiortc at their media time.
+
+    The stage :meth:`put` s drawn frames ahead of time and may :meth:`drop_after` those not
+    sent yet; each frame is encoded on the track's own thread :data:`ENCODE_AHEAD_S` before its
+    time, in order, so what the encoder saw is exactly what was sent. aiortc asks for a keyframe
+    (the receiver sent a PLI or FIR) through :meth:`request_keyframe`.
+    """
+
+    kind = "video"
+
+    def __init__(self, clock: MediaClock, *, max_queue: int = 8) -> None:
+        MediaStreamTrack.__init__(self)
+        PendingFrames.__init__(self, max_queue)
+        self.clock = clock
+        self._encoder: VideoEncoder | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        self._keyframe_wanted = True
+        self.sent = 0
+
+    def use(self, encoder: VideoEncoder) -> None:
+        """Encode with ``encoder`` (once the codec is negotiated; the track closes it)."""
+        self._encoder = encoder
 
     def request_keyframe(self) -> None:
         self._keyframe_wanted = True
