@@ -281,10 +281,7 @@ class SessionManager:
         is recorded as the process running it (its restart, or its heartbeats stopping, fail
         the call). 409 when the session can no longer be joined."""
         async with self._db.transaction() as db:
-            session = await db.get(RealtimeSession, session_id, with_for_update=True)
-            if session is None:
-                raise NotFound(f"Realtime session {session_id} not found.")
-            await self._apply_timers(db, session, utcnow())
+            session = await self._locked(db, session_id, utcnow())
             if session.status != Status.READY or session.token_used_at is None:
                 raise Conflict(f"Session is {session.status}; its call cannot be taken.")
             if not (session.node or "").startswith(DISPATCHED):
@@ -298,10 +295,7 @@ class SessionManager:
         room, from ``node`` (this process); its credentials can no longer be consumed."""
         now = utcnow()
         async with self._db.transaction() as db:
-            session = await db.get(RealtimeSession, session_id, with_for_update=True)
-            if session is None:
-                raise NotFound(f"Realtime session {session_id} not found.")
-            await self._apply_timers(db, session, now)
+            session = await self._locked(db, session_id, now)
             if session.status != Status.READY or session.token_used_at is not None:
                 raise Conflict(f"Session is {session.status}; its avatar cannot start.")
             session.consumed_at = session.token_used_at = now
@@ -319,10 +313,7 @@ class SessionManager:
         """The media connected: READY → RUNNING (the duration cap and billing start now)."""
         now = utcnow()
         async with self._db.transaction() as db:
-            session = await db.get(RealtimeSession, session_id, with_for_update=True)
-            if session is None:
-                raise NotFound(f"Realtime session {session_id} not found.")
-            await self._apply_timers(db, session, now)
+            session = await self._locked(db, session_id, now)
             if session.status != Status.READY:
                 raise Conflict(f"Session is {session.status}; it can no longer be joined.")
             await self._charge_cap(db, session)
@@ -654,6 +645,14 @@ class SessionManager:
         if org is None:
             raise NotFound(f"Organisation {org_id} not found.")
         return org
+
+    async def _locked(self, db: AsyncSession, session_id: str, now: datetime) -> RealtimeSession:
+        """The session's row, locked, with its due timers applied (404 if there is none)."""
+        session = await db.get(RealtimeSession, session_id, with_for_update=True)
+        if session is None:
+            raise NotFound(f"Realtime session {session_id} not found.")
+        await self._apply_timers(db, session, now)
+        return session
 
     async def _owned(
         self, db: AsyncSession, principal: Principal, session_id: str, *, lock: bool = False
