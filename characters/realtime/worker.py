@@ -31,10 +31,12 @@ from typing import Any
 from characters.config import Settings
 from characters.errors import CharactersError
 from characters.realtime.calls import Calls
-from characters.realtime.livekit import WORKER_AGENT
+from characters.realtime.livekit import WORKER_AGENT, LiveKitUnavailable
 
 log = logging.getLogger(__name__)
 
+REGISTER_TIMEOUT_S = 45.0
+"""A worker LiveKit has not registered by then exits with an error (code 1)."""
 LOAD_FULL = 0.99
 """LiveKit sends no more rooms to a worker whose load reaches this (its calls are all busy)."""
 
@@ -117,14 +119,19 @@ class CallWorker:
             WORKER_AGENT,
             s.worker_calls,
         )
+        stopped = asyncio.ensure_future(stop.wait())
+        watch = asyncio.ensure_future(self._registration(server))
         try:
-            stopped = asyncio.ensure_future(stop.wait())
-            await asyncio.wait([running, stopped], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([running, stopped, watch], return_when=asyncio.FIRST_COMPLETED)
             if running.done():
                 running.result()  # the worker's connection failed for good: say why
+            elif watch.done():
+                watch.result()  # never registered: say so (a supervisor starts it again)
             else:
                 await server.drain()
         finally:
+            stopped.cancel()
+            watch.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.aclose(), 30)
             running.cancel()
@@ -133,6 +140,20 @@ class CallWorker:
             await client.aclose()
             await sessions.aclose()
             await db.aclose()
+
+    async def _registration(self, server: Any) -> None:
+        """Raise if LiveKit has not registered the worker within :data:`REGISTER_TIMEOUT_S`
+        (seen here: livekit-agents once stayed silent after starting, with no error to show);
+        wait forever once it has."""
+        deadline = asyncio.get_running_loop().time() + REGISTER_TIMEOUT_S
+        while server.id == "unregistered":
+            if asyncio.get_running_loop().time() > deadline:
+                raise LiveKitUnavailable(
+                    f"the LiveKit server at {self.settings.livekit_url} did not register this "
+                    f"worker within {REGISTER_TIMEOUT_S:g} s"
+                )
+            await asyncio.sleep(0.5)
+        await asyncio.Event().wait()
 
     # -- livekit-agents' side (the job's own thread and loop) -----------------------------------
 
