@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     face_orientation: Literal["auto", "landscape", "portrait"] = "auto"
     """Video framing of avatars: 1088×704 landscape, 704×1088 portrait, or ``auto`` (landscape
     for images at least 1.2× wider than tall, else portrait)."""
+    face_head_turn_deg: float = Field(8.0, ge=0.0, le=12.0)
+    """Largest head turn (yaw) of the animated face, in degrees each way; pitch gets ⅔ of it
+    and roll ½. 0 keeps the head still apart from small shifts."""
 
     # Conversation engine (characters/conversation): models are installed from packages and
     # assembled into <data dir>/models on first use (see docs/models.md).

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from characters.face import AnimatorState, AudioChunk, FaceParams, FaceVideoGenerator, PhonemeTiming
+from characters.face.motion import HeadLimits
 from tests.face_assets import espeak_available
 
 
@@ -165,6 +166,63 @@ def test_idle_head_motion_is_subtle_and_listening_nods() -> None:
     assert gen.animator.state is AnimatorState.LISTENING
     assert max(p.brow for p in listening) > 0.1  # nods raise the brows a little
     assert max(abs(p.gaze_x) for p in listening) <= 0.2
+
+
+def test_speaking_turns_the_head_within_its_limits() -> None:
+    limits = HeadLimits()
+    r = FakeRenderer()
+    gen = FaceVideoGenerator(r, sample_rate=SR, fps=25, seed=3, head_limits=limits)
+    gen.push_audio(AudioChunk(tone(60.0), SR))
+    gen.end_segment()
+    for _ in range(25 * 60):
+        gen.next_frame()
+    speaking = r.params[25:]  # once the turns have eased in
+    yaw = np.array([p.yaw for p in speaking])
+    pitch = np.array([p.pitch for p in speaking])
+    roll = np.array([p.roll for p in speaking])
+    assert np.abs(yaw).max() <= limits.yaw + 1e-12
+    assert np.abs(pitch).max() <= limits.pitch + 1e-12
+    assert np.abs(roll).max() <= limits.roll + 1e-12
+    # it really turns: side to side over most of the allowed range, centred on the rest pose
+    assert np.percentile(yaw, 98) - np.percentile(yaw, 2) > 1.2 * limits.yaw
+    assert abs(yaw.mean()) < 0.25 * limits.yaw
+    # and smoothly: no jumps between frames
+    assert np.abs(np.diff(yaw)).max() < 0.15 * limits.yaw
+    # listening is calmer
+    gen.set_listening(True)
+    start = len(r.params)
+    for _ in range(25 * 30):
+        gen.next_frame()
+    listening = np.array([p.yaw for p in r.params[start + 75 :]])
+    assert listening.std() < 0.6 * yaw.std()
+
+
+def test_no_head_turn_when_the_limit_is_zero() -> None:
+    r = FakeRenderer()
+    gen = FaceVideoGenerator(
+        r, sample_rate=SR, fps=25, seed=3, head_limits=HeadLimits.from_degrees(0)
+    )
+    gen.push_audio(AudioChunk(tone(5.0), SR))
+    for _ in range(25 * 6):
+        gen.next_frame()
+    assert all(p.yaw == 0 and p.pitch == 0 and p.roll == 0 for p in r.params)
+
+
+def test_stressed_syllables_nod_and_raise_the_brows() -> None:
+    gen, r = make()
+    short = [("t", 0.05), ("ɪ", 0.08)] * 4
+    phonemes = [*short, ("s", 0.05), ("ɑ", 0.3), *short]
+    audio = tone(sum(d for _, d in phonemes))
+    timings = [PhonemeTiming(ph, round(d * SR)) for ph, d in phonemes]
+    gen.push_audio(AudioChunk(audio, SR, timings))
+    gen.end_segment()
+    for _ in range(40):
+        gen.next_frame()
+    brow = np.array([p.brow for p in r.params])
+    t = np.arange(len(brow)) / 25
+    stressed_at = 4 * 0.13 + 0.05
+    assert brow[(t > stressed_at) & (t < stressed_at + 0.36)].max() > 0.2
+    assert brow[t < stressed_at - 0.04].max() == 0.0
 
 
 def test_async_frames() -> None:

@@ -10,11 +10,13 @@ import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from characters.face import FaceParams, WarpRenderer, analyse
+from characters.face.motion import HeadLimits
 from tests.face_assets import astronaut_rgb, cartoon_keypoints, cartoon_rgb, hopper_bytes
 
 SHAPES = {
@@ -77,9 +79,16 @@ def test_shapes(renderer) -> None:
 
 
 def test_head_motion_is_continuous(renderer) -> None:
-    """No tears: the warp's source map stays smooth under head motion (and with a blink)."""
+    """No tears: the warp's source map stays smooth under head motion (and with a blink), up
+    to the largest turn the animation uses."""
     _, r = renderer
-    for p in (FaceParams(roll=0.02, yaw=0.03, pitch=0.02), FaceParams(roll=0.02, blink_left=1)):
+    lim = HeadLimits()
+    for p in (
+        FaceParams(roll=0.02, yaw=0.03, pitch=0.02),
+        FaceParams(roll=lim.roll, yaw=lim.yaw, pitch=lim.pitch),
+        FaceParams(roll=-lim.roll, yaw=-lim.yaw, pitch=-lim.pitch),
+        FaceParams(roll=0.02, blink_left=1),
+    ):
         pts = r.vertices(p)
         patches = ("eyes",) if p.eyes_active() else ()
         smap = r.warper.source_map(pts, patches)
@@ -92,6 +101,60 @@ def test_head_motion_is_continuous(renderer) -> None:
         v = r.deformer.rest
         opening = max(np.hypot(*(v[145] - v[159])), np.hypot(*(v[374] - v[386])))
         assert max(dx.max(), dy.max()) < 1.2 * opening + 2
+
+
+def test_the_head_turns_in_depth(renderer) -> None:
+    """Yaw turns the nose further than the eyes (parallax from the mesh's depth), and pitch
+    moves it further down than the brows; zero pose is the rest mesh."""
+    _, r = renderer
+    d = r.deformer
+    assert np.array_equal(r.vertices(FaceParams()), d.rest)
+    nose, eyes, brows = 1, [33, 133, 362, 263], [105, 334]
+    turned = r.vertices(FaceParams(yaw=0.1)) - d.rest
+    parallax = turned[nose, 0] - turned[eyes, 0].mean()
+    assert parallax > 0.02 * d.iod  # towards +x, by about yaw × the nose's depth
+    assert parallax == pytest.approx(0.1 * (d.depth[nose] - d.depth[eyes].mean()), rel=0.05)
+    assert r.vertices(FaceParams(yaw=-0.1))[nose, 0] < d.rest[nose, 0]
+    nodded = r.vertices(FaceParams(pitch=0.1)) - d.rest
+    assert nodded[nose, 1] - nodded[brows, 1].mean() > 0.01 * d.iod
+
+
+def test_open_mouth_has_teeth_a_cavity_and_a_tongue(renderer) -> None:
+    name, r = renderer
+    frame = r.render(SHAPES["A"])
+    pts = r.vertices(SHAPES["A"])
+    inner = np.vstack([pts[list(r.mouth.upper)], pts[list(r.mouth.lower[::-1][1:-1])]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+    grey = frame.astype(float).mean(axis=2)[mask.astype(bool)]
+    assert np.percentile(grey, 95) > 150  # teeth
+    assert np.percentile(grey, 20) < 60  # the dark cavity
+    # the tongue's tip rises between the teeth for L: redder in the middle of the opening
+    lp = FaceParams(open=0.4, spread=0.1, upper_lift=0.15)
+    mid = r.vertices(lp)[[13, 14]].mean(axis=0).round().astype(int)
+    box = (slice(mid[1] - 2, mid[1] + 3), slice(mid[0] - 3, mid[0] + 4))
+    low_tongue = r.render(lp)[box].astype(float)
+    lp.tongue = 1.0
+    high_tongue = r.render(lp)[box].astype(float)
+    redness = lambda img: float((img[..., 0] - img[..., 2]).mean())  # noqa: E731
+    if name != "astronaut":  # her own (photo) teeth cover the middle
+        assert redness(high_tongue) > redness(low_tongue) + 15
+
+
+def test_drawn_faces_get_a_flat_mouth() -> None:
+    arr = cartoon_rgb()
+    r = WarpRenderer(arr, analyse(arr, cartoon_keypoints()))
+    assert r.mouth.flat
+    frame = r.render(SHAPES["A"])
+    pts = r.vertices(SHAPES["A"])
+    inner = np.vstack([pts[list(r.mouth.upper)], pts[list(r.mouth.lower[::-1][1:-1])]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))  # leave out anti-aliased edges
+    colours, counts = np.unique(frame[mask.astype(bool)], axis=0, return_counts=True)
+    # a few flat colours (cavity, teeth, tongue) cover most of it: no gradients
+    assert np.sort(counts)[::-1][:4].sum() > 0.7 * counts.sum()
+    assert any(tuple(c) == (246, 244, 238) for c in colours[counts > 20])
 
 
 def test_silence_keeps_the_mouth_still(renderer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from characters.face.visemes import SHAPES, Viseme, VisemeTrack, ipa_to_visemes
+from characters.face.visemes import MOUTH_FIELDS, SHAPES, Viseme, VisemeTrack, ipa_to_visemes
 
 
 def test_at_least_eight_distinct_visemes() -> None:
@@ -33,6 +33,8 @@ def test_at_least_eight_distinct_visemes() -> None:
         ("ʃ", Viseme.CH),
         ("t͡ʃ", Viseme.CH),
         ("θ", Viseme.TH),
+        ("l", Viseme.L),
+        ("ɫ", Viseme.L),
         ("t", Viseme.TRANSITION),
         (".", Viseme.REST),
         ("", Viseme.REST),
@@ -77,3 +79,28 @@ def test_short_bilabial_closes_the_lips_between_vowels() -> None:
     pose = track.pose_at(0.175)
     assert pose[3] >= 0.85  # pressed
     assert pose[0] < 0.15  # and (nearly) closed, despite the open vowels around it
+
+
+def test_the_tongue_rises_for_l_and_th_only() -> None:
+    tongue = MOUTH_FIELDS.index("tongue")
+    raised = {v for v in Viseme if SHAPES[v][tongue] > 0.5}
+    assert raised == {Viseme.L, Viseme.TH}
+    track = VisemeTrack()
+    track.add([("ɑ", 0.2), ("l", 0.12), ("ɑ", 0.2), ("m", 0.1)], 0.0)
+    assert track.pose_at(0.26)[tongue] > 0.6  # in the middle of the L
+    assert track.pose_at(0.1)[tongue] < 0.05  # in the A
+    assert track.pose_at(0.57)[tongue] < 0.05  # the M closes over it
+
+
+def test_stressed_syllables_give_a_short_emphasis() -> None:
+    track = VisemeTrack()
+    # three short vowels, then a long one (stressed by its length), then a marked one
+    track.add([("t", 0.05), ("ɪ", 0.08), ("n", 0.05), ("ɪ", 0.08), ("k", 0.05), ("ɪ", 0.08)], 0.0)
+    track.add([("s", 0.06), ("ɑ", 0.2), ("d", 0.05)], 0.39)
+    track.add([("ˈ", 0.0), ("ɪ", 0.08), ("t", 0.1)], 0.7)
+    times = np.arange(0.0, 1.2, 0.01)
+    value = np.array([track.emphasis_at(t) for t in times])
+    assert value[times < 0.4].max() == 0.0  # the short unstressed vowels give none
+    assert value[(times > 0.45) & (times < 0.7)].max() > 0.9  # the long vowel at 0.45 s
+    assert value[(times > 0.72) & (times < 1.0)].max() > 0.9  # the vowel marked ˈ at 0.7 s
+    assert value[-1] == 0.0  # it ends

@@ -13,7 +13,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from characters.face.motion import BlinkSchedule, HeadMotion
+from characters.face.motion import BlinkSchedule, HeadLimits, HeadMotion
 from characters.face.params import FaceParams
 from characters.face.visemes import MOUTH_FIELDS
 
@@ -32,21 +32,26 @@ class AnimatorState(StrEnum):
 class FaceAnimator:
     """Turns time, mouth pose and loudness into :class:`FaceParams`, deterministically per seed."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, limits: HeadLimits | None = None) -> None:
         self.blinks = BlinkSchedule(seed)
-        self.motion = HeadMotion(seed + 1)
+        self.motion = HeadMotion(seed + 1, limits)
         self.listening = False
         self.state = AnimatorState.IDLE
         self._last_mouth = np.zeros(len(MOUTH_FIELDS))
         self._quiet = len(RELEASE)
         self._energy = 0.0
+        self._engaged = 0.0
 
     def clear(self) -> None:
         """Speech was cut off: release the mouth (rest within two frames)."""
         self._quiet = 0
 
     def params(
-        self, t: float, mouth: npt.NDArray[np.float64] | None, loudness: float = 0.0
+        self,
+        t: float,
+        mouth: npt.NDArray[np.float64] | None,
+        loudness: float = 0.0,
+        emphasis: float = 0.0,
     ) -> FaceParams:
         """Parameters for the frame at ``t`` seconds.
 
@@ -55,6 +60,7 @@ class FaceAnimator:
             mouth: the mouth pose (:data:`~characters.face.visemes.MOUTH_FIELDS` order) while the
                 avatar's audio plays in this frame, else None.
             loudness: the audio's loudness in this frame (0–1).
+            emphasis: a stressed syllable's nod in this frame (0–1, from the phoneme timings).
         """
         if mouth is None:
             weight = RELEASE[self._quiet] if self._quiet < len(RELEASE) else 0.0
@@ -69,15 +75,27 @@ class FaceAnimator:
             self.state = AnimatorState.SPEAKING
         k = 0.3 if loudness > self._energy else 0.08
         self._energy += k * (loudness - self._energy)
-        head = self.motion.pose(t, self.listening and mouth is None, self._energy)
+        # talking engages the head's turns over about half a second, and lets go over two
+        talking = 1.0 if mouth is not None else 0.0
+        self._engaged += (0.08 if talking > self._engaged else 0.02) * (talking - self._engaged)
+        if mouth is None:
+            emphasis = 0.0
+        head = self.motion.pose(
+            t,
+            self.listening and mouth is None,
+            self._energy,
+            self._engaged,
+            emphasis * (0.5 + 0.5 * loudness),
+        )
         blink = self.blinks.amount(t)
-        open_, pucker, spread, press, lift = (float(v) for v in pose)
+        open_, pucker, spread, press, lift, tongue = (float(v) for v in pose)
         return FaceParams(
             open=open_,
             pucker=pucker,
             spread=spread,
             press=press,
             upper_lift=lift,
+            tongue=tongue,
             blink_left=blink,
             blink_right=blink,
             gaze_x=head.gaze_x,

@@ -4,8 +4,8 @@ Each blend shape is a per-vertex displacement field built once per session from 
 geometry, in a mouth frame (u along the corner-to-corner line, v towards the chin, in half mouth
 widths) or an eye frame. The fields are smooth (smoothstep and Gaussian fall-offs), so the skin
 around the mouth and eyes stretches instead of tearing; only the lip seam and the closing lids
-are discontinuous, and the warp handles those exactly. Head pose is a roll about the neck plus
-depth parallax for yaw and pitch, faded out through the rings around the face.
+are discontinuous, and the warp handles those exactly. Head pose is a roll about the neck and
+a 3D turn (yaw, pitch) of the depth-carrying mesh, faded out through the rings around the face.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ RING_HEAD_WEIGHTS = (1.0, 0.8, 0.35, 0.0)
 RING_JAW_WEIGHTS = (0.3, 0.06, 0.0, 0.0)
 OPEN_FRACTION = 0.5
 """Inner-lip gap at ``open = 1`` as a share of the mouth width."""
+HEAD_CENTRE_DEPTH = 0.5
+"""How far behind the face (inter-eye distances) the head turns about: the depth of the centre
+of yaw and pitch, measured from the face's outline."""
 BLINK_MEET = 0.72
 """Where the lids meet when closed, from the upper lid (0) to the lower lid (1)."""
 
@@ -117,6 +120,9 @@ class Deformer:
         chin = self.rest[regions["chin"][0]]
         top = self.rest[regions["faceOval"][0]]
         self.pivot = chin + 0.25 * (chin - top)
+        self.centre = self.rest[list(regions["faceOval"])].mean(axis=0)
+        lower = regions["lipsLowerInner"][len(regions["lipsLowerInner"]) // 2]
+        self.jaw_per_open = float(mouth["open"][lower] @ self.mouth.ey)
         self.moving = (np.abs(bases).sum(axis=(0, 2)) > 1e-6) | (self.head_weight > 0)
 
     # Geometry helpers
@@ -206,11 +212,11 @@ class Deformer:
         pucker_v[upper] = -0.1 * w * prof[upper] * (0.4 + 0.6 * t_up[upper])
         pucker_v[lower] = 0.1 * w * prof[lower] * (0.4 + 0.6 * t_low[lower])
 
-        # spread: corners out and slightly up, lips thinner
+        # spread: corners out and slightly up, lips a little thinner (most of their thickness kept)
         spread_u = 0.14 * w * pinch * near
         spread_v = -0.07 * w * np.abs(pinch) ** 2 * near
-        spread_v[upper] += 0.04 * w * prof[upper] * t_up[upper]
-        spread_v[lower] -= 0.04 * w * prof[lower] * t_low[lower]
+        spread_v[upper] += 0.015 * w * prof[upper] * t_up[upper]
+        spread_v[lower] -= 0.015 * w * prof[lower] * t_low[lower]
 
         # press: close the rest gap and compress the lips a little
         press_v = np.zeros_like(u)
@@ -221,7 +227,7 @@ class Deformer:
         # upper lift: raise the upper lip (shows the upper teeth), fading towards the nose
         lift = -0.17 * w * prof
         lift_v = lift * s_up * (1 - s_down) * self.face
-        lift_v[upper] = lift[upper] * (1 - 0.35 * t_up[upper])
+        lift_v[upper] = lift[upper] * (1 - 0.1 * t_up[upper])
 
         def field(du: FArray, dv: FArray) -> FArray:
             return np.asarray(du[:, None] * mf.ex + dv[:, None] * mf.ey)
@@ -329,18 +335,42 @@ class Deformer:
 
     # Per frame
 
+    def jaw_drop(self, params: FaceParams) -> float:
+        """How far (px, along the mouth's down axis) the jaw has dropped for ``params``."""
+        return float(params.open) * self.jaw_per_open
+
+    def pose(
+        self, pts: FArray, depth: FArray | float, weight: FArray | float, p: FaceParams
+    ) -> FArray:
+        """Move points (output px) by the head pose: a rotation of the head in 3D.
+
+        Each point has a depth towards the camera (px) and a weight (1 moves with the head, 0
+        stays: the rings around the face fade from one to the other). Yaw and pitch rotate about
+        a centre :data:`HEAD_CENTRE_DEPTH` inter-eye distances behind the face, so the nose turns
+        further than the cheeks and the whole head shifts a little; the projection is
+        orthographic. Roll turns about the neck.
+        """
+        out = np.array(pts, dtype=np.float64, copy=True)
+        if p.roll:
+            ang = p.roll * weight
+            c, s = np.cos(ang), np.sin(ang)
+            rel = out - self.pivot
+            out = self.pivot + np.stack(
+                [c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], axis=1
+            )
+        x = out[:, 0] - self.centre[0]
+        y = out[:, 1] - self.centre[1]
+        z = depth + HEAD_CENTRE_DEPTH * self.iod
+        cy, sy = np.cos(p.yaw), np.sin(p.yaw)
+        x2 = x * cy + z * sy
+        z2 = z * cy - x * sy
+        cp, sp = np.cos(p.pitch), np.sin(p.pitch)
+        y2 = y * cp + z2 * sp
+        out[:, 0] += (x2 - x + p.shift_x * self.iod) * weight
+        out[:, 1] += (y2 - y + p.shift_y * self.iod) * weight
+        return out
+
     def deform(self, params: FaceParams) -> FArray:
         """Deformed (N, 2) vertex positions in output pixels."""
         disp = (self.bases @ params.shape_vector()).reshape(-1, 2)
-        pts = self.rest + disp
-        h = self.head_weight
-        if params.roll:
-            ang = params.roll * h
-            c, s = np.cos(ang), np.sin(ang)
-            rel = pts - self.pivot
-            pts = self.pivot + np.stack(
-                [c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], axis=1
-            )
-        pts[:, 0] += (params.yaw * self.depth + params.shift_x * self.iod) * h
-        pts[:, 1] += (params.pitch * self.depth + params.shift_y * self.iod) * h
-        return pts
+        return self.pose(self.rest + disp, self.depth, self.head_weight, params)

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from characters.face.animator import AnimatorState, FaceAnimator
 from characters.face.envelope import WINDOW_S, LoudnessMeter, pose_from_loudness
+from characters.face.motion import HeadLimits
 from characters.face.params import FaceParams
 from characters.face.renderer import FrameRenderer
 from characters.face.visemes import VisemeTrack
@@ -203,6 +204,7 @@ class FaceVideoGenerator:
         fps: frames per second (default 25).
         seed: seeds blinks and head motion (reproducible sessions and tests).
         lead_s: how far the mouth runs ahead of the audio.
+        head_limits: the largest head turn (default :class:`~characters.face.motion.HeadLimits`).
     """
 
     def __init__(
@@ -213,6 +215,7 @@ class FaceVideoGenerator:
         fps: float = 25.0,
         seed: int = 0,
         lead_s: float = 0.0,
+        head_limits: HeadLimits | None = None,
     ) -> None:
         if sample_rate <= 0 or fps <= 0:
             raise ValueError("sample_rate and fps must be positive")
@@ -220,12 +223,13 @@ class FaceVideoGenerator:
         self._sample_rate = sample_rate
         self._fps = fps
         self.lead_s = lead_s
-        self.animator = FaceAnimator(seed)
+        self.animator = FaceAnimator(seed, head_limits)
         self._meter = LoudnessMeter()
         self._segments: deque[_Segment] = deque()
         self._lock = threading.Lock()
         self._frame = 0
         self._played = 0
+        self._emphasis = 0.0
 
     @property
     def sample_rate(self) -> int:
@@ -309,6 +313,7 @@ class FaceVideoGenerator:
         filled = 0
         pose: npt.NDArray[np.float64] | None = None
         loudness = 0.0
+        self._emphasis = 0.0
         ended = False
         sr = self._sample_rate
         while filled < count and self._segments:
@@ -332,6 +337,7 @@ class FaceVideoGenerator:
                     pose = pose_from_loudness(loudness)
                 else:
                     pose = seg.track.pose_at(t)
+                    self._emphasis = seg.track.emphasis_at(t)
                     pose[0] *= PHONEME_LOUDNESS_FLOOR + (1 - PHONEME_LOUDNESS_FLOOR) * loudness
             out[filled : filled + n] = audio[seg.read : seg.read + n]
             seg.read += n
@@ -351,7 +357,7 @@ class FaceVideoGenerator:
         with self._lock:
             audio, pose, loudness, ended = self._consume(count)
         t = pts / self._sample_rate
-        params = self.animator.params(t, pose, loudness)
+        params = self.animator.params(t, pose, loudness, self._emphasis)
         self._frame += 1
         state = self.animator.state
         return FrameStep(pts, self._sample_rate, to_int16(audio), state, ended, params)

@@ -1,8 +1,12 @@
-"""Life when the mouth is still: blinks, idle head sway, gaze shifts and listening nods.
+"""Life around the mouth: blinks, head sway and turns, gaze shifts, nods and brow raises.
 
-Everything is a pure function of time and a seed (events are drawn lazily, in order), so a
-session is reproducible and nothing accumulates: the head always returns to its rest pose on
-average and cannot drift.
+The head turns in 3D (yaw, pitch, roll) within :class:`HeadLimits`. Idle, it sways a little.
+Speaking, it also turns from side to side as people do while they talk (a new direction every
+1.5–3.5 s, eased over 0.8 s) and gives a small nod with raised brows on stressed
+syllables. Listening is calmer: slower, smaller turns, the gaze held on the user, and an
+occasional nod. Turn targets and blinks are a pure function of time and a seed (drawn lazily,
+in order), so a session is reproducible and nothing accumulates: the head returns to its rest
+pose on average and cannot drift.
 """
 
 from __future__ import annotations
@@ -19,6 +23,23 @@ DOUBLE_BLINK_CHANCE = 0.12
 NOD_INTERVAL_S = (2.8, 6.5)
 NOD_DURATION_S = 1.1
 GAZE_INTERVAL_S = (1.2, 4.0)
+TURN_INTERVAL_S = (1.5, 3.5)
+TURN_EASE_S = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class HeadLimits:
+    """The largest head rotation (radians) the animation may use, each way."""
+
+    yaw: float = math.radians(8.0)
+    pitch: float = math.radians(8.0 * 2 / 3)
+    roll: float = math.radians(4.0)
+
+    @classmethod
+    def from_degrees(cls, turn_deg: float) -> HeadLimits:
+        """Limits for a largest turn of ``turn_deg`` (pitch ⅔ and roll ½ of it)."""
+        rad = math.radians(max(turn_deg, 0.0))
+        return cls(rad, rad * 2 / 3, rad / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +113,42 @@ class HeadPose:
     brow: float = 0.0
 
 
-class HeadMotion:
-    """Idle sway for every state, nods and attentive gaze while listening."""
+class _Turns:
+    """Where the head looks while talking: eased moves between seeded (yaw, pitch) targets,
+    as shares of the limits, alternating sides more often than not."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._targets: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
+        self._next = float(rng.uniform(*TURN_INTERVAL_S))
+        self._side = 1.0 if rng.random() < 0.5 else -1.0
+
+    def __call__(self, t: float) -> tuple[float, float]:
+        while self._next <= t:
+            if self._rng.random() < 0.85:
+                self._side = -self._side
+            yaw = self._side * float(self._rng.uniform(0.45, 1.0))
+            pitch = float(self._rng.uniform(-0.4, 0.4))
+            self._targets.append((self._next, yaw, pitch))
+            self._next += float(self._rng.uniform(*TURN_INTERVAL_S))
+        while len(self._targets) > 2 and self._targets[1][0] < t - TURN_EASE_S:
+            self._targets.pop(0)
+        yaw, pitch = 0.0, 0.0
+        for start, ty, tp in self._targets:
+            k = float(np.clip((t - start) / TURN_EASE_S, 0, 1))
+            if k <= 0:
+                break
+            k = k * k * (3 - 2 * k)
+            yaw, pitch = yaw + (ty - yaw) * k, pitch + (tp - pitch) * k
+        return yaw, pitch
+
+
+class HeadMotion:
+    """Idle sway for every state, turns and emphasis while speaking, nods and attentive gaze
+    while listening; never beyond ``limits``."""
+
+    def __init__(self, seed: int, limits: HeadLimits | None = None) -> None:
+        self.limits = limits or HeadLimits()
         rng = np.random.default_rng(seed)
         self._roll = _Sway(rng, 0.07)
         self._yaw = _Sway(rng, 0.05)
@@ -107,6 +160,7 @@ class HeadMotion:
         self._next_nod = float(rng.uniform(1.0, 3.0))
         self._gaze: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
         self._next_gaze = float(rng.uniform(*GAZE_INTERVAL_S))
+        self._turns = _Turns(np.random.default_rng(seed + 7))
 
     def _gaze_at(self, t: float) -> tuple[float, float]:
         while self._next_gaze <= t:
@@ -143,22 +197,47 @@ class HeadMotion:
                 value += math.sin(2 * math.pi * 2 * x) * math.sin(math.pi * x) ** 2
         return value
 
-    def pose(self, t: float, listening: bool, speaking: float) -> HeadPose:
-        """Head pose at ``t``; ``speaking`` is the smoothed speech loudness (0–1)."""
-        amp = 1.0 + 0.6 * speaking
+    def pose(
+        self,
+        t: float,
+        listening: bool,
+        speaking: float,
+        engaged: float = 0.0,
+        emphasis: float = 0.0,
+    ) -> HeadPose:
+        """Head pose at ``t``.
+
+        Args:
+            t: seconds.
+            listening: the user is speaking.
+            speaking: the smoothed speech loudness (0–1).
+            engaged: how much the character is talking (0–1, eased): scales the turns.
+            emphasis: a stressed syllable's nod (0–1).
+        """
+        lim = self.limits
+        amp = 1.0 + 0.6 * engaged  # (not the syllable-fast loudness: the sway would shake)
+        turn_yaw, turn_pitch = self._turns(t)
+        turning = 0.25 if listening else engaged
         pose = HeadPose(
-            roll=0.016 * amp * self._roll(t),
-            yaw=0.028 * amp * self._yaw(t),
-            pitch=0.02 * amp * self._pitch(t) + 0.02 * speaking,
+            roll=0.3 * lim.roll * amp * self._roll(t),
+            yaw=0.2 * lim.yaw * amp * self._yaw(t) + 0.8 * lim.yaw * turning * turn_yaw,
+            pitch=0.25 * lim.pitch * amp * self._pitch(t)
+            + 0.4 * lim.pitch * turning * turn_pitch
+            + 0.15 * lim.pitch * speaking
+            + 0.35 * lim.pitch * emphasis,
             shift_x=0.012 * self._sx(t),
             shift_y=0.01 * self._sy(t) + 0.012 * speaking,
+            brow=0.45 * emphasis,
         )
         gx, gy = self._gaze_at(t)
         attention = 0.35 if listening else 1.0
         pose.gaze_x, pose.gaze_y = gx * attention, gy * attention
         nod = self._nod_at(t)
         if listening and nod:
-            pose.pitch += 0.045 * max(nod, 0.0)
+            pose.pitch += 0.6 * lim.pitch * max(nod, 0.0)
             pose.shift_y += 0.025 * max(nod, 0.0)
             pose.brow = 0.25 * abs(nod)
+        pose.yaw = float(np.clip(pose.yaw, -lim.yaw, lim.yaw))
+        pose.pitch = float(np.clip(pose.pitch, -lim.pitch, lim.pitch))
+        pose.roll = float(np.clip(pose.roll, -lim.roll, lim.roll))
         return pose

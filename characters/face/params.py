@@ -28,7 +28,8 @@ class FaceParams:
 
     Mouth: ``open`` (jaw and lips apart, 0–1), ``pucker`` (lips rounded and pushed forward),
     ``spread`` (corners pulled out, as in E/I), ``press`` (lips closed and pressed, M/B/P),
-    ``upper_lift`` (upper lip raised to show the upper teeth, F/V). Eyes: ``blink_left`` and
+    ``upper_lift`` (upper lip raised to show the upper teeth, F/V), ``tongue`` (the tongue's tip
+    raised to the upper teeth, L/TH; not a blend shape: the mouth painter draws it). Eyes: ``blink_left`` and
     ``blink_right`` (0 open, 1 closed; image sides), ``gaze_x``/``gaze_y`` (−1..1, right and
     down). ``brow`` raises the eyebrows. Head: ``roll``, ``yaw``, ``pitch`` in radians and
     ``shift_x``/``shift_y`` in inter-eye distances.
@@ -44,6 +45,7 @@ class FaceParams:
     gaze_x: float = 0.0
     gaze_y: float = 0.0
     brow: float = 0.0
+    tongue: float = 0.0
     roll: float = 0.0
     yaw: float = 0.0
     pitch: float = 0.0
@@ -69,7 +71,7 @@ class FaceParams:
     def scaled_mouth(self, k: float) -> FaceParams:
         """A copy with the mouth shapes multiplied by ``k`` (used to release to rest)."""
         out = self.copy()
-        for name in ("open", "pucker", "spread", "press", "upper_lift"):
+        for name in ("open", "pucker", "spread", "press", "upper_lift", "tongue"):
             setattr(out, name, getattr(self, name) * k)
         return out
 

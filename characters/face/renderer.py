@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from characters.face.analysis import decode_image
 from characters.face.deform import Deformer
 from characters.face.framing import Framing
-from characters.face.overlays import LashPainter, MouthPainter
+from characters.face.mouth import JAW_TEETH, MouthPainter
+from characters.face.overlays import LashPainter
 from characters.face.params import FaceParams
 from characters.face.rig import FaceRig
 from characters.face.warp import MeshWarper
@@ -93,9 +95,25 @@ class WarpRenderer:
         self.warper = MeshWarper(
             self.still, self.deformer.rest, rig.triangles, self.deformer.moving, patches, stride
         )
+        mf = self.deformer.mouth
+        seam = self.deformer.rest[[13, 14]].mean(axis=0)
+        open_at_rest = bool(mouth["openAtRest"])
+        # an open photo mouth keeps its own teeth; its tongue rests at the lower lip
+        lower_v = float(mf.uv(self.deformer.rest[[14]])[1][0])
         self.mouth = MouthPainter(
-            self.still, self.deformer.rest, r, analysis["palette"], bool(mouth["openAtRest"])
+            self.still,
+            self.deformer.rest,
+            r,
+            analysis["palette"],
+            open_at_rest,
+            half_width=mf.half_width,
+            seam_v=float(mf.uv(seam[None, :])[1][0]),
+            floor_v=lower_v - 0.02 if open_at_rest else None,
+            iod=self.deformer.iod,
+            flat=analysis.get("source") == "keypoints",
         )
+        # the teeth sit a little behind the lips
+        self._teeth_depth = float(self.deformer.depth[13]) - 0.08 * self.deformer.iod
         self.lashes = LashPainter(self.deformer.rest, r, analysis["palette"])
 
     @property
@@ -112,6 +130,15 @@ class WarpRenderer:
         """Deformed mesh vertices (output pixels) for ``params``."""
         return self.deformer.deform(params)
 
+    def mouth_affine(self, params: FaceParams, drop: float = 0.0) -> FArray:
+        """2×3 affine from mouth coordinates to output px, turned with the head; ``drop`` (px)
+        lowers it along the mouth's down axis first (the jaw)."""
+        mf = self.deformer.mouth
+        uv = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        rest = mf.centre + mf.half_width * (uv[:, :1] * mf.ex + uv[:, 1:] * mf.ey) + drop * mf.ey
+        posed = self.deformer.pose(rest, self._teeth_depth, 1.0, params)
+        return np.asarray(cv2.getAffineTransform(uv.astype(np.float32), posed.astype(np.float32)))
+
     def render(self, params: FaceParams) -> RGB:
         """A new frame for ``params``."""
         pts = self.deformer.deform(params)
@@ -122,6 +149,8 @@ class WarpRenderer:
             patches += ("eyes",)
         frame = self.warper.warp(pts, patches)
         if params.mouth_active():
-            self.mouth.paint(frame, pts, params)
+            skull = self.mouth_affine(params)
+            jaw = self.mouth_affine(params, JAW_TEETH * self.deformer.jaw_drop(params))
+            self.mouth.paint(frame, pts, params, skull, jaw)
         self.lashes.paint(frame, pts, params)
         return frame

@@ -1,7 +1,7 @@
 """Mouth shapes (visemes) and how IPA phonemes with timings become a smooth mouth track.
 
-Ten visemes cover English: rest, closed M/B/P, F/V, TH, open A, wide E/I, rounded O, U/W,
-SH/CH, and a transition shape for the remaining consonants. Each is a mouth pose in
+Eleven visemes cover English: rest, closed M/B/P, F/V, TH, L, open A, wide E/I, rounded O,
+U/W, SH/CH, and a transition shape for the remaining consonants. Each is a mouth pose in
 :class:`~characters.face.params.FaceParams` terms. Phonemes arrive as Piper gives them: an IPA
 symbol and a duration in samples. The track is the phonemes' poses as steps in time, convolved
 with a Gaussian (coarticulation: each pose bleeds into its neighbours). Bilabials are special:
@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 FArray = npt.NDArray[np.float64]
 
-MOUTH_FIELDS = ("open", "pucker", "spread", "press", "upper_lift")
+MOUTH_FIELDS = ("open", "pucker", "spread", "press", "upper_lift", "tongue")
 COARTICULATION_S = 0.035
 """Standard deviation of the coarticulation window."""
 CLOSURE_S = 0.012
@@ -38,6 +38,7 @@ class Viseme(StrEnum):
     MBP = "mbp"
     FV = "fv"
     TH = "th"
+    L = "l"
     AA = "aa"
     EE = "ee"
     OH = "oh"
@@ -46,18 +47,19 @@ class Viseme(StrEnum):
     TRANSITION = "transition"
 
 
-SHAPES: dict[Viseme, tuple[float, float, float, float, float]] = {
-    # open, pucker, spread, press, upper_lift
-    Viseme.REST: (0.0, 0.0, 0.0, 0.0, 0.0),
-    Viseme.MBP: (0.0, 0.0, 0.0, 1.0, 0.0),
-    Viseme.FV: (0.1, 0.0, 0.15, 0.0, 0.7),
-    Viseme.TH: (0.22, 0.0, 0.1, 0.0, 0.25),
-    Viseme.AA: (0.85, 0.0, 0.1, 0.0, 0.15),
-    Viseme.EE: (0.32, 0.0, 0.75, 0.0, 0.25),
-    Viseme.OH: (0.55, 0.7, 0.0, 0.0, 0.0),
-    Viseme.UW: (0.18, 1.0, 0.0, 0.0, 0.0),
-    Viseme.CH: (0.2, 0.6, 0.0, 0.0, 0.35),
-    Viseme.TRANSITION: (0.28, 0.0, 0.15, 0.0, 0.1),
+SHAPES: dict[Viseme, tuple[float, float, float, float, float, float]] = {
+    # open, pucker, spread, press, upper_lift, tongue
+    Viseme.REST: (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    Viseme.MBP: (0.0, 0.0, 0.0, 1.0, 0.0, 0.0),
+    Viseme.FV: (0.1, 0.0, 0.15, 0.0, 0.7, 0.0),
+    Viseme.TH: (0.22, 0.0, 0.1, 0.0, 0.25, 1.0),
+    Viseme.L: (0.3, 0.0, 0.1, 0.0, 0.15, 0.9),
+    Viseme.AA: (0.85, 0.0, 0.1, 0.0, 0.15, 0.0),
+    Viseme.EE: (0.32, 0.0, 0.75, 0.0, 0.25, 0.0),
+    Viseme.OH: (0.55, 0.7, 0.0, 0.0, 0.0, 0.0),
+    Viseme.UW: (0.18, 1.0, 0.0, 0.0, 0.0, 0.0),
+    Viseme.CH: (0.2, 0.6, 0.0, 0.0, 0.35, 0.0),
+    Viseme.TRANSITION: (0.28, 0.0, 0.15, 0.0, 0.1, 0.0),
 }
 """Mouth pose of each viseme, in :data:`MOUTH_FIELDS` order."""
 
@@ -68,7 +70,8 @@ _IPA: dict[str, tuple[Viseme, float]] = {
     **dict.fromkeys("θð", (Viseme.TH, 1.0)),
     **dict.fromkeys("ʃʒ", (Viseme.CH, 1.0)),
     **dict.fromkeys("wʍ", (Viseme.UW, 1.0)),
-    **dict.fromkeys("tdnlszkgŋhɹrɾɫxçʔɡɲɬ", (Viseme.TRANSITION, 1.0)),
+    **dict.fromkeys("lɫɬ", (Viseme.L, 1.0)),
+    **dict.fromkeys("tdnszkgŋhɹrɾxçʔɡɲ", (Viseme.TRANSITION, 1.0)),
     "j": (Viseme.EE, 0.6),
     "ɑ": (Viseme.AA, 1.0),
     "a": (Viseme.AA, 1.0),
@@ -139,6 +142,14 @@ def shape_of(viseme: Viseme, scale: float = 1.0) -> FArray:
     return pose
 
 
+STRESS_LENGTH = 1.25
+"""A vowel this many times longer than the utterance's typical vowel so far counts as stressed
+(or one marked ˈ, when the voice gives stress marks)."""
+EMPHASIS_S = 0.36
+"""How long the head and brows take over one stressed syllable (a small nod, brows up)."""
+_VOWELS = frozenset("ɑaɐæʌəɚɝɜᵻɛeɪiɔɒoʊuy")
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     start: float
@@ -159,6 +170,9 @@ class VisemeTrack:
         self._starts: list[float] = []
         self._end = 0.0
         self._last: tuple[Viseme, float] = (Viseme.REST, 1.0)
+        self._vowel_lengths: list[float] = []
+        self._stressed: list[float] = []
+        self._marked = False
 
     @property
     def empty(self) -> bool:
@@ -169,6 +183,7 @@ class VisemeTrack:
         """Append phonemes ``(ipa, duration_s)`` that begin at ``start`` seconds."""
         t = max(start, self._end)
         for ipa, duration in phonemes:
+            self._note_stress(ipa, t, duration)
             if duration <= 0:
                 continue
             visemes = ipa_to_visemes(ipa)
@@ -181,6 +196,32 @@ class VisemeTrack:
                 self._last = (vis, scale)
             t += duration
         self._end = t
+
+    def _note_stress(self, ipa: str, start: float, duration: float) -> None:
+        """Remember when stressed vowels start (for :meth:`emphasis_at`)."""
+        if "ˈ" in ipa:
+            self._marked = True
+        syms = _symbols(ipa)
+        if duration <= 0 or not any(s in _VOWELS for s in syms):
+            return
+        lengths = self._vowel_lengths
+        typical = float(np.median(lengths)) if lengths else duration
+        if self._marked or (len(lengths) >= 2 and duration >= STRESS_LENGTH * typical):
+            self._stressed.append(start)
+        self._marked = False
+        lengths.append(duration)
+        if len(lengths) > 40:
+            del lengths[:-40]
+
+    def emphasis_at(self, t: float) -> float:
+        """0–1: how far into the small nod of a stressed syllable ``t`` is (0 between them)."""
+        i = bisect.bisect_right(self._stressed, t)
+        value = 0.0
+        for start in self._stressed[max(0, i - 2) : i]:
+            x = (t - start) / EMPHASIS_S
+            if 0.0 <= x < 1.0:
+                value = max(value, math.sin(math.pi * x) ** 2)
+        return value
 
     def _append(self, key: _Key) -> None:
         prev = self._keys[-1] if self._keys else None
@@ -209,6 +250,6 @@ class VisemeTrack:
         if closure > 0:
             press = max(pose[3], min(1.0, closure / 0.5) * MIN_CLOSURE)
             keep = 1.0 - press
-            pose[[0, 1, 2, 4]] *= keep
+            pose[[0, 1, 2, 4, 5]] *= keep
             pose[3] = press
         return pose

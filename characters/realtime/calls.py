@@ -43,6 +43,7 @@ from characters.conversation.prompt import Character, tools_from_runway
 from characters.conversation.tools import Actions
 from characters.errors import CharactersError, Conflict, NotFound, Unauthorized, Unavailable
 from characters.face.generator import FaceVideoGenerator
+from characters.face.motion import HeadLimits
 from characters.knowledge.store import load_knowledge
 from characters.realtime.livekit import (
     LiveKitRoom,
@@ -294,7 +295,10 @@ class Calls:
         inputs = await asyncio.to_thread(sources.read, self._blobs)
         renderer = await asyncio.to_thread(face_renderer, inputs)
         seed = int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16)
-        return FaceVideoGenerator(renderer, sample_rate=rate, fps=25.0, seed=seed)
+        limits = HeadLimits.from_degrees(self.settings.face_head_turn_deg)
+        return FaceVideoGenerator(
+            renderer, sample_rate=rate, fps=25.0, seed=seed, head_limits=limits
+        )
 
     def _warm(self, engines: Engines, character: Character) -> None:
         self._warming = False
