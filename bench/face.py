@@ -17,6 +17,11 @@ Measured, for Grace Hopper and the astronaut at 704×1088 and 1088×704:
 * drift of eyes and nose over a 5-minute render (speech and silence alternating): their mean
   position (re-measured once a second, and as commanded every frame) over the first minute vs
   the last minute; the idle sway itself is reported as the maximum excursion from rest.
+* the face's look (``tests/face_metrics.py``), on Hopper: separate teeth in the widest-open
+  frames of the sentence after VP8 (``teeth_gaps``), the chin following the lower lip as the
+  mouth opens (``chin_follow``), and the head turn over a minute of speech (``head_turn``, every
+  5th frame), within the engine's yaw limit if it exposes one. ``--only look`` measures just
+  this (a few seconds; no timings).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED = "CHARACTERS_BENCH_PINNED"
@@ -58,15 +64,21 @@ from characters.face import (  # noqa: E402
     AudioChunk,
     FaceParams,
     FaceVideoGenerator,
+    PhonemeTiming,
+    VideoFrameOut,
     WarpRenderer,
     analyse,
 )
 from characters.face.landmarks import fit_mesh  # noqa: E402
+from tests import face_metrics  # noqa: E402
 from tests.face_assets import astronaut_rgb, hopper_bytes, png, speak  # noqa: E402
 
 cv2.setNumThreads(1)
 FPS = 25
-SIZES = {"portrait": (704, 1088), "landscape": (1088, 704)}
+SIZES: dict[Literal["portrait", "landscape"], tuple[int, int]] = {
+    "portrait": (704, 1088),
+    "landscape": (1088, 704),
+}
 
 
 def avatars() -> dict[str, bytes]:
@@ -94,7 +106,13 @@ def stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_generator(gen: FaceVideoGenerator, audio: np.ndarray, sr: int, phonemes, n_frames: int):
+def run_generator(
+    gen: FaceVideoGenerator,
+    audio: np.ndarray,
+    sr: int,
+    phonemes: list[PhonemeTiming],
+    n_frames: int,
+) -> tuple[list[VideoFrameOut], list[float]]:
     gen.push_audio(AudioChunk(audio, sr, phonemes))
     gen.end_segment()
     frames, times = [], []
@@ -105,7 +123,7 @@ def run_generator(gen: FaceVideoGenerator, audio: np.ndarray, sr: int, phonemes,
     return frames, times
 
 
-def encode_cost(frames, cpu_used: int) -> tuple[list[float], float]:
+def encode_cost(frames: list[VideoFrameOut], cpu_used: int) -> tuple[list[float], float]:
     h, w = frames[0].image.shape[:2]
     ctx = vp8_encoder(w, h, cpu_used)
     times, size = [], 0
@@ -142,7 +160,9 @@ def pearson_lags(a: np.ndarray, b: np.ndarray, max_lag: int = 8) -> dict[int, fl
     return out
 
 
-def lip_sync(frames, audio: np.ndarray, sr: int, n_speech: int) -> dict[str, object]:
+def lip_sync(
+    frames: list[VideoFrameOut], audio: np.ndarray, sr: int, n_speech: int
+) -> dict[str, object]:
     spf = sr / FPS
     rms, measured, commanded = [], [], []
     for i, f in enumerate(frames[:n_speech]):
@@ -201,7 +221,13 @@ def silence_motion(renderer: WarpRenderer, seconds: float = 6.0) -> dict[str, fl
     }
 
 
-def drift(renderer: WarpRenderer, audio, sr, phonemes, minutes: float) -> dict[str, object]:
+def drift(
+    renderer: WarpRenderer,
+    audio: np.ndarray,
+    sr: int,
+    phonemes: list[PhonemeTiming],
+    minutes: float,
+) -> dict[str, object]:
     """Does the face wander? Mean eye/nose position in the first vs the last minute."""
     gen = FaceVideoGenerator(renderer, sample_rate=sr, fps=FPS, seed=5)
     period = 10 * FPS
@@ -242,11 +268,115 @@ def drift(renderer: WarpRenderer, audio, sr, phonemes, minutes: float) -> dict[s
     }
 
 
+def look(
+    renderer: WarpRenderer,
+    frames: list[VideoFrameOut],
+    speech: tuple[np.ndarray, int, list[PhonemeTiming]],
+    n_speech: int,
+) -> dict[str, object]:
+    """Teeth, jaw and head turn as a viewer sees them (``tests/face_metrics.py``)."""
+    widest: list[int] = []  # the three widest openings, in different syllables
+    for i in sorted(range(n_speech), key=lambda i: -frames[i].params.open):
+        if all(abs(i - j) >= 5 for j in widest):
+            widest.append(i)
+        if len(widest) == 3:
+            break
+    decoded = face_metrics.decode_vp8(f.image for f in frames)
+    teeth = [face_metrics.teeth_gaps(decoded[i]) for i in widest]
+    chin = []
+    for i in widest:  # the same head pose, the mouth opening from rest over 8 frames
+        p = frames[i].params
+        ramp = face_metrics.decode_vp8(renderer.render(p.scaled_mouth(k / 7)) for k in range(8))
+        chin.append(face_metrics.chin_follow(ramp[0], ramp[-1], between=ramp[1:-1]))
+    minute = [f.image for f in face_metrics.speech_frames(renderer, speech, 60.0, every=5)]
+    turn = face_metrics.head_turn(minute)
+    rest = face_metrics.head_turn([renderer.still])
+    limit = face_metrics.head_yaw_limit()
+    bounds = None
+    if limit is not None:
+        b = face_metrics.head_turn([renderer.render(FaceParams(yaw=y)) for y in (-limit, limit)])
+        bounds = sorted(b["yaw"])
+    return {
+        "teeth": {
+            "frames": widest,
+            "open": [round(frames[i].params.open, 3) for i in widest],
+            "gaps": [t["gaps"] for t in teeth],
+            "depths": [t["depths"][:6] for t in teeth],
+            "brightness": [t["brightness"] for t in teeth],
+            "contrast": [t["contrast"] for t in teeth],
+            "opening_over_width": [
+                round(t["opening_px"] / max(t["width_px"], 1), 3) for t in teeth
+            ],
+            "min_depth": face_metrics.TEETH_GAP_DEPTH,
+            "min_gaps": face_metrics.MIN_TEETH_GAPS,
+        },
+        "chin_follow": [round(c, 3) for c in chin],
+        "head_turn_minute": {
+            "frames_measured": turn["frames"],
+            "found": turn["found"],
+            "yaw_span": turn["yaw_span"],
+            "yaw_low": turn["yaw_low"],
+            "yaw_high": turn["yaw_high"],
+            "yaw_rest": rest["yaw"][0],
+            "yaw_max_from_rest": round(
+                max(abs(turn["yaw_high"] - rest["yaw"][0]), abs(turn["yaw_low"] - rest["yaw"][0])),
+                4,
+            ),
+            "pitch_span": turn["pitch_span"],
+            "pitch_rest": rest["pitch"][0],
+            "yaw_limit_rad": limit,
+            "yaw_at_limits": bounds,
+        },
+    }
+
+
+def look_targets(lk: dict[str, object]) -> dict[str, bool]:
+    teeth, turn = lk["teeth"], lk["head_turn_minute"]
+    assert isinstance(teeth, dict) and isinstance(turn, dict)
+    chin = lk["chin_follow"]
+    assert isinstance(chin, list)
+    out = {
+        f"teeth_gaps_ge_{face_metrics.MIN_TEETH_GAPS}": statistics.median(teeth["gaps"])
+        >= face_metrics.MIN_TEETH_GAPS,
+        "chin_follow_ge_0.6": statistics.median(chin) >= face_metrics.CHIN_FOLLOW_MIN,
+        "head_turn_span_ge_0.08": turn["yaw_span"] >= face_metrics.HEAD_TURN_SPAN_MIN,
+    }
+    if turn["yaw_at_limits"] is not None:
+        lo, hi = turn["yaw_at_limits"]
+        out["head_turn_within_limit"] = (
+            lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
+        )
+    return out
+
+
+def look_only(out: Path) -> None:
+    """``--only look``: the look of Hopper in portrait, without the timings."""
+    speech = speak()
+    audio, sr, phonemes = speech
+    n_speech = int(np.ceil(len(audio) / sr * FPS))
+    data = hopper_bytes()
+    renderer = WarpRenderer(data, analyse(data, orientation="portrait"))
+    gen = FaceVideoGenerator(renderer, sample_rate=sr, fps=FPS, seed=0)
+    frames, _ = run_generator(gen, audio, sr, phonemes, n_speech + FPS)
+    lk = look(renderer, frames, speech, n_speech)
+    results = {"look_hopper_portrait": lk, "targets_met": look_targets(lk)}
+    print("look", json.dumps(lk), flush=True)
+    print("targets", json.dumps(results["targets_met"]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print("wrote", out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1-minute drift, one run per size")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "face.json"))
+    parser.add_argument("--out", default=None, help="default bench/results/face[-look].json")
+    parser.add_argument("--only", choices=["look"], help="measure only the face's look")
     args = parser.parse_args()
+    results_dir = ROOT / "bench" / "results"
+    if args.only == "look":
+        look_only(Path(args.out or results_dir / "face-look.json"))
+        return
 
     audio, sr, phonemes = speak()
     n_speech = int(np.ceil(len(audio) / sr * FPS))
@@ -278,7 +408,7 @@ def main() -> None:
             renderer = WarpRenderer(data, analysis)
             t_setup = (time.perf_counter() - t) * 1000
             times: list[float] = []
-            frames = []
+            frames: list[VideoFrameOut] = []
             for run in range(1 if args.quick else 2):
                 gen = FaceVideoGenerator(renderer, sample_rate=sr, fps=FPS, seed=run)
                 frames, ts = run_generator(gen, audio, sr, phonemes, n_frames)
@@ -318,6 +448,8 @@ def main() -> None:
         renderer, audio, sr, phonemes, 1.0 if args.quick else 5.0
     )
     print("drift", json.dumps(results["drift_hopper_portrait"]), flush=True)
+    results["look_hopper_portrait"] = look(renderer, frames, (audio, sr, phonemes), n_speech)
+    print("look", json.dumps(results["look_hopper_portrait"]), flush=True)
 
     targets = {}
     hp = render["hopper_portrait"]
@@ -332,9 +464,12 @@ def main() -> None:
     dr = results["drift_hopper_portrait"]
     assert isinstance(dr, dict)
     targets["drift_le_2px"] = dr["measured_mean_shift_first_vs_last_px"] <= 2.0
+    lk = results["look_hopper_portrait"]
+    assert isinstance(lk, dict)
+    targets.update(look_targets(lk))
     results["targets_met"] = targets
     print("targets", json.dumps(targets))
-    out = Path(args.out)
+    out = Path(args.out or results_dir / "face.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print("wrote", out)

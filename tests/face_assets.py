@@ -41,7 +41,7 @@ def astronaut_rgb() -> np.ndarray:
     """Eileen Collins (scikit-image), 512×512 RGB."""
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut())
+    return np.ascontiguousarray(data.astronaut())  # type: ignore[no-untyped-call]
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -63,7 +63,7 @@ def two_faces_rgb() -> np.ndarray:
 def no_face_rgb() -> np.ndarray:
     from skimage import data
 
-    return np.ascontiguousarray(data.coffee())
+    return np.ascontiguousarray(data.coffee())  # type: ignore[no-untyped-call]
 
 
 def huge_png_header(width: int = 30_000, height: int = 30_000) -> bytes:
