@@ -70,6 +70,7 @@ from characters.face import (  # noqa: E402
     analyse,
 )
 from characters.face.landmarks import fit_mesh  # noqa: E402
+from characters.face.motion import HeadLimits  # noqa: E402
 from tests import face_metrics  # noqa: E402
 from tests.face_assets import astronaut_rgb, hopper_bytes, png, speak  # noqa: E402
 
@@ -291,11 +292,9 @@ def look(
     minute = [f.image for f in face_metrics.speech_frames(renderer, speech, 60.0, every=5)]
     turn = face_metrics.head_turn(minute)
     rest = face_metrics.head_turn([renderer.still])
-    limit = face_metrics.head_yaw_limit()
-    bounds = None
-    if limit is not None:
-        b = face_metrics.head_turn([renderer.render(FaceParams(yaw=y)) for y in (-limit, limit)])
-        bounds = sorted(b["yaw"])
+    limit = HeadLimits().yaw  # the default, which speech_frames' generator uses
+    b = face_metrics.head_turn([renderer.render(FaceParams(yaw=y)) for y in (-limit, limit)])
+    bounds = sorted(b["yaw"])
     return {
         "teeth": {
             "frames": widest,

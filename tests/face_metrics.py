@@ -65,10 +65,6 @@ _GAP_SPACING = 0.04  # two gaps are at least this far apart (a tooth is 0.08–0
 _GAP_WINDOW = 0.25  # a gap's depth is measured against the maxima within this window
 _GAP_MIN_LUMA = 5.0  # and is at least this many grey levels (the encoder's noise reaches 4.3)
 
-YAW_LIMIT_NAMES = ("HEAD_YAW_LIMIT", "YAW_LIMIT", "MAX_HEAD_YAW", "MAX_YAW", "HEAD_YAW_MAX")
-"""Names under which the face engine may expose its largest head yaw (radians)."""
-_LIMIT_MODULES = ("motion", "deform", "renderer", "animator", "params", "rig")
-
 
 def _luma(image: RGB) -> npt.NDArray[np.float32]:
     rgb = image.astype(np.float32)
@@ -380,26 +376,6 @@ def head_turn(images: Iterable[RGB]) -> dict[str, Any]:
         out[f"{name}_low"] = round(lo, 4)
         out[f"{name}_high"] = round(hi, 4)
     return out
-
-
-def head_yaw_limit() -> float | None:
-    """The largest head yaw (radians) the face engine says it uses, if it exposes one.
-
-    Looks for :data:`YAW_LIMIT_NAMES` on ``characters.face`` and its modules; None if none has
-    one.
-    """
-    import importlib
-
-    for name in ("", *(f".{m}" for m in _LIMIT_MODULES)):
-        try:
-            module = importlib.import_module(f"characters.face{name}")
-        except ImportError:
-            continue
-        for attr in YAW_LIMIT_NAMES:
-            value = getattr(module, attr, None)
-            if isinstance(value, int | float) and value > 0:
-                return float(value)
-    return None
 
 
 def speech_frames(

@@ -14,6 +14,7 @@ import pytest
 
 from characters.face import FaceParams, WarpRenderer, analyse
 from characters.face.landmarks import fit_mesh
+from characters.face.motion import HeadLimits
 from tests import face_metrics as fm
 from tests.face_assets import astronaut_rgb, espeak_available, hopper_bytes, no_face_rgb, speak
 
@@ -74,11 +75,11 @@ def test_the_head_turns_over_a_minute_of_speech(hopper: WarpRenderer) -> None:
     turn = fm.head_turn(frames)
     assert turn["found"] >= 0.95 * len(frames)
     assert turn["yaw_span"] >= fm.HEAD_TURN_SPAN_MIN, turn["yaw_span"]
-    limit = fm.head_yaw_limit()
-    if limit is not None:  # the turn stays within what the engine allows itself
-        bounds = fm.head_turn([hopper.render(FaceParams(yaw=y)) for y in (-limit, limit)])
-        lo, hi = sorted(bounds["yaw"])
-        assert lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
+    # the turn stays within the configured limits (the default, as speech_frames uses)
+    limit = HeadLimits().yaw
+    bounds = fm.head_turn([hopper.render(FaceParams(yaw=y)) for y in (-limit, limit)])
+    lo, hi = sorted(bounds["yaw"])
+    assert lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
 
 
 # The measures themselves
