@@ -156,6 +156,76 @@ def cartoon_keypoints() -> dict[str, Any]:
     }
 
 
+# A mascot drawn with Pillow (a round bear: ears, a muzzle, bead eyes, a one-line mouth), and its
+# keypoints. Unlike the cartoon it has no hair, no lips and no eye whites.
+
+MASCOT_SIZE = (640, 640)
+_BEAR_C = (320, 350)
+_BEAR_R = (205, 190)
+_BEAR_EYES = ((248, 318), (392, 318))
+_BEAR_EYE_R = (17, 22)
+_BEAR_MOUTH_Y = 452
+
+
+def mascot_rgb() -> np.ndarray:
+    """A flat-coloured bear mascot with a closed mouth drawn as a single dark line."""
+    w, h = MASCOT_SIZE
+    img = Image.new("RGB", (w, h), (186, 226, 170))
+    d = ImageDraw.Draw(img)
+    fur, inner, muzzle, dark = (176, 112, 62), (236, 160, 150), (245, 225, 190), (55, 35, 25)
+    cx, cy = _BEAR_C
+    rx, ry = _BEAR_R
+    d.rectangle((cx - 150, cy + ry - 30, cx + 150, h), fill=(235, 120, 60))  # a jumper
+    for ex in (cx - 150, cx + 150):  # ears
+        d.ellipse((ex - 68, cy - ry - 40, ex + 68, cy - ry + 96), fill=fur)
+        d.ellipse((ex - 38, cy - ry - 10, ex + 38, cy - ry + 66), fill=inner)
+    d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=fur)
+    d.ellipse((cx - 105, 372, cx + 105, 510), fill=muzzle)
+    for ex, ey in _BEAR_EYES:
+        erx, ery = _BEAR_EYE_R
+        d.ellipse((ex - erx, ey - ery, ex + erx, ey + ery), fill=dark)
+        d.ellipse((ex - 7, ey - 14, ex + 3, ey - 4), fill=(255, 255, 255))
+        d.arc((ex - 34, ey - 62, ex + 34, ey - 30), 205, 335, fill=(110, 65, 35), width=8)
+    d.ellipse((cx - 30, 392, cx + 30, 428), fill=dark)  # nose
+    y = _BEAR_MOUTH_Y
+    d.line((cx, 426, cx, y - 2), fill=dark, width=5)
+    d.arc((cx - 56, y - 43, cx + 56, y + 3), 20, 160, fill=dark, width=6)  # a closed smile
+    for x, y in ((180, 410), (460, 410)):  # cheeks
+        d.ellipse((x - 28, y - 16, x + 28, y + 16), fill=(214, 128, 96))
+    return np.asarray(img)
+
+
+def mascot_keypoints() -> dict[str, Any]:
+    cx, cy = _BEAR_C
+    rx, ry = _BEAR_R
+    outline = [
+        [round(cx + rx * math.sin(a), 1), round(cy - ry * math.cos(a), 1)]
+        for a in np.linspace(0, 2 * math.pi, 24, endpoint=False)
+    ]
+    erx, ery = _BEAR_EYE_R
+
+    def eye(x: int, y: int) -> dict[str, list[int]]:
+        return {
+            "center": [x, y],
+            "left": [x - erx - 1, y],
+            "right": [x + erx + 1, y],
+            "top": [x, y - ery - 1],
+            "bottom": [x, y + ery + 1],
+        }
+
+    y = _BEAR_MOUTH_Y
+    return {
+        "leftEye": eye(*_BEAR_EYES[0]),
+        "rightEye": eye(*_BEAR_EYES[1]),
+        "mouthLeft": [cx - 53, y - 12],
+        "mouthRight": [cx + 53, y - 12],
+        "upperLip": [cx, y - 5],
+        "lowerLip": [cx, y + 5],
+        "chin": [cx, cy + ry - 6],
+        "faceOutline": outline,
+    }
+
+
 # espeak-ng speech with IPA phoneme events
 
 _EVENT_PHONEME = 7
