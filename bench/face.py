@@ -20,8 +20,9 @@ Measured, for Grace Hopper and the astronaut at 704×1088 and 1088×704:
 * the face's look (``tests/face_metrics.py``), on Hopper: separate teeth in the widest-open
   frames of the sentence after VP8 (``teeth_gaps``), the chin following the lower lip as the
   mouth opens (``chin_follow``), and the head turn over a minute of speech (``head_turn``, every
-  5th frame), within the engine's yaw limit if it exposes one. ``--only look`` measures just
-  this (a few seconds; no timings).
+  5th frame), within the envelope the default ``HeadLimits`` allow (``turn_envelope``: renders
+  at the limits' corners, re-measured). ``--only look`` measures just this (a few seconds; no
+  timings).
 """
 
 from __future__ import annotations
@@ -292,9 +293,9 @@ def look(
     minute = [f.image for f in face_metrics.speech_frames(renderer, speech, 60.0, every=5)]
     turn = face_metrics.head_turn(minute)
     rest = face_metrics.head_turn([renderer.still])
-    limit = HeadLimits().yaw  # the default, which speech_frames' generator uses
-    b = face_metrics.head_turn([renderer.render(FaceParams(yaw=y)) for y in (-limit, limit)])
-    bounds = sorted(b["yaw"])
+    limits = HeadLimits()  # the default, which speech_frames' generator uses
+    limit = limits.yaw
+    bounds = list(face_metrics.turn_envelope(renderer, limits))
     return {
         "teeth": {
             "frames": widest,
@@ -324,7 +325,7 @@ def look(
             "pitch_span": turn["pitch_span"],
             "pitch_rest": rest["pitch"][0],
             "yaw_limit_rad": limit,
-            "yaw_at_limits": bounds,
+            "yaw_envelope_at_limits": bounds,
         },
     }
 
@@ -340,11 +341,8 @@ def look_targets(lk: dict[str, object]) -> dict[str, bool]:
         "chin_follow_ge_0.6": statistics.median(chin) >= face_metrics.CHIN_FOLLOW_MIN,
         "head_turn_span_ge_0.08": turn["yaw_span"] >= face_metrics.HEAD_TURN_SPAN_MIN,
     }
-    if turn["yaw_at_limits"] is not None:
-        lo, hi = turn["yaw_at_limits"]
-        out["head_turn_within_limit"] = (
-            lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
-        )
+    lo, hi = turn["yaw_envelope_at_limits"]
+    out["head_turn_within_limit"] = lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
     return out
 
 

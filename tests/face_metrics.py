@@ -29,13 +29,16 @@ from scipy.signal import find_peaks  # type: ignore[import-untyped]
 
 from characters.face import (
     AudioChunk,
+    FaceParams,
     FaceVideoGenerator,
     FrameRenderer,
     PhonemeTiming,
     VideoFrameOut,
+    WarpRenderer,
 )
 from characters.face import topology as tp
 from characters.face.landmarks import fit_mesh
+from characters.face.motion import HeadLimits
 
 RGB = npt.NDArray[np.uint8]
 FArray = npt.NDArray[np.float64]
@@ -376,6 +379,27 @@ def head_turn(images: Iterable[RGB]) -> dict[str, Any]:
         out[f"{name}_low"] = round(lo, 4)
         out[f"{name}_high"] = round(hi, 4)
     return out
+
+
+def turn_envelope(renderer: WarpRenderer, limits: HeadLimits) -> tuple[float, float]:
+    """The lowest and highest :func:`nose_offset` (``yaw``) the limits allow, re-measured.
+
+    The mesh's nose offset is not the yaw alone: the fit also moves with pitch, roll and an open
+    mouth (by up to 0.03 eye distances here). So the envelope is measured on renders at the
+    limits' corners (yaw ±, pitch −/0/+, roll −/0/+) with the mouth closed and wide open; a head
+    that stays within its limits stays within this envelope.
+    """
+    images = [
+        renderer.render(FaceParams(yaw=y, pitch=p, roll=r, open=o))
+        for y, p, r, o in itertools.product(
+            (-limits.yaw, limits.yaw),
+            (-limits.pitch, 0.0, limits.pitch),
+            (-limits.roll, 0.0, limits.roll),
+            (0.0, 0.85),
+        )
+    ]
+    values = [v for v in head_turn(images)["yaw"] if not np.isnan(v)]
+    return min(values), max(values)
 
 
 def speech_frames(

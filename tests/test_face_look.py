@@ -76,9 +76,7 @@ def test_the_head_turns_over_a_minute_of_speech(hopper: WarpRenderer) -> None:
     assert turn["found"] >= 0.95 * len(frames)
     assert turn["yaw_span"] >= fm.HEAD_TURN_SPAN_MIN, turn["yaw_span"]
     # the turn stays within the configured limits (the default, as speech_frames uses)
-    limit = HeadLimits().yaw
-    bounds = fm.head_turn([hopper.render(FaceParams(yaw=y)) for y in (-limit, limit)])
-    lo, hi = sorted(bounds["yaw"])
+    lo, hi = fm.turn_envelope(hopper, HeadLimits())
     assert lo - 0.01 <= turn["yaw_low"] and turn["yaw_high"] <= hi + 0.01
 
 

@@ -141,6 +141,19 @@ def test_open_mouth_has_teeth_a_cavity_and_a_tongue(renderer) -> None:
         assert redness(high_tongue) > redness(low_tongue) + 15
 
 
+@pytest.mark.parametrize("shape", ["A", "E"])
+def test_lips_and_chin_keep_their_size_on_wide_vowels(renderer, shape: str) -> None:
+    """Wide vowels move the lips and chin rather than stretch them: the upper lip (0–13), the
+    lower lip (14–17) and lip-to-chin (17–152) keep their height within 15 % (E's spread
+    and lift used to thin Hopper's upper lip to 0.76)."""
+    _, r = renderer
+    p = SHAPES.get(shape) or FaceParams(open=0.32, spread=0.75, upper_lift=0.25)
+    rest, moved = r.deformer.rest, r.vertices(p)
+    for a, b in ((0, 13), (14, 17), (17, 152)):
+        ratio = np.hypot(*(moved[a] - moved[b])) / np.hypot(*(rest[a] - rest[b]))
+        assert 0.85 <= ratio <= 1.15, (shape, a, b, ratio)
+
+
 def test_drawn_faces_get_a_flat_mouth() -> None:
     arr = cartoon_rgb()
     r = WarpRenderer(arr, analyse(arr, cartoon_keypoints()))

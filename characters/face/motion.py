@@ -2,11 +2,13 @@
 
 The head turns in 3D (yaw, pitch, roll) within :class:`HeadLimits`. Idle, it sways a little.
 Speaking, it also turns from side to side as people do while they talk (a new direction every
-1.5–3.5 s, eased over 0.8 s) and gives a small nod with raised brows on stressed
-syllables. Listening is calmer: slower, smaller turns, the gaze held on the user, and an
-occasional nod. Turn targets and blinks are a pure function of time and a seed (drawn lazily,
-in order), so a session is reproducible and nothing accumulates: the head returns to its rest
-pose on average and cannot drift.
+1.2–2.8 s of talk, eased over 0.8 s) and gives a small nod with raised brows on stressed
+syllables. Listening is calmer: the head eases back to rest (only the small sway stays), the
+gaze is held on the user, with an occasional nod.
+
+Blinks, sway and gaze are a pure function of time and a seed (drawn lazily, in order); the turns
+run on a clock of talk time and come in mirrored pairs. A session is reproducible and nothing
+accumulates: the head returns to its rest pose on average and cannot drift.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ DOUBLE_BLINK_CHANCE = 0.12
 NOD_INTERVAL_S = (2.8, 6.5)
 NOD_DURATION_S = 1.1
 GAZE_INTERVAL_S = (1.2, 4.0)
-TURN_INTERVAL_S = (1.5, 3.5)
+TURN_INTERVAL_S = (1.2, 2.8)
 TURN_EASE_S = 0.8
 
 
@@ -114,23 +116,31 @@ class HeadPose:
 
 
 class _Turns:
-    """Where the head looks while talking: eased moves between seeded (yaw, pitch) targets,
-    as shares of the limits, alternating sides more often than not."""
+    """Where the head looks while talking: eased moves between seeded (yaw, pitch) targets, as
+    shares of the limits. Targets come in mirrored pairs held equally long (one side, then the
+    other), on a clock that runs only while the character talks, so the head's average pose
+    stays at rest over any few seconds of talk and nothing drifts."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._targets: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
-        self._next = float(rng.uniform(*TURN_INTERVAL_S))
+        self._next = 0.0
+        self._mirror: tuple[float, float, float] | None = None
         self._side = 1.0 if rng.random() < 0.5 else -1.0
 
     def __call__(self, t: float) -> tuple[float, float]:
         while self._next <= t:
-            if self._rng.random() < 0.85:
-                self._side = -self._side
-            yaw = self._side * float(self._rng.uniform(0.45, 1.0))
-            pitch = float(self._rng.uniform(-0.4, 0.4))
+            if self._mirror is None:
+                hold = float(self._rng.uniform(*TURN_INTERVAL_S))
+                yaw = self._side * float(self._rng.uniform(0.45, 1.0))
+                pitch = float(self._rng.uniform(-0.4, 0.4))
+                self._mirror = (hold, -yaw, -pitch)
+                self._side = -self._side if self._rng.random() < 0.5 else self._side
+            else:
+                hold, yaw, pitch = self._mirror
+                self._mirror = None
             self._targets.append((self._next, yaw, pitch))
-            self._next += float(self._rng.uniform(*TURN_INTERVAL_S))
+            self._next += hold
         while len(self._targets) > 2 and self._targets[1][0] < t - TURN_EASE_S:
             self._targets.pop(0)
         yaw, pitch = 0.0, 0.0
@@ -161,6 +171,8 @@ class HeadMotion:
         self._gaze: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
         self._next_gaze = float(rng.uniform(*GAZE_INTERVAL_S))
         self._turns = _Turns(np.random.default_rng(seed + 7))
+        self._talk = 0.0  # seconds of talk so far (the turns' clock)
+        self._last_t: float | None = None
 
     def _gaze_at(self, t: float) -> tuple[float, float]:
         while self._next_gaze <= t:
@@ -216,8 +228,11 @@ class HeadMotion:
         """
         lim = self.limits
         amp = 1.0 + 0.6 * engaged  # (not the syllable-fast loudness: the sway would shake)
-        turn_yaw, turn_pitch = self._turns(t)
-        turning = 0.25 if listening else engaged
+        if self._last_t is not None:
+            self._talk += engaged * min(max(t - self._last_t, 0.0), 1.0)
+        self._last_t = t
+        turn_yaw, turn_pitch = self._turns(self._talk)
+        turning = engaged  # eases back to rest over about two seconds after the talk
         pose = HeadPose(
             roll=0.3 * lim.roll * amp * self._roll(t),
             yaw=0.2 * lim.yaw * amp * self._yaw(t) + 0.8 * lim.yaw * turning * turn_yaw,

@@ -349,7 +349,10 @@ class MouthPainter:
         layer = layer * shadow[..., None]
         rim = min(1.0, opening * 5.0)
         if rim > 0:
-            lower_rim = (1 - _smooth(0.0, 0.06 * hw * rim + 0.5, low - ys)) * 0.8
+            # (a photo's own open mouth brings its lower lip's inside with its lower layer)
+            lower_rim = (1 - _smooth(0.0, 0.04 * hw * rim + 0.5, low - ys)) * 0.8
+            if self.layers is not None:
+                lower_rim = lower_rim * 0.0
             upper_rim = (1 - _smooth(0.0, 0.025 * hw * rim + 0.5, ys - up)) * 0.7
             k = np.maximum(lower_rim, upper_rim)[..., None]
             layer = layer * (1 - k) + self.lip_inner * k

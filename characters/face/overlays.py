@@ -12,25 +12,7 @@ import numpy.typing as npt
 from characters.face.params import FaceParams
 
 FArray = npt.NDArray[np.float64]
-F32 = npt.NDArray[np.float32]
 RGB = npt.NDArray[np.uint8]
-
-
-def _smooth(e0: float, e1: float, x: F32) -> F32:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return np.asarray(t * t * (3 - 2 * t), dtype=np.float32)
-
-
-def _poly_mask(shape: tuple[int, int], poly: FArray, origin: tuple[int, int]) -> F32:
-    mask = np.zeros(shape, np.uint8)
-    pts = np.round((poly - origin) * 16).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, 4)
-    return np.asarray(mask, dtype=np.float32) * np.float32(1 / 255)
-
-
-def _chain_at(xs: F32, chain: FArray) -> F32:
-    order = np.argsort(chain[:, 0])
-    return np.asarray(np.interp(xs, chain[order, 0], chain[order, 1]), dtype=np.float32)
 
 
 class LashPainter:

@@ -108,7 +108,7 @@ class WarpRenderer:
             open_at_rest,
             half_width=mf.half_width,
             seam_v=float(mf.uv(seam[None, :])[1][0]),
-            floor_v=lower_v - 0.02 if open_at_rest else None,
+            floor_v=lower_v + 0.04 if open_at_rest else None,
             iod=self.deformer.iod,
             flat=analysis.get("source") == "keypoints",
         )
