@@ -187,7 +187,7 @@ class MouthPainter:
         self.lower = list(regions["lipsLowerInner"])
         self.half_width = half_width
         self.seam_v = seam_v
-        self.floor_v = seam_v + EDGE_BELOW_SEAM - OVERBITE - 0.05 if floor_v is None else floor_v
+        self.floor_v = seam_v + EDGE_BELOW_SEAM - OVERBITE - 0.12 if floor_v is None else floor_v
         self.flat = flat
         lip = np.array(palette["lip"], np.float32)
         skin = np.array(palette["skin"], np.float32)
