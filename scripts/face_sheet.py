@@ -566,7 +566,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the mouth zooms (rest, A, O, E)",
     )
     parser.add_argument(
-        "--yaw-deg", type=float, default=8.0, help="head yaw of the turned-head column, degrees (default: the largest turn)"
+        "--yaw-deg",
+        type=float,
+        default=8.0,
+        help="head yaw of the turned-head column, degrees (default: the largest turn)",
     )
     parser.add_argument(
         "--pitch-deg", type=float, default=3.0, help="head pitch of the turned-head column, degrees"
