@@ -78,6 +78,18 @@ def _light_side(still: RGB, rest: FArray, iod: float) -> float:
     return float(np.clip(2.5 * (right - left) / max(right + left, 1.0), -0.6, 0.6))
 
 
+def _soften(sprite: Sprite, sigma: float) -> Sprite:
+    """The texture blurred by ``sigma`` px (premultiplied, so edges fade rather than darken)."""
+    if sigma < 0.3:
+        return sprite
+    rgba = sprite.rgba
+    prem = np.dstack([rgba[..., :3] * rgba[..., 3:4], rgba[..., 3]])
+    prem = cv2.GaussianBlur(prem, (0, 0), sigma)
+    out = prem.copy()
+    out[..., :3] = prem[..., :3] / np.maximum(prem[..., 3:4], np.float32(1e-4))
+    return Sprite(np.ascontiguousarray(out, dtype=np.float32), sprite.u0, sprite.v0, sprite.scale)
+
+
 class _Layer:
     """A piece of the photo's own mouth interior that moves rigidly with one lip."""
 
@@ -165,6 +177,10 @@ class MouthPainter:
         seam_v: the rest lip seam's ``v`` in the middle of the mouth.
         floor_v: where the top of the resting tongue is (``v``, jaw closed); by default just
             behind the lower teeth's edge.
+        lower_edge_v: where the lower teeth's biting edge is with the jaw closed; by default
+            behind the upper teeth (an open photo mouth puts them at its lower lip).
+        softness: blur (px) for the drawn teeth, so they are no sharper than the photo (an
+            enlarged photo is soft).
         iod: the inter-eye distance (px).
         flat: draw in flat colours (a stylised, drawn face).
     """
@@ -181,6 +197,8 @@ class MouthPainter:
         seam_v: float,
         iod: float,
         floor_v: float | None = None,
+        lower_edge_v: float | None = None,
+        softness: float = 0.0,
         flat: bool = False,
     ) -> None:
         self.upper = list(regions["lipsUpperInner"])
@@ -209,9 +227,17 @@ class MouthPainter:
             light_x=_light_side(still, rest, iod),
             flat=flat,
         )
-        self.teeth_rows: tuple[Sprite, Sprite] = (
+        rows = (
             upper_row(self.dentition, seam_v, half_width),
-            lower_row(self.dentition, seam_v, half_width),
+            lower_row(
+                self.dentition,
+                seam_v if lower_edge_v is None else lower_edge_v - EDGE_BELOW_SEAM + OVERBITE,
+                half_width,
+            ),
+        )
+        self.teeth_rows: tuple[Sprite, Sprite] = (
+            _soften(rows[0], softness),
+            _soften(rows[1], softness),
         )
         self.layers: tuple[_Layer, _Layer] | None = None
         if open_at_rest:
@@ -270,6 +296,8 @@ class MouthPainter:
                 layer = self._place(layer, row, m, (rh, rw))
         else:
             layer = self._photo_layers(layer, pts, (x0, y0), (rh, rw))
+            # the photo shows the upper teeth only; the lower ones rise with the opening jaw
+            layer = self._place(layer, self.teeth_rows[1], jaw_roi, (rh, rw))
         if not self.flat:
             layer = self._shade(layer, up, low, ys, xn, opening)
         roi = frame[y0:y1, x0:x1].astype(np.float32)

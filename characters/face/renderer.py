@@ -109,6 +109,8 @@ class WarpRenderer:
             half_width=mf.half_width,
             seam_v=float(mf.uv(seam[None, :])[1][0]),
             floor_v=lower_v + 0.04 if open_at_rest else None,
+            lower_edge_v=lower_v - 0.1 if open_at_rest else None,
+            softness=0.4 * max(self.framing.scale - 1.0, 0.0),
             iod=self.deformer.iod,
             flat=analysis.get("source") == "keypoints",
         )
