@@ -116,7 +116,12 @@ class WarpRenderer:
         )
         # the teeth sit a little behind the lips
         self._teeth_depth = float(self.deformer.depth[13]) - 0.08 * self.deformer.iod
-        self.lashes = LashPainter(self.deformer.rest, r, analysis["palette"])
+        self.lashes = LashPainter(
+            self.deformer.rest,
+            r,
+            analysis["palette"],
+            flat=analysis.get("source") == "keypoints",
+        )
 
     @property
     def width(self) -> int:
