@@ -43,6 +43,7 @@ class LashPainter:
         self.eye_width = float(np.mean(widths))
         self.thickness = max(1.0, 0.035 * self.eye_width)
         self.colour = np.array(palette["lash"], np.float32)
+        self.skin = np.array(palette["skin"], np.float32)
         self.flat = flat
 
     def _smooth_lid(self, frame: RGB, line: FArray, travel: FArray, amount: float) -> None:
@@ -67,15 +68,21 @@ class LashPainter:
         cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         # the skin just above the lid gives its colour (the blur alone carries the lashes' dark)
         above = np.zeros_like(mask)
-        band = np.vstack([top, (top - [0.0, 0.12 * w])[::-1]])
+        band = np.vstack([top, (top - [0.0, 0.08 * w])[::-1]])
         cv2.fillPoly(above, [np.round(band - (x0, y0)).astype(np.int32)], 1)
-        skin = roi[above.astype(bool)].mean(axis=0) if above.any() else blurred.mean(axis=(0, 1))
+        # (the median: the brow may reach into the band)
+        # the face's skin colour at the brightness found there (socket shadows and make-up
+        # would make the lid grey)
+        found = roi[above.astype(bool)]
+        local = np.median(found, axis=0) if len(found) else np.median(blurred, axis=(0, 1))
+        level = float(np.clip(local.mean() / max(float(self.skin.mean()), 1.0), 0.75, 1.2))
+        skin = self.skin * level
         rows = np.arange(y1 - y0, dtype=np.float32)[:, None] + y0
         edge_y = float(line[:, 1].mean())
-        toward_edge = np.clip(1 - (edge_y - rows) / max(0.25 * w, 1.0), 0, 1)[..., None]
-        smooth = 0.45 * blurred + 0.55 * skin * (1 - 0.18 * toward_edge)
+        toward_edge = np.clip(1 - (edge_y - rows) / max(0.15 * w, 1.0), 0, 1)[..., None]
+        smooth = 0.15 * blurred + 0.85 * skin * (1 - 0.1 * toward_edge)
         mask = cv2.GaussianBlur(mask, (0, 0), 0.05 * w + 0.5)
-        a = (mask.astype(np.float32) / 255.0 * 0.85 * k)[..., None]
+        a = (mask.astype(np.float32) / 255.0 * 0.95 * k)[..., None]
         frame[y0:y1, x0:x1] = (roi * (1 - a) + smooth * a).astype(np.uint8)
 
     def paint(self, frame: RGB, pts: FArray, params: FaceParams) -> None:
