@@ -253,3 +253,18 @@ def test_real_render_speech(tmp_path) -> None:
     assert frames[0].image.shape == (1088, 704, 3)
     assert max(f.params.open for f in frames) > 0.3
     assert frames[-1].to_av().pts == frames[-1].pts
+
+
+def test_the_head_turn_setting_sets_the_limits() -> None:
+    from pydantic import ValidationError
+
+    from characters.config import Settings
+
+    assert Settings().face_head_turn_deg == 8.0
+    limits = HeadLimits.from_degrees(Settings(face_head_turn_deg=4).face_head_turn_deg)
+    assert limits.yaw == pytest.approx(np.radians(4)) and limits.roll == pytest.approx(
+        np.radians(2)
+    )
+    for bad in (-1, 13):
+        with pytest.raises(ValidationError):
+            Settings(face_head_turn_deg=bad)
