@@ -226,6 +226,7 @@ class MouthPainter:
             outline=np.array(palette["lash"], np.float32),
             light_x=_light_side(still, rest, iod),
             flat=flat,
+            seed=int(np.round(rest[:, :2]).astype(np.int64).sum()) % 100_003,
         )
         rows = (
             upper_row(self.dentition, seam_v, half_width),

@@ -65,6 +65,8 @@ class Dentition:
     outline: F32
     light_x: float
     flat: bool
+    seed: int = 0
+    """Seeds each tooth's small differences (edge, length, shade): the same for one avatar."""
 
 
 def _smooth(e0: float | FArray, e1: float | FArray, x: npt.NDArray[Any]) -> FArray:
@@ -97,6 +99,7 @@ def _row(
     alpha = np.zeros((h, w))
     teeth_mask = np.zeros((h, w))
     gap = 0.014 if not d.flat else 0.02
+    rng = np.random.default_rng(d.seed * 2 + (0 if upper else 1))
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         k = a / edges[-1]  # 0 in the middle, ~1 at the back
         half = (b - a) / 2
@@ -104,6 +107,10 @@ def _row(
         length_k = length * (1.0 - 0.18 * k - (0.06 if 0 < a < 0.4 else 0.0))
         tooth_edge = edge - sign * (0.02 if 0.25 < a < 0.4 else 0.0)  # laterals a bit shorter
         for side in (-1.0, 1.0):
+            # no two teeth alike: a little longer or shorter, a shade lighter or darker
+            rough = 0.0 if d.flat else 1.0
+            nudge = rough * float(np.clip(rng.normal(0, 0.008), -0.015, 0.015))
+            bright = 1.0 + rough * float(np.clip(rng.normal(0, 0.035), -0.07, 0.07))
             du = np.abs(u - side * centre)
             # rounded biting corners: the edge recedes near the tooth's sides
             r = 0.45 * half
@@ -111,7 +118,7 @@ def _row(
             corner = r * (1 - np.sqrt(np.clip(1 - over**2, 0.0, 1.0)))
             if 0.5 < a < 0.75:  # canine: a pointed cusp
                 corner = corner + 0.25 * du
-            biting = tooth_edge - sign * corner
+            biting = tooth_edge + sign * nudge - sign * corner
             top = tooth_edge - sign * length_k
             crown_top = top + sign * 0.06 * (du / half) ** 2  # the gum dips between teeth
             # teeth touch near the gum; the gaps open towards the biting edge
@@ -126,7 +133,7 @@ def _row(
                 convex = 0.86 + 0.14 * np.cos(0.5 * np.pi * np.clip(du / half, 0, 1))
                 arch = 1.0 - 0.55 * min(k + 0.1, 1.0) ** 1.2
                 lit = 1.0 + 0.16 * d.light_x * side * min(centre, 1.0)
-                shade = convex * arch * lit
+                shade = convex * arch * lit * bright
             tint = np.ones((h, w, 3))
             if not d.flat:
                 depth = np.clip(sign * (v - top) / max(length_k, 1e-3), 0.0, 1.0)
