@@ -60,7 +60,8 @@ def test_the_chin_follows_the_jaw(hopper_a: list[np.ndarray]) -> None:
 @pytest.mark.timeout(120)
 def test_the_head_turns(hopper: WarpRenderer) -> None:
     # each pose held for three frames: one jump between them leaves the encoder short of bits
-    held = [fm.decode_vp8([hopper.render(FaceParams(yaw=y))] * 3)[-1] for y in (0.1, -0.1)]
+    lim = HeadLimits().yaw  # the largest turn the animation uses (0.1 rad gives about 0.085)
+    held = [fm.decode_vp8([hopper.render(FaceParams(yaw=y))] * 3)[-1] for y in (lim, -lim)]
     turn = fm.head_turn(held)
     assert turn["found"] == 2
     assert abs(turn["yaw"][0] - turn["yaw"][1]) >= fm.HEAD_TURN_SPAN_MIN, turn["yaw"]
