@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.calls import LIVE_SETTINGS, models_ready
+from tests.conftest import Server, free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "testkey"
@@ -105,3 +106,15 @@ logging:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def start_live_server(
+    livekit: LiveKit, tmp: Path, extra: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """The real server in LiveKit mode on ``livekit``, its models loaded (for a module-scoped
+    fixture: ``yield from``). ``extra`` settings go on top, without the ``CHARACTERS_``."""
+    settings = {**LIVE_SETTINGS, **livekit.settings(), **(extra or {})}
+    srv, pg = start_server(tmp, {f"CHARACTERS_{k}": v for k, v in settings.items()})
+    models_ready(srv)
+    yield srv
+    stop_server(srv, pg)

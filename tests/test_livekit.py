@@ -23,7 +23,6 @@ from livekit import api, rtc
 
 from characters.realtime.livekit_client import RoomClient
 from tests.calls import (
-    LIVE_SETTINGS,
     START,
     assistant_text,
     audio_between,
@@ -34,8 +33,8 @@ from tests.calls import (
     spoken,
     transcribe,
 )
-from tests.conftest import Server, start_server, stop_server, wait_for
-from tests.livekit import LiveKit, start_livekit
+from tests.conftest import Server, wait_for
+from tests.livekit import LiveKit, start_live_server, start_livekit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -51,13 +50,9 @@ def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
 def live(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real server in LiveKit mode, its models loaded."""
     # greedy decoding: the action test's question is answered with its tool every run
-    settings = {**LIVE_SETTINGS, **livekit.settings(), "LLM_TEMPERATURE": "0"}
-    srv, pg = start_server(
-        tmp_path_factory.mktemp("lk-server"), {f"CHARACTERS_{k}": v for k, v in settings.items()}
+    yield from start_live_server(
+        livekit, tmp_path_factory.mktemp("lk-server"), {"LLM_TEMPERATURE": "0"}
     )
-    models_ready(srv)
-    yield srv
-    stop_server(srv, pg)
 
 
 @pytest.fixture(scope="module")

@@ -30,10 +30,10 @@ import numpy as np
 import pytest
 
 from tests.browser import brightness, chromium, new_page, screenshot
-from tests.calls import LIVE_SETTINGS, heard_words, models_ready, spoken
-from tests.conftest import ROOT, Server, start_server, stop_server, wait_for
+from tests.calls import heard_words, spoken
+from tests.conftest import ROOT, Server, wait_for
 from tests.integrator import Integrator, start_integrator, stop_integrator
-from tests.livekit import LiveKit, start_livekit
+from tests.livekit import LiveKit, start_live_server, start_livekit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -112,13 +112,7 @@ def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
 @pytest.fixture(scope="module")
 def live(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real server in LiveKit mode, its models loaded."""
-    settings = {**LIVE_SETTINGS, **livekit.settings()}
-    srv, pg = start_server(
-        tmp_path_factory.mktemp("lk-server"), {f"CHARACTERS_{k}": v for k, v in settings.items()}
-    )
-    models_ready(srv)
-    yield srv
-    stop_server(srv, pg)
+    yield from start_live_server(livekit, tmp_path_factory.mktemp("lk-server"))
 
 
 @pytest.fixture(scope="module")

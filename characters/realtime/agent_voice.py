@@ -44,7 +44,7 @@ from characters.pcm import StreamResampler
 from characters.realtime import events
 from characters.realtime.events import EndCall
 from characters.realtime.runner import CallHooks, CallRunner, CallSettings, Outcome, Transport
-from characters.realtime.stage import INTERRUPT_MARGIN_S, AvatarStage
+from characters.realtime.stage import INTERRUPT_MARGIN_S
 from characters.sessions.states import Status
 
 log = logging.getLogger(__name__)
@@ -150,16 +150,8 @@ class AgentVoiceRunner(CallRunner):
 
     async def _start(self) -> None:
         await self._begin()
-        s, t = self.settings, self.transport
-        self.stage = AvatarStage(
-            self.generator,
-            t.clock,
-            t.audio_out,
-            video_out=t.video_out,
-            recorder=self.recorder,
-            lead_s=s.lead_s,
-            on_answer_played=self._played,
-        )
+        t = self.transport
+        self.stage = self._new_stage(on_answer_played=self._played)
         self.link.on_clear = self._clear
         t.clock.start()
         self._task(self.stage.run())

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -153,14 +153,7 @@ async def create_room(settings: Settings, room: str) -> None:
     joins first, so a LiveKit server with ``room.auto_create: false`` refuses a client that
     comes back after its call ended (raises :class:`LiveKitUnavailable`)."""
     request = api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
-    async with _server_api(settings) as lk:
-        try:
-            await asyncio.wait_for(lk.room.create_room(request), JOIN_TIMEOUT_S)
-        except Exception as e:
-            raise LiveKitUnavailable(
-                f"the LiveKit server at {settings.livekit_url} could not create the room: "
-                f"{_first_line(e)}"
-            ) from e
+    await _request(settings, "create the room", lambda lk: lk.room.create_room(request))
 
 
 async def dispatch_room(settings: Settings, room: str) -> None:
@@ -168,13 +161,22 @@ async def dispatch_room(settings: Settings, room: str) -> None:
     character then joins). LiveKit drops a dispatch that finds every worker full, so the
     caller asks again until the call is taken (raises :class:`LiveKitUnavailable`)."""
     request = api.CreateAgentDispatchRequest(agent_name=WORKER_AGENT, room=room, metadata=room)
+    await _request(
+        settings, "dispatch the room", lambda lk: lk.agent_dispatch.create_dispatch(request)
+    )
+
+
+async def _request(
+    settings: Settings, what: str, call: Callable[[api.LiveKitAPI], Awaitable[object]]
+) -> None:
+    """One server-API request within :data:`JOIN_TIMEOUT_S`; any failure is
+    :class:`LiveKitUnavailable`, saying what could not be done."""
     async with _server_api(settings) as lk:
         try:
-            await asyncio.wait_for(lk.agent_dispatch.create_dispatch(request), JOIN_TIMEOUT_S)
+            await asyncio.wait_for(call(lk), JOIN_TIMEOUT_S)
         except Exception as e:
             raise LiveKitUnavailable(
-                f"the LiveKit server at {settings.livekit_url} could not dispatch the room: "
-                f"{_first_line(e)}"
+                f"the LiveKit server at {settings.livekit_url} could not {what}: {_first_line(e)}"
             ) from e
 
 

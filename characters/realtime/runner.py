@@ -274,26 +274,32 @@ class CallRunner:
         await self.hooks.running()
         self._started = time.monotonic()
         self._last_audio = time.monotonic()
-        s, t = self.settings, self.transport
+        s, t, r = self.settings, self.transport, self.generator.renderer
         if s.recording is not None:
             try:
-                renderer = self.generator.renderer
-                self.recorder = Recorder(s.recording, renderer.width, renderer.height)
+                self.recorder = Recorder(s.recording, r.width, r.height)
             except Exception:
                 log.exception("cannot record call %s", self.session_id)
-        r = self.generator.renderer
         t.video_format(r.width, r.height, self.generator.fps, s.video_bitrate)
 
-    async def _start(self) -> None:
-        await self._begin()
-        s, t = self.settings, self.transport
-        self.stage = AvatarStage(
+    def _new_stage(self, **callbacks: Any) -> AvatarStage:
+        """The call's stage on this transport (after :meth:`_begin`), with ``callbacks`` (the
+        :class:`AvatarStage` ``on_*`` arguments) for what this kind of call reacts to."""
+        t = self.transport
+        return AvatarStage(
             self.generator,
             t.clock,
             t.audio_out,
             video_out=t.video_out,
             recorder=self.recorder,
-            lead_s=s.lead_s,
+            lead_s=self.settings.lead_s,
+            **callbacks,
+        )
+
+    async def _start(self) -> None:
+        await self._begin()
+        t = self.transport
+        self.stage = self._new_stage(
             on_words=self._on_words,
             on_playing=self._on_playing,
             on_answer_played=self._on_answer_played,
