@@ -229,7 +229,6 @@ class FaceVideoGenerator:
         self._lock = threading.Lock()
         self._frame = 0
         self._played = 0
-        self._emphasis = 0.0
 
     @property
     def sample_rate(self) -> int:
@@ -307,13 +306,14 @@ class FaceVideoGenerator:
 
     def _consume(
         self, count: int
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64] | None, float, bool]:
-        """Take ``count`` samples of audio; the mouth pose and loudness at their middle."""
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64] | None, float, float, bool]:
+        """Take ``count`` samples of audio; the mouth pose, loudness and a stressed syllable's
+        emphasis (:meth:`~characters.face.visemes.VisemeTrack.emphasis_at`) at their middle."""
         out = np.zeros(count, np.float32)
         filled = 0
         pose: npt.NDArray[np.float64] | None = None
         loudness = 0.0
-        self._emphasis = 0.0
+        emphasis = 0.0
         ended = False
         sr = self._sample_rate
         while filled < count and self._segments:
@@ -337,7 +337,7 @@ class FaceVideoGenerator:
                     pose = pose_from_loudness(loudness)
                 else:
                     pose = seg.track.pose_at(t)
-                    self._emphasis = seg.track.emphasis_at(t)
+                    emphasis = seg.track.emphasis_at(t)
                     pose[0] *= PHONEME_LOUDNESS_FLOOR + (1 - PHONEME_LOUDNESS_FLOOR) * loudness
             out[filled : filled + n] = audio[seg.read : seg.read + n]
             seg.read += n
@@ -346,7 +346,7 @@ class FaceVideoGenerator:
             if seg.read >= seg.length and seg.ended:
                 self._segments.popleft()
                 ended = True
-        return out, pose, loudness, ended
+        return out, pose, loudness, emphasis, ended
 
     def advance(self) -> FrameStep:
         """Move the clock one frame on without drawing: take the audio up to the next frame and
@@ -355,9 +355,9 @@ class FaceVideoGenerator:
         pts = self.pts
         count = round((self._frame + 1) * self._sample_rate / self._fps) - pts
         with self._lock:
-            audio, pose, loudness, ended = self._consume(count)
+            audio, pose, loudness, emphasis, ended = self._consume(count)
         t = pts / self._sample_rate
-        params = self.animator.params(t, pose, loudness, self._emphasis)
+        params = self.animator.params(t, pose, loudness, emphasis)
         self._frame += 1
         state = self.animator.state
         return FrameStep(pts, self._sample_rate, to_int16(audio), state, ended, params)

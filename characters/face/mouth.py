@@ -66,13 +66,12 @@ def _compose(m: FArray, inner: FArray) -> FArray:
 
 def _light_side(still: RGB, rest: FArray, iod: float) -> float:
     """−1..1: which side of the face the light comes from (image right is positive)."""
-    grey = still.astype(np.float32).mean(axis=2)
-    h, w = grey.shape
+    h, w = still.shape[:2]
     levels = []
     for idx in (50, 280):  # the cheeks
         x, y = np.round(rest[idx]).astype(int)
         r = max(2, int(0.12 * iod))
-        patch = grey[max(y - r, 0) : min(y + r, h), max(x - r, 0) : min(x + r, w)]
+        patch = still[max(y - r, 0) : min(y + r, h), max(x - r, 0) : min(x + r, w)]
         levels.append(float(patch.mean()) if patch.size else 128.0)
     left, right = levels
     return float(np.clip(2.5 * (right - left) / max(right + left, 1.0), -0.6, 0.6))
@@ -316,8 +315,8 @@ class MouthPainter:
         shade = (0.42 + 0.5 * near) * (1 - 0.5 * np.clip(xn * xn, 0, 1))
         return np.asarray(self.cavity[None, None, :] * shade[..., None], dtype=np.float32)
 
-    def _uv(self, m: FArray, shape: tuple[int, int]) -> tuple[F32, F32]:
-        inv = cv2.invertAffineTransform(m.astype(np.float64))
+    def _uv(self, inv: FArray, shape: tuple[int, int]) -> tuple[F32, F32]:
+        """Mouth coordinates of each ROI pixel, given the affine from ROI px to them."""
         rh, rw = shape
         xs = np.arange(rw, dtype=np.float32)[None, :]
         ys = np.arange(rh, dtype=np.float32)[:, None]
@@ -330,12 +329,13 @@ class MouthPainter:
     ) -> F32:
         """The tongue on the floor of the mouth; its tip rises to the upper teeth for L/TH."""
         tau = min(max(float(tongue), 0.0), 1.0)
-        u, v = self._uv(jaw, shape)
+        to_jaw = np.asarray(cv2.invertAffineTransform(jaw), dtype=np.float64)
+        u, v = self._uv(to_jaw, shape)
         drop = float(np.hypot(jaw[0, 1], jaw[1, 1]))  # px per unit, for anti-aliasing
         aa = 1.2 / max(drop, 1.0)
         # the upper teeth's edge (fixed to the skull) in the jaw's coordinates
         edge_px = skull @ np.array([0.0, self.seam_v + EDGE_BELOW_SEAM, 1.0])
-        upper_edge = float(cv2.invertAffineTransform(jaw)[1] @ np.append(edge_px, 1.0))
+        upper_edge = float(to_jaw[1] @ np.append(edge_px, 1.0))
         top_c = (1 - tau) * self.floor_v + tau * (upper_edge + 0.01)
         half = 0.62 - 0.12 * tau
         # a low mound, or (raised) a flat-topped tip between the teeth

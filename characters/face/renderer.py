@@ -100,6 +100,7 @@ class WarpRenderer:
         open_at_rest = bool(mouth["openAtRest"])
         # an open photo mouth keeps its own teeth; its tongue rests at the lower lip
         lower_v = float(mf.uv(self.deformer.rest[[14]])[1][0])
+        drawn = analysis.get("source") == "keypoints"  # a stylised face: flat colours
         self.mouth = MouthPainter(
             self.still,
             self.deformer.rest,
@@ -112,7 +113,7 @@ class WarpRenderer:
             lower_edge_v=lower_v - 0.1 if open_at_rest else None,
             softness=0.4 * max(self.framing.scale - 1.0, 0.0),
             iod=self.deformer.iod,
-            flat=analysis.get("source") == "keypoints",
+            flat=drawn,
         )
         # the teeth sit a little behind the lips
         self._teeth_depth = float(self.deformer.depth[13]) - 0.08 * self.deformer.iod
@@ -120,7 +121,7 @@ class WarpRenderer:
             self.deformer.rest,
             r,
             analysis["palette"],
-            flat=analysis.get("source") == "keypoints",
+            flat=drawn,
         )
 
     @property

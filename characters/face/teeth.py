@@ -96,7 +96,6 @@ def _row(
     aa = 1.0 / ss  # one (supersampled) pixel of anti-aliasing
     edge = edge_v - sign * SMILE_ARC * np.minimum(au, 1.0) ** 2
     colour = np.zeros((h, w, 3))
-    alpha = np.zeros((h, w))
     teeth_mask = np.zeros((h, w))
     gap = 0.014 if not d.flat else 0.02
     rng = np.random.default_rng(d.seed * 2 + (0 if upper else 1))
