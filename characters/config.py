@@ -226,12 +226,13 @@ class Settings(BaseSettings):
     """Connect and first-token timeout for ``llm_url``."""
     turn_silence_ms: int = Field(900, ge=100, le=5000)
     """Silence after speech that ends the user's turn whatever the end-of-turn model says."""
-    turn_min_silence_ms: int = Field(100, ge=50, le=2000)
-    """Silence after which the end-of-turn model is asked whether the user has finished."""
+    turn_min_silence_ms: int = Field(96, ge=32, le=2000)
+    """Silence after which the answer to the words so far starts speculatively (the
+    end-of-turn model is asked from 128 ms)."""
     turn_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    """Smart Turn probability above which a pause ends the turn early."""
     turn_model_silence_ms: int = Field(600, ge=50, le=5000)
     """Pause from which the end-of-turn model's "finished" ends the turn."""
-    """Smart Turn probability above which a pause ends the turn early."""
 
     # Knowledge base (characters/knowledge; docs/knowledge.md)
     knowledge_max_tokens: int = Field(50_000, ge=100, le=1_000_000)

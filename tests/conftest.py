@@ -151,15 +151,20 @@ class Server:
     log_path: Path
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run the `characters` CLI against this server's data dir and database."""
-        return subprocess.run(
+        """Run the `characters` CLI against this server's data dir and database; with ``check``
+        a failure names the command and carries its stderr (CI shows nothing else)."""
+        done = subprocess.run(
             [sys.executable, "-m", "characters", *args],
             env=self.env,
             capture_output=True,
             text=True,
-            check=check,
             timeout=60,
         )
+        if check and done.returncode:
+            raise AssertionError(
+                f"`characters {' '.join(args)}` exited {done.returncode}:\n{done.stderr[-4000:]}"
+            )
+        return done
 
     def create_key(self, name: str = "test", *extra: str) -> str:
         out = self.cli("keys", "create", "--name", name, *extra)

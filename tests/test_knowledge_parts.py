@@ -346,7 +346,28 @@ def test_passages_go_before_the_question_and_anticipation_caches_them(
     assert warmed[:-1] == asked[:-1], (
         "the anticipated prefix is the answer's, up to the user's turn"
     )
-    assert warmed[-1] == {"role": "user", "content": ""}
+    assert warmed[-1] == {"role": "user", "content": "How much is a"}, (
+        "the user's words so far, without the last one (it may still change)"
+    )
+
+
+def test_anticipation_without_documents_caches_the_settled_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine_module, "synthesize", lambda _text, _voice: iter(()))
+    llm = RecordingLLM()
+    llm.answer = "We open at 9 am."
+    engines = Engines(settings=load_settings(), llm=llm)  # type: ignore[arg-type]
+    conversation = Conversation(engines, Character("Ada", personality="You are Ada."))
+    conversation.anticipate("When")  # one word may still change: nothing to cache
+    assert llm.warmed == []
+    conversation.anticipate("When does the muse")
+    done = _done(conversation.respond("When does the museum open?"))
+    assert done.text == "We open at 9 am."
+    warmed, asked = llm.warmed[-1], llm.asked[-1]
+    assert warmed[:-1] == asked[:-1]
+    assert warmed[-1] == {"role": "user", "content": "When does the"}
+    assert asked[-1]["content"].startswith(warmed[-1]["content"])
 
 
 def test_questions_nothing_covers_are_declined_without_the_model(

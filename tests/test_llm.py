@@ -149,6 +149,29 @@ def test_warm_prefix_cuts_time_to_first_token(smol_path: Path) -> None:
     assert warm < cold / 3 and again < cold / 3, (cold, warm, again)
 
 
+def test_warming_the_words_so_far_leaves_only_the_rest_to_evaluate(smol_path: Path) -> None:
+    # While the user speaks, their settled words go into the cache as an unfinished turn; the
+    # answer's prompt then extends the cached tokens and only its tail is evaluated.
+    llm = LlamaCppLLM(smol_path)
+    llm.warm(build_messages(LONG, [{"role": "user", "content": "Which room has a blue"}]))
+    llama = llm._model()
+    cached = list(llama.input_ids[: llama.n_tokens])
+    question = [{"role": "user", "content": "Which room has a blue chair?"}]
+    full = llm._tokens(llama, build_messages(LONG, question), answer=True)
+    assert full[: len(cached)] == cached, "the warmed turn is a prefix of the answer's prompt"
+    assert 0 < len(full) - len(cached) <= 8, len(full) - len(cached)
+    evaluated: list[int] = []
+    evaluate = llama.eval
+
+    def recording_eval(tokens: list[int]) -> None:
+        evaluated.append(len(tokens))
+        evaluate(tokens)
+
+    llama.eval = recording_eval  # type: ignore[method-assign]
+    first_delta_s(llm, "Which room has a blue chair?")
+    assert evaluated and evaluated[0] <= len(full) - len(cached), evaluated
+
+
 def test_cancel_stops_within_a_token_and_frees_the_model(smol_path: Path) -> None:
     llm = LlamaCppLLM(smol_path)
     cancel = threading.Event()

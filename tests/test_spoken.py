@@ -200,10 +200,23 @@ def test_tool_spec_type_is_exported() -> None:
         ),
         ("Open from nine.", ["Open from nine."]),  # one word before "from": no split
         ("A check-up costs sixty dollars.", ["A check-up costs sixty dollars."]),
+        # Before a verb or a figure, three words in.
+        (
+            "The most famous painting is The Green Heron.",
+            ["The most famous painting", "is The Green Heron."],
+        ),
+        ("A ticket costs 12 dollars.", ["A ticket costs", "12 dollars."]),
+        ("It costs 12 dollars.", ["It costs 12 dollars."]),
+        ("My name is Ada.", ["My name is Ada."]),
+        (
+            "Tickets are 12 dollars, and it is free on Sundays.",
+            ["Tickets are 12 dollars,", "and it is free on Sundays."],
+        ),
     ],
 )
 def test_first_chunk_may_end_before_a_phrase(text: str, chunks: list[str]) -> None:
-    """Only the first chunk is cut before a phrase-opening word, and only two words in."""
+    """Only the first chunk is cut before a phrase-opening word (two words in), a verb or a
+    figure (three words in)."""
     parser = SpokenStream(first_clause_words=1, first_phrase_words=2)
     events = [e for ch in text for e in parser.feed(ch)] + parser.flush()
     assert [e.text for e in events] == chunks

@@ -8,9 +8,10 @@ user's audio, and :meth:`Listener.set_speaking` while the character talks.
 Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run inside
 ``push`` exactly when they are needed:
 
-* at ``min_silence_ms`` (100 ms) of a pause the uncommitted speech is decoded and the full
-  transcript goes out as :class:`EndOfTurnCandidate` (the orchestrator starts the answer
-  speculatively); at the next ``push`` Smart Turn scores the turn: at or above ``threshold`` the
+* at ``min_silence_ms`` (96 ms: three VAD frames) of a pause the uncommitted speech is decoded
+  and the full transcript goes out as :class:`EndOfTurnCandidate` (the orchestrator starts the
+  answer speculatively); at the next ``push`` once the pause has lasted ``SCORE_SILENCE_MS``
+  (128 ms) Smart Turn scores the turn: at or above ``threshold`` the
   turn ends (:class:`TurnEnded`, reason ``"model"``) once the pause has lasted
   ``model_silence_ms`` (600 ms: a hesitation inside a sentence is usually shorter, and the
   speculative answer is rarely ready much sooner, so waiting costs little);
@@ -22,8 +23,9 @@ Per 32 ms frame it runs only Silero VAD (about 0.3 ms). The expensive steps run 
   reused), so a long turn leaves little to decode at its end; shorter gaps may be inside a word;
 * otherwise the turn ends after ``silence_ms`` of silence (reason ``"silence"``), unless the
   user speaks again first (:class:`TurnResumed`: drop the speculation);
-* every ``partial_every_ms`` of speech the uncommitted tail is decoded for captions
-  (:class:`Partial`).
+* every ``partial_every_ms`` (700 ms) of speech the uncommitted tail is decoded
+  (:class:`Partial`): captions, and the words the answer's prompt can already take in
+  (:meth:`~characters.conversation.engine.Conversation.anticipate`).
 
 A turn whose transcript is empty (a cough, a door, noise that fooled the VAD) emits no
 candidate and ends with :class:`TurnDiscarded` instead of :class:`TurnEnded`.
@@ -57,6 +59,10 @@ DEFAULT_TURN_THRESHOLD = 0.9
 """Smart Turn probability at which a 100 ms pause ends the turn (tuning: docs/turn-taking.md)."""
 
 
+SCORE_SILENCE_MS = 128
+"""Pause before Smart Turn is asked (four VAD frames: what it saw when its threshold was tuned;
+the candidate, at ``min_silence_ms``, comes sooner)."""
+
 UNFINISHED_SILENCE_MS = 1200
 """Pause that ends a turn whose words stop on one that cannot end a sentence (at least the
 turn silence)."""
@@ -66,8 +72,9 @@ turn silence)."""
 class ListenerConfig:
     """Turn-taking timings. Built from :class:`~characters.config.Settings` (``turn_*``)."""
 
-    min_silence_ms: int = 100
-    """Pause after which the turn may be over: candidate transcript and Smart Turn."""
+    min_silence_ms: int = 96
+    """Pause after which the turn may be over: the candidate transcript (three VAD frames; Smart
+    Turn is asked from ``SCORE_SILENCE_MS``)."""
     silence_ms: int = 900
     """Pause that ends the turn whatever Smart Turn says."""
     threshold: float = DEFAULT_TURN_THRESHOLD
@@ -83,8 +90,9 @@ class ListenerConfig:
     """Shorter blips are not speech."""
     commit_silence_ms: int = 150
     """Pause at which the speech so far is transcribed for good."""
-    partial_every_ms: int = 1500
-    """Speech between two :class:`Partial` captions; 0 turns them off."""
+    partial_every_ms: int = 700
+    """Speech between two :class:`Partial` transcripts (captions, and the answer's prompt
+    prepared from the words so far); 0 turns them off."""
     pre_speech_ms: int = 300
     """Audio kept before the detected start of speech (VAD onsets are a frame or two late)."""
     vad_threshold: float = 0.5
@@ -337,9 +345,15 @@ class Listener:
 
     def _score_pause(self) -> list[ListenerEvent]:
         """Ask Smart Turn whether the pending pause ends the turn."""
-        speech_end_s, self._score_at = self._score_at, None
-        if speech_end_s is None or self.turn is None or self._candidate is None:
+        if self._score_at is None or self.turn is None or self._candidate is None:
+            self._score_at = None
             return []
+        if (
+            self._silence_start is not None
+            and (self._frames - self._silence_start) * FRAME_S * 1000 < SCORE_SILENCE_MS
+        ):
+            return []  # asked at a later push, with the trailing silence it was tuned on
+        speech_end_s, self._score_at = self._score_at, None
         self.last_turn_score = self.turn.predict(self.transcriber.audio())
         if self.last_turn_score < self.config.threshold:
             return []

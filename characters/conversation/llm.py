@@ -66,7 +66,8 @@ class LLM(Protocol):
 
     def warm(self, messages: Sequence[Message]) -> None:
         """Evaluate a prompt prefix (usually the system prompt) so later answers starting
-        with it pay only for what follows."""
+        with it pay only for what follows. A last ``user`` message is a turn still being
+        spoken: only its opening and its words so far (``content``, often empty) count."""
         ...
 
     def stream(
@@ -177,16 +178,17 @@ class LlamaCppLLM:
     def warm(self, messages: Sequence[Message]) -> None:
         """Evaluate ``messages`` as a prompt prefix (without the answer's start).
 
-        A last user message with empty content stands for the user's next turn: only the chat
-        template's opening of that turn is evaluated, so the next answer pays only for the
-        user's words."""
+        A last user message stands for the user's turn still being spoken: the chat template's
+        opening of that turn and its words so far (``content``: empty between turns, the
+        settled words of a partial transcript while the user speaks) are evaluated, not its
+        end, so the answer pays only for the words that follow."""
         with self._lock:
             self._worker.submit(self._warm, list(messages)).result()
 
     def _warm(self, msgs: list[Message]) -> None:
         llama = self._model()
-        if msgs and msgs[-1].get("role") == "user" and msgs[-1].get("content") == "":
-            msgs[-1] = {**msgs[-1], "content": _OPEN_TURN}
+        if msgs and msgs[-1].get("role") == "user":
+            msgs[-1] = {**msgs[-1], "content": f"{msgs[-1].get('content') or ''}{_OPEN_TURN}"}
             prompt = self._render(llama, msgs, answer=False).split(_OPEN_TURN, 1)[0]
             tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
         else:

@@ -58,6 +58,10 @@ PHRASE_STARTS = frozenset(
     "which who when where if".split()
 )
 """Words that open a phrase: with ``first_phrase_words`` the first chunk may end before one."""
+PREDICATE_STARTS = frozenset("is are was were".split())
+"""Verbs after a longer subject ("The most famous painting | is The Green Heron."): the first
+chunk may end before one, or before a figure ("A ticket costs | 12 dollars."), one word later
+than before a phrase-opening word, where a speaker would also pause."""
 DROPPED = set("*`~|\\{}^<>#[]_")
 """Characters never spoken (``_``, ``[``, ``]``, ``<`` are handled before this applies)."""
 KEPT_SYMBOLS = set("°")
@@ -93,7 +97,8 @@ class SpokenStream:
     Args:
         first_phrase_words: when set, the first chunk may also end before a word that opens a
             phrase (:data:`PHRASE_STARTS`: "from", "at", "because", ...) once it has at least
-            this many words: "We're open | from 8 am to 6 pm." starts speaking two words in.
+            this many words: "We're open | from 8 am to 6 pm." starts speaking two words in;
+            and before a verb or a figure (:data:`PREDICATE_STARTS`) one word later.
         first_clause_words: the first chunk may end at a clause boundary once it has at least
             this many words (later chunks are whole sentences).
         max_chunk_chars: a sentence longer than this is cut at its next clause boundary.
@@ -350,10 +355,16 @@ class SpokenStream:
         if self._chunks_out or self.first_phrase_words is None:
             return False
         head, _, last = self._chunk.rpartition(" ")
-        if last.lower() not in PHRASE_STARTS or not head.strip():
+        if not head.strip():
+            return False
+        if last.lower() in PHRASE_STARTS:
+            least = self.first_phrase_words
+        elif last.lower() in PREDICATE_STARTS or last[:1].isdigit():
+            least = self.first_phrase_words + 1
+        else:
             return False
         core = head.rstrip(CLOSERS)
-        if len(head.split()) < self.first_phrase_words or not core[-1:].isalnum():
+        if len(head.split()) < least or not core[-1:].isalnum():
             return False
         self._chunk = head
         self._end_chunk()

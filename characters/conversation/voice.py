@@ -18,9 +18,10 @@ Listener` on one worker thread, in order, and answers on another:
   ``merge_window_s`` of the end of their speech, the answer to the first part is withdrawn (cut
   off if it was already playing, forgotten by memory) and, once the user is done, the whole
   utterance is answered once (:class:`UserTurn` with ``continues`` set).
-* **Anticipation.** For a character with documents, each partial transcript while the user
-  speaks is searched and the passages it finds go into the model's cache before the user's
-  turn (:meth:`Conversation.anticipate`), so the answer usually evaluates only their words.
+* **Anticipation.** Each partial transcript while the user speaks goes into the model's cache
+  as the start of the user's turn (all but its last word), after the passages it finds for a
+  character with documents (:meth:`Conversation.anticipate`), so the answer usually evaluates
+  only the last few words.
 * **Never silent.** A committed turn always gets an answer: if the language model says nothing
   speakable (and calls no tool), the character says :data:`FALLBACK_LINE`.
 * **Errors.** A stage that fails (speech recognition, the language model, the voice) emits
@@ -566,8 +567,9 @@ class VoiceConversation:
             log.exception("preparing the next turn failed")
 
     def _anticipate(self, words: str) -> None:
-        """On a worker thread, while the user speaks: the passages for their words so far into
-        the model's cache (at most one at a time; a later partial waits for the next)."""
+        """On a worker thread, while the user speaks: their words so far (and the passages for
+        them) into the model's cache (at most one at a time; a later partial waits for the
+        next)."""
         try:
             self.conversation.anticipate(words)
         except Exception:
