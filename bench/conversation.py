@@ -10,6 +10,7 @@ finished playing (so the next question is not a barge-in).
     python bench/conversation.py                 # 12 turns, writes bench/results/conversation.json
     python bench/conversation.py --turns 20 --voice clara --stt whisper-base
     python bench/conversation.py --hesitant-only # questions with a pause inside (below)
+    python bench/conversation.py --hesitant-only --hesitant-set held-out
 
 **Hesitant speech** (``--hesitant``, ``--hesitant-only``): questions said in two parts with a
 pause of 300, 500 or 700 ms between them ("Can I come in ⏸ on Saturday morning?"), by espeak-ng
@@ -85,6 +86,21 @@ HESITANT = [
     ("Do you take", "new patients?"),
     ("My name is Oscar and", "I need a check-up."),
 ]
+HESITANT_HELD_OUT = [
+    ("Where can I", "park my car?"),
+    ("How long does it", "take to get a filling?"),
+    ("What kind of toothpaste do you", "recommend for children?"),
+    ("Could you tell me", "the price of a cleaning?"),
+    ("Which dentist should I", "ask for?"),
+    ("I need to cancel", "my appointment on Tuesday."),
+    ("Why do I", "need an X-ray every year?"),
+    ("How much would it", "cost to whiten my teeth?"),
+]
+"""Written on 2026-12-05 after the rule for wh-questions stopped before their verb ("What time
+do you ⏸"), which was made from the failures on :data:`HESITANT`, and before any code was run
+on these (run once with the rules, once with the code before them); five of the eight are of
+the kind that rule covers."""
+HESITANT_SETS = {"tune": HESITANT, "held-out": HESITANT_HELD_OUT}
 HESITANT_PAUSES_S = (0.3, 0.5, 0.7)
 ANSWER_WAIT_S = 15.0
 """Silence fed after a hesitant question while waiting for its answer (else: missed)."""
@@ -188,12 +204,12 @@ async def hesitant_question(
 
 
 async def hesitant_run(
-    engines: Engines, character: Character, askers: list[str]
+    engines: Engines, character: Character, askers: list[str], questions: list[tuple[str, str]]
 ) -> dict[str, object]:
     rows: list[dict[str, object]] = []
     for asker in askers:
-        spoken = [(said_by(a, asker), said_by(b, asker)) for a, b in HESITANT]
-        for (a, b), ((pa, rate), (pb, _)) in zip(HESITANT, spoken, strict=True):
+        spoken = [(said_by(a, asker), said_by(b, asker)) for a, b in questions]
+        for (a, b), ((pa, rate), (pb, _)) in zip(questions, spoken, strict=True):
             for pause in HESITANT_PAUSES_S:
                 r = await hesitant_question(engines, character, (pa, pb), pause, rate)
                 r.update(asker=asker, question=f"{a} … {b}")
@@ -325,7 +341,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     summary: dict[str, object] = {}
     if args.hesitant or args.hesitant_only:
         print("hesitant speech:")
-        summary["hesitant"] = await hesitant_run(engines, character, args.askers.split(","))
+        questions = [q for name in args.hesitant_set.split(",") for q in HESITANT_SETS[name]]
+        hesitant = await hesitant_run(engines, character, args.askers.split(","), questions)
+        summary["hesitant"] = {"sets": args.hesitant_set, **hesitant}
         if args.hesitant_only:
             return summary
     conversation = Conversation(engines, character)
@@ -407,6 +425,11 @@ def main() -> None:
         "--askers",
         default=",".join(HESITANT_ASKERS),
         help="voices of the hesitant run: espeak:VOICE or preset ids (comma-separated)",
+    )
+    p.add_argument(
+        "--hesitant-set",
+        default="tune",
+        help="hesitant questions: tune (the first eight), held-out, or tune,held-out",
     )
     p.add_argument("--out", default="bench/results/conversation.json")
     args = p.parse_args()

@@ -13,7 +13,9 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   first and the prompt and retrieval tuned on it; the ``held-out`` half (with a fifth character
   and document) was written afterwards and run once the code was frozen; ``held-out-2`` and
   ``held-out-3`` were each written after the changes the run before prompted, and
-  ``held-out-4`` and ``held-out-5`` each before the code it tests was changed.
+  ``held-out-4`` and ``held-out-5`` each before the code it tests was changed; ``held-out-6``
+  (30 questions) was written on 2026-12-05 by a reviewer who had not seen the code under test,
+  and had not been run when it was committed.
 * **latency cost**: the same fact questions answered without the character's documents, with
   them, and with them after their first three quarters were anticipated (the passages put into
   the model's cache as a live call does on a partial transcript), in turn in one process (so
@@ -71,7 +73,7 @@ from tests.pdf import paginate, pdf_bytes, text_pdf  # noqa: E402
 
 DOCUMENTS = Path(__file__).resolve().parent / "documents"
 CATEGORIES = ("fact", "unknown", "follow-up", "chat")
-SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5", "held-out-6")
 PARTS = ("accuracy", "latency", "retrieval", "ingestion")
 
 
@@ -653,7 +655,174 @@ HELD_OUT_5 = [
     q("Otto", "unknown", "Is there parking near the library?", split="held-out-5"),
 ]
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5
+# Written on 2026-12-05 by a reviewer who had not seen the code under test.
+HELD_OUT_6 = [
+    # Tova, Halvard Ferries (halvard-ferries.txt)
+    q("Tova", "fact", "My mum is 70. Does she get any discount?", ("20",), split="held-out-6"),
+    q(
+        "Tova",
+        "fact",
+        "Does my three-year-old need a ticket?",
+        ("no", "not", "free", "doesn't", "don't", "isn't"),
+        split="held-out-6",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "How late can I cancel and still get all my money back?",
+        ("48", "2 days"),
+        split="held-out-6",
+    ),
+    q(
+        "Tova",
+        "unknown",
+        "How much are the cinnamon buns in the Gull's Galley?",
+        split="held-out-6",
+    ),
+    q(
+        "Tova",
+        "unknown",
+        "Is there somewhere at Terminal A where I can leave my luggage for the day?",
+        split="held-out-6",
+    ),
+    q("Tova", "chat", "That's all I needed, thanks Tova. Have a good one!", split="held-out-6"),
+    # Jonas, Zephyr K7 (zephyr-k7.md)
+    q(
+        "Jonas",
+        "fact",
+        "What number should I set it to for pour-over coffee?",
+        ("22",),
+        ("28",),
+        split="held-out-6",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "How often should I run a cleaning tablet through it?",
+        ("2 weeks", "14 days", "fortnight", "fortnightly", "other week"),
+        split="held-out-6",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "Can I change the grind setting while the grinder is switched off?",
+        ("no", "not", "don't", "shouldn't", "can't", "cannot", "only"),
+        split="held-out-6",
+    ),
+    q("Jonas", "unknown", "How much does a replacement grounds bin cost?", split="held-out-6"),
+    q("Jonas", "unknown", "Can I buy a bigger bean hopper for the K7?", split="held-out-6"),
+    q(
+        "Jonas",
+        "follow-up",
+        "And for Turkish coffee?",
+        ("1",),
+        ("5",),
+        before="Which setting is best for a moka pot?",
+        split="held-out-6",
+    ),
+    # Liesl, Velmora Thermal Baths (velmora-baths.md, ingested as a PDF)
+    q(
+        "Liesl",
+        "fact",
+        "I'm a student. What would a three-hour visit cost me?",
+        ("15",),
+        split="held-out-6",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Can I book a massage for this afternoon?",
+        ("no", "not", "can't", "cannot", "isn't", "won't", "advance", "day before"),
+        split="held-out-6",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Which dish is the restaurant best known for?",
+        ("trout",),
+        split="held-out-6",
+    ),
+    q("Liesl", "unknown", "How deep is the Amber pool?", split="held-out-6"),
+    q("Liesl", "unknown", "Is there free Wi-Fi for guests?", split="held-out-6"),
+    q("Liesl", "chat", "Hi Liesl, it's my very first time at a thermal bath!", split="held-out-6"),
+    # Mira, Quillon Botanical Labs (quillon-handbook.md)
+    q(
+        "Mira",
+        "fact",
+        "We're expecting a baby. How much parental leave would I get?",
+        ("20",),
+        ("week", "weeks"),
+        split="held-out-6",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "If I'm ill, by what time do I have to let my team lead know?",
+        ("9:30", "9 30", "half past 9"),
+        split="held-out-6",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "Can I wear sandals in the greenhouses?",
+        ("no", "not", "can't", "cannot", "closed shoes", "closed"),
+        split="held-out-6",
+    ),
+    q("Mira", "unknown", "Which floor is the Fern Room on?", split="held-out-6"),
+    q(
+        "Mira",
+        "unknown",
+        "Can I bring my partner along to the retreat at Lake Orvin?",
+        split="held-out-6",
+    ),
+    q(
+        "Mira",
+        "follow-up",
+        "And what time do they start?",
+        ("4",),
+        before="Where are the Friday seminars held?",
+        split="held-out-6",
+    ),
+    # Otto, Marrowby makerspace (marrowby-makerspace.txt)
+    q(
+        "Otto",
+        "fact",
+        "Which floor of the library is the makerspace on?",
+        ("lower ground", "basement", "downstairs"),
+        split="held-out-6",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "How late can I turn up before my machine booking goes to someone else?",
+        ("15",),
+        split="held-out-6",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "Is there a fee for using the machines?",
+        ("no", "not", "free", "don't", "doesn't", "isn't"),
+        split="held-out-6",
+    ),
+    q(
+        "Otto",
+        "unknown",
+        "What's the biggest piece of wood the Ember-9 can cut?",
+        split="held-out-6",
+    ),
+    q("Otto", "unknown", "Is the makerspace open on public holidays?", split="held-out-6"),
+    q(
+        "Otto",
+        "follow-up",
+        "How much does a card cost?",
+        ("free",),
+        before="Do I need a library card to use the makerspace?",
+        split="held-out-6",
+    ),
+]
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6
 
 
 # Documents and indexes
@@ -702,11 +871,11 @@ def score(question: Question, answer: str, known_numbers: set[str]) -> Score:
     if question.category == "unknown":
         if not any(re.search(p, t) for p in ADMITS):
             failed.append("does not admit not knowing")
-    if question.category == "chat" and any(re.search(p, t) for p in ADMITS):
-        failed.append("says it does not know")
         invented = _numbers(t) - known_numbers
         if invented:
             failed.append("invents " + ", ".join(sorted(invented)))
+    if question.category == "chat" and any(re.search(p, t) for p in ADMITS):
+        failed.append("says it does not know")
     if not t:
         failed.append("empty")
     if not first_person_ok(answer, persona):

@@ -405,19 +405,55 @@ auxiliaries, fillers). "Can I come in?" ends on "in" but is a question: a questi
 overrides."""
 
 
+_WH_OPENERS = frozenset("what when where why how which whose".split())
+"""Words that open a question whose subject comes after its auxiliary ("who" is the subject
+itself: "Who does?" is whole)."""
+_MODALS = frozenset("do does did can could will would should shall may might must".split())
+"""Auxiliaries that need a main verb after their subject ("What time do you | close?"), unlike
+"be" ("Where are you?")."""
+_AUXILIARIES = _MODALS | frozenset("is are was were am has have had".split())
+_SUBJECTS = frozenset("i you we they he she it there".split())
+_NEEDS_OBJECT = frozenset(
+    "take have want need like give get bring sell offer accept use buy make put keep".split()
+)
+"""Verbs that do not end a yes/no question ("Do you take ⏸ new patients?")."""
+
+
 def looks_unfinished(text: str) -> bool:
-    """Whether a transcript stops mid-sentence: on a comma or a dash, or on a word a sentence
-    does not end on (not when it is a question). Whisper's trailing "..." alone is not
-    enough: it also ends questions said with a rising tone."""
+    """Whether a transcript stops mid-sentence: on a comma or a dash, on a word a sentence
+    does not end on (not when it is a question), or a wh-question before its verb. Whisper's
+    trailing "..." alone is not enough: it also ends questions said with a rising tone."""
     text = text.strip()
     if not text:
         return False
     if text.endswith((",", "-", ";", ":")):
         return True
     if text.endswith("?"):
-        return False
+        return _question_before_its_verb(text)
     last = text.split()[-1].strip(".!\"'“”‘’").lower().replace("’", "'")
     return last in _DANGLING
+
+
+def _question_before_its_verb(text: str) -> bool:
+    """A question that stops before its end, whatever the question mark says (Whisper adds
+    one to the first part of "What time do you ⏸ close on Friday?"): a wh-question on its
+    auxiliary ("How much does?") or on the auxiliary and its subject ("What time do you?"),
+    or a yes/no question on a verb that needs an object ("Do you take?"; in "What do you
+    take?" the object is the wh-word)."""
+    words = [w.strip(".,!?\"'“”‘’").lower().replace("’", "'") for w in text.split()]
+    words = [w for w in words if w]
+    if len(words) < 2:
+        return False
+    last, before = words[-1], words[-2]
+    if words[0] in _AUXILIARIES:
+        # A yes/no question that stops on a verb that needs its object: "Do you take?"
+        return last in _NEEDS_OBJECT
+    if words[0] not in _WH_OPENERS:
+        return False
+    if last in _AUXILIARIES:
+        # "What do you do?", "What does it have?": a main verb after its subject.
+        return before not in _SUBJECTS
+    return len(words) >= 3 and before in _MODALS and last in _SUBJECTS
 
 
 def _frames_of(ms: int) -> int:
