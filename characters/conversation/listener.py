@@ -56,7 +56,8 @@ if TYPE_CHECKING:
     from characters.conversation.turn import SmartTurn
 
 DEFAULT_TURN_THRESHOLD = 0.9
-"""Smart Turn probability at which a 100 ms pause ends the turn (tuning: docs/turn-taking.md)."""
+"""Smart Turn probability at which a pause ends the turn (from ``model_silence_ms``; tuning:
+docs/turn-taking.md)."""
 
 
 SCORE_SILENCE_MS = 128
@@ -348,20 +349,19 @@ class Listener:
         if self._score_at is None or self.turn is None or self._candidate is None:
             self._score_at = None
             return []
-        if (
-            self._silence_start is not None
-            and (self._frames - self._silence_start) * FRAME_S * 1000 < SCORE_SILENCE_MS
-        ):
+        pause_ms = (
+            None
+            if self._silence_start is None
+            else (self._frames - self._silence_start) * FRAME_S * 1000
+        )
+        if pause_ms is not None and pause_ms < SCORE_SILENCE_MS:
             return []  # asked at a later push, with the trailing silence it was tuned on
         speech_end_s, self._score_at = self._score_at, None
         self.last_turn_score = self.turn.predict(self.transcriber.audio())
         if self.last_turn_score < self.config.threshold:
             return []
         self._model_end = True
-        if self._silence_start is None:
-            return []
-        pause_ms = (self._frames - self._silence_start) * FRAME_S * 1000
-        if pause_ms >= self.config.model_silence_ms:
+        if pause_ms is not None and pause_ms >= self.config.model_silence_ms:
             return [self._finish(speech_end_s, "model")]
         return []
 
@@ -421,7 +421,7 @@ _NEEDS_OBJECT = frozenset(
 
 def looks_unfinished(text: str) -> bool:
     """Whether a transcript stops mid-sentence: on a comma or a dash, on a word a sentence
-    does not end on (not when it is a question), or a wh-question before its verb. Whisper's
+    does not end on (not when it is a question), or a question before its verb. Whisper's
     trailing "..." alone is not enough: it also ends questions said with a rising tone."""
     text = text.strip()
     if not text:
@@ -430,8 +430,12 @@ def looks_unfinished(text: str) -> bool:
         return True
     if text.endswith("?"):
         return _question_before_its_verb(text)
-    last = text.split()[-1].strip(".!\"'“”‘’").lower().replace("’", "'")
-    return last in _DANGLING
+    return _plain(text.split()[-1]) in _DANGLING
+
+
+def _plain(word: str) -> str:
+    """A word without the punctuation around it, in lower case, with a straight apostrophe."""
+    return word.strip(".,!?\"'“”‘’").lower().replace("’", "'")
 
 
 def _question_before_its_verb(text: str) -> bool:
@@ -440,8 +444,7 @@ def _question_before_its_verb(text: str) -> bool:
     auxiliary ("How much does?") or on the auxiliary and its subject ("What time do you?"),
     or a yes/no question on a verb that needs an object ("Do you take?"; in "What do you
     take?" the object is the wh-word)."""
-    words = [w.strip(".,!?\"'“”‘’").lower().replace("’", "'") for w in text.split()]
-    words = [w for w in words if w]
+    words = [w for w in map(_plain, text.split()) if w]
     if len(words) < 2:
         return False
     last, before = words[-1], words[-2]

@@ -357,9 +357,10 @@ class SpokenStream:
         head, _, last = self._chunk.rpartition(" ")
         if not head.strip():
             return False
-        if last.lower() in PHRASE_STARTS:
+        word = last.lower()
+        if word in PHRASE_STARTS:
             least = self.first_phrase_words
-        elif last.lower() in PREDICATE_STARTS or last[:1].isdigit():
+        elif word in PREDICATE_STARTS or word[:1].isdigit():
             least = self.first_phrase_words + 1
         else:
             return False
