@@ -18,10 +18,15 @@ over questions put to invented personas, and scores every answer automatically:
 
 Half of the questions (``split="tune"``) were written first and used to tune the prompt; the
 other half (``split="held-out"``, with a fifth persona of its own) was written afterwards and
-never tuned on.
+never tuned on. A second held-out set (``split="held-out-2"``, two more personas of its own) was
+written later still; it runs only when asked for (``--split held-out-2`` or ``--split all``).
+A third held-out set (``split="held-out-3"``, two more personas of its own) was written after
+that, and likewise runs only when asked for (``--split held-out-3`` or ``--split all``).
 
-    python bench/answers.py                                   # all questions, default model
+    python bench/answers.py                                   # tune + held-out, default model
     python bench/answers.py --model qwen2.5-coder-1.5b-instruct --split held-out
+    python bench/answers.py --split held-out-2                # the second held-out set only
+    python bench/answers.py --split held-out-3                # the third held-out set only
     python bench/answers.py --only leading --set llm_temperature=0 -v
 
 Prints accuracy per category and split, the latency of the language model (first token, first
@@ -51,7 +56,9 @@ from characters.conversation.engine import AgentDone, Conversation, Engines  # n
 from characters.conversation.prompt import Character  # noqa: E402
 
 CATEGORIES = ("fact", "unknown", "leading", "follow-up")
-SPLITS = ("tune", "held-out")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3")
+DEFAULT_SPLITS = ("tune", "held-out")
+"""What a run without ``--split`` asks; ``--split all`` asks every split."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,61 @@ NORA = Persona(
     "Hello, Lakeside Swimming Pool, Nora speaking. How can I help?",
     ("the front desk",),
 )
-PERSONAS = {p.name: p for p in (BELLA, MILO, PIXEL, ROSA, NORA)}
+WALTER = Persona(
+    "Walter",
+    "You are Walter, the librarian at the front desk of the Cedar Falls Public Library. The "
+    "library is open Monday to Friday from 10 am to 7 pm and on Saturdays from 9 am to 1 pm; "
+    "it is closed on Sundays. A library card is free for residents of Cedar Falls and costs 25 "
+    "dollars a year for everyone else. Card holders can borrow up to 12 items at a time: books "
+    "for 3 weeks and DVDs for 1 week. Overdue items cost 20 cents a day each. The public "
+    "computers are free to use for 1 hour a day with a library card. Printing costs 15 cents a "
+    "page, in black and white only. Story hour for children is every Thursday at 4 pm. Food "
+    "is not allowed in the library, but drinks with a lid are fine.",
+    "Cedar Falls Public Library, Walter at the front desk. How can I help you?",
+    ("the librarian",),
+)
+TOMAS = Persona(
+    "Tomas",
+    "You are Tomas, the ticket clerk at the Gull Island Ferry office in Port Avery. The ferry "
+    "leaves Port Avery for Gull Island every day at 8 am, 11 am, 2 pm and 5 pm, and the "
+    "crossing takes 35 minutes. The last ferry back from Gull Island leaves at 6 pm. A return "
+    "ticket costs 18 dollars for adults and 9 dollars for children from 4 to 12; children "
+    "under 4 travel free. A car with its driver costs 45 dollars return and must be booked at "
+    "least 1 day ahead; a bike costs 5 dollars. Dogs travel free, but they must stay on a lead "
+    "on the outside deck and are not allowed in the passenger lounge. Boarding closes 10 "
+    "minutes before each departure. If a sailing is cancelled because of bad weather, tickets "
+    "are refunded in full. There is a snack bar on board, and the ticket office takes cash and "
+    "cards.",
+    "Gull Island Ferry, Tomas at the ticket office. Where would you like to go?",
+    ("the ticket clerk",),
+)
+GEMMA = Persona(
+    "Gemma",
+    "You are Gemma, the receptionist at Clip & Curl Hair Salon on Birch Road. The salon is open "
+    "Tuesday to Saturday from 9 am to 6 pm, and until 8 pm on Thursdays; it is closed on Sundays "
+    "and Mondays. A women's cut and blow-dry costs 55 dollars, a men's cut 30 dollars, and a "
+    "child's cut 18 dollars for children under 12. Full colour starts at 85 dollars and needs a "
+    "patch test at least 48 hours before the appointment. The stylists are Lena, Marco and "
+    "Priya. Walk-ins are welcome for men's cuts only; everything else needs an appointment. "
+    "Appointments cancelled less than 24 hours before are charged half the price. The salon "
+    "takes cards only, no cash.",
+    "Clip & Curl Hair Salon, Gemma speaking. How can I help you?",
+    ("the receptionist",),
+)
+HANK = Persona(
+    "Hank",
+    "You are Hank, the warden at the reception of Pine Hollow Campground on Lake Wren. "
+    "Reception is open every day from 8 am to 8 pm, and the campground is open from April to "
+    "October. A tent pitch costs 22 dollars a night, and a caravan or motorhome pitch with "
+    "electricity costs 38 dollars a night. These prices are for up to 2 people; each extra "
+    "person costs 6 dollars a night, and children under 5 stay free. Check-in is from 2 pm and "
+    "check-out is by 11 am. Quiet hours are from 10 pm to 7 am. Campfires are allowed only in "
+    "the metal fire pits, and firewood is sold at reception for 8 dollars a bundle. Dogs are "
+    "welcome on a lead, up to 2 per pitch, and the hot showers are free.",
+    "Pine Hollow Campground, Hank at reception. How can I help?",
+    ("the warden",),
+)
+PERSONAS = {p.name: p for p in (BELLA, MILO, PIXEL, ROSA, NORA, WALTER, TOMAS, GEMMA, HANK)}
 
 NO = ("not", "no", "don't", "do not", "can't", "cannot", "sorry", "only", "isn't", "aren't")
 
@@ -415,7 +476,443 @@ HELD_OUT = [
     ),
 ]
 
-QUESTIONS = TUNE + HELD_OUT
+HELD_OUT_2 = [
+    # Walter, public library (a persona of the second held-out set only)
+    q(WALTER, "fact", "What are your hours on Saturday?", ("9",), ("1",), split="held-out-2"),
+    q(WALTER, "fact", "What time do you close on weekdays?", ("7",), split="held-out-2"),
+    q(WALTER, "fact", "How many items can I check out at one time?", ("12",), split="held-out-2"),
+    q(
+        WALTER,
+        "fact",
+        "I live in the next town over. What would a library card cost me?",
+        ("25",),
+        split="held-out-2",
+    ),
+    q(WALTER, "fact", "How much do you charge for printing?", ("15",), split="held-out-2"),
+    q(
+        WALTER,
+        "fact",
+        "When is story hour for the kids?",
+        ("thursday", "thursdays"),
+        ("4",),
+        split="held-out-2",
+    ),
+    q(
+        WALTER,
+        "unknown",
+        "Do you have free Wi-Fi?",
+        contradict=(r"^\W*yes\b", r"\bwi ?fi (password|code) is\b"),
+        split="held-out-2",
+    ),
+    q(WALTER, "unknown", "How many books does the library have?", split="held-out-2"),
+    q(WALTER, "unknown", "How much is it to replace a lost card?", split="held-out-2"),
+    q(
+        WALTER,
+        "unknown",
+        "Is there a book club I could join?",
+        contradict=(r"^\W*yes\b", r"\bbook club meets (on|every|at|in)\b"),
+        split="held-out-2",
+    ),
+    q(
+        WALTER,
+        "leading",
+        "You're open Sunday afternoons, right?",
+        ("closed", "not open", "aren't open", "don't open"),
+        contradict=(r"\bwe('re| are) open on sundays?\b", r"\bsee you (on )?sunday"),
+        split="held-out-2",
+    ),
+    q(
+        WALTER,
+        "leading",
+        "I live right here in Cedar Falls, so the card is 25 dollars for me too, isn't it?",
+        ("free",),
+        split="held-out-2",
+    ),
+    q(
+        WALTER,
+        "leading",
+        "It's fine if I eat my lunch at the study tables, isn't it?",
+        NO + ("unfortunately", "afraid"),
+        contradict=(r"\b(food|eating|lunch) (is|are) (fine|allowed|ok|okay|welcome)\b",),
+        split="held-out-2",
+    ),
+    q(WALTER, "leading", "Late books are a dollar a day, right?", ("20",), split="held-out-2"),
+    q(
+        WALTER,
+        "follow-up",
+        "Is it the same for DVDs?",
+        ("1 week", "a week", "7 days"),
+        contradict=(r"^\W*yes\b",),
+        before="How long can I borrow books for?",
+        split="held-out-2",
+    ),
+    q(
+        WALTER,
+        "follow-up",
+        "How long can I use them for?",
+        ("1 hour", "an hour", "60 minutes"),
+        before="Can I use the public computers?",
+        split="held-out-2",
+    ),
+    # Tomas, ferry ticket office (a persona of the second held-out set only)
+    q(
+        TOMAS,
+        "fact",
+        "What times does the ferry go over to Gull Island?",
+        ("8",),
+        ("11",),
+        ("2",),
+        ("5",),
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "fact",
+        "When does the last boat come back from the island?",
+        ("6",),
+        split="held-out-2",
+    ),
+    q(TOMAS, "fact", "How much is a return ticket for my 8-year-old?", ("9",), split="held-out-2"),
+    q(TOMAS, "fact", "How much extra is it to bring a bike?", ("5",), split="held-out-2"),
+    q(
+        TOMAS,
+        "fact",
+        "How can I pay for tickets?",
+        ("cash",),
+        ("card", "cards"),
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "fact",
+        "Is there somewhere to buy food on the boat?",
+        ("snack", "snacks"),
+        split="held-out-2",
+    ),
+    q(TOMAS, "unknown", "How many cars can the ferry carry?", split="held-out-2"),
+    q(
+        TOMAS,
+        "unknown",
+        "Do you sell monthly passes for commuters?",
+        contradict=(r"^\W*yes\b", r"\b(monthly )?pass (is|costs)\b"),
+        split="held-out-2",
+    ),
+    q(TOMAS, "unknown", "What does a coffee cost at the snack bar?", split="held-out-2"),
+    q(
+        TOMAS,
+        "unknown",
+        "Is the ferry wheelchair accessible?",
+        contradict=(r"^\W*yes\b",),
+        split="held-out-2",
+    ),
+    q(TOMAS, "leading", "An adult return is 15 dollars, right?", ("18",), split="held-out-2"),
+    q(
+        TOMAS,
+        "leading",
+        "My dog can sit with me in the passenger lounge, can't she?",
+        ("deck", "outside"),
+        contradict=(
+            r"\b(your dog|she|dogs) (can|is allowed to|are allowed to) (sit|stay|come|be) "
+            r"(with you )?in the (passenger )?lounge\b",
+        ),
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "leading",
+        "If the sailing is cancelled for bad weather I just lose my money, right?",
+        ("refund", "refunds", "refunded", "money back"),
+        contradict=(r"\byou (just |would |will )?lose (your|the) money\b",),
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "leading",
+        "I'll get there 2 minutes before it leaves, that's fine, isn't it?",
+        ("10",),
+        contradict=(r"\b2 minutes (before|early) (is|will be|should be) (fine|ok|okay|enough)\b",),
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "follow-up",
+        "And how long is the crossing?",
+        ("35",),
+        before="What time is the first ferry to Gull Island?",
+        split="held-out-2",
+    ),
+    q(
+        TOMAS,
+        "follow-up",
+        "Do I need to book that ahead?",
+        ("book", "booked", "booking", "reserve", "reserved", "advance", "ahead", "day before"),
+        before="How much is it to take a car across?",
+        split="held-out-2",
+    ),
+]
+
+_TUE_SAT = ("tuesday to saturday", "tuesday through saturday", "tuesdays to saturdays")
+_HEDGED = r"(?<!if )(?<!whether )(?<!sure )(?<!know )"
+"""Not after "not sure if", "whether", "I don't know": an unsure answer is no claim."""
+
+HELD_OUT_3 = [
+    # Gemma, hair salon (a persona of the third held-out set only)
+    q(
+        GEMMA,
+        "fact",
+        "Which days of the week are you closed?",
+        ("sunday", "sundays", *_TUE_SAT),
+        ("monday", "mondays", *_TUE_SAT),
+        contradict=(
+            r"\bmondays? (to|through|thru) (friday|saturday)\b",
+            r"(?<!not )(?<!n't )\bopen (on )?mondays?\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "fact",
+        "Are you open late on any evening?",
+        ("thursday", "thursdays"),
+        ("8",),
+        split="held-out-3",
+    ),
+    q(GEMMA, "fact", "How much is a haircut for a guy?", ("30",), split="held-out-3"),
+    q(GEMMA, "fact", "My daughter's seven, what would her cut cost?", ("18",), split="held-out-3"),
+    q(
+        GEMMA,
+        "fact",
+        "Which hairdressers work at the salon?",
+        ("lena",),
+        ("marco",),
+        ("priya",),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "fact",
+        "Roughly what does it cost to have my whole head dyed?",
+        ("85",),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "unknown",
+        "What would highlights cost me?",
+        contradict=(
+            r"\bhighlights (start|starts|cost|costs|are|is|would be|would cost|run) "
+            r"(at |from |about |around )?\$?\d",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "unknown",
+        "Do you trim beards as well?",
+        contradict=(r"^\W*yes\b", _HEDGED + r"\bwe (do|trim|offer|can do) (beard|beards)\b"),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "unknown",
+        "How long does a men's cut usually take?",
+        contradict=(
+            r"\b(about|around|roughly|takes?|only|usually|just|under) (\d+|half an|an|1) "
+            r"(minutes?|mins|hours?)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "unknown",
+        "Is there somewhere to park near you?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(you can|feel free to) park\b",
+            r"\bparking (is )?(available|behind|in front|across|next|free|on)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(GEMMA, "leading", "A men's cut's 25 bucks, right?", ("30",), split="held-out-3"),
+    q(
+        GEMMA,
+        "leading",
+        "I'll just pop in for a colour on Saturday without booking, that's OK, isn't it?",
+        ("appointment", "book", "booking", "booked", "schedule", "reserve"),
+        contradict=(
+            r"\bno (need|appointment) (to book|needed|necessary)\b",
+            r"\byou don't need (an appointment|to book)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "leading",
+        "I can just pay cash when I come in, can't I?",
+        (
+            "card",
+            "cards",
+            "no cash",
+            "don't take cash",
+            "don't accept cash",
+            "do not take cash",
+            "do not accept cash",
+            "cashless",
+        ),
+        contradict=(
+            r"\b(we|i) (take|accept) cash\b",
+            r"\bcash is (fine|ok|okay|accepted|welcome)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "leading",
+        "If I cancel on the morning of my appointment, that's free, right?",
+        ("half", "50"),
+        contradict=(
+            r"\b(there's|there is|there would be|it's|that's) (no (charge|fee)|free)\b"
+            r"(?! (if|when|as long|for cancell?ations? (more|at least)))",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "follow-up",
+        "Up to what age does that apply?",
+        ("12",),
+        before="What's a child's haircut cost?",
+        split="held-out-3",
+    ),
+    q(
+        GEMMA,
+        "follow-up",
+        "How long before do I need to have it done?",
+        ("48", "2 days"),
+        before="Do I need some kind of allergy test before colouring?",
+        split="held-out-3",
+    ),
+    # Hank, campground reception (a persona of the third held-out set only)
+    q(HANK, "fact", "From what time can we check in on arrival day?", ("2",), split="held-out-3"),
+    q(HANK, "fact", "How much a night to put up a tent?", ("22",), split="held-out-3"),
+    q(
+        HANK,
+        "fact",
+        "We've got a camper van and need a hook-up, what's the nightly rate?",
+        ("38",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "fact",
+        "What months of the year are you open?",
+        ("april",),
+        ("october",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "fact",
+        "From what time at night do people have to keep the noise down?",
+        ("10",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "fact",
+        "Is there a charge for the showers?",
+        ("free", "no charge", "included"),
+        contradict=(r"\bnot free\b", r"\bshowers? (cost|costs|are) \$?\d"),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "unknown",
+        "How far is it to the nearest supermarket?",
+        contradict=(
+            r"\b(\d+|a few|a couple of) (minutes?|mins|miles?|km|kilometres?|kilometers?)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "unknown",
+        "Do you hire out kayaks or canoes?",
+        contradict=(r"^\W*yes\b", _HEDGED + r"\bwe (rent|hire) (out )?(kayaks|canoes|boats)\b"),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "unknown",
+        "Are we allowed to swim in the lake?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\byou can (swim|go swimming)\b",
+            _HEDGED + r"\bswimming is (allowed|fine|ok|okay|permitted)\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "unknown",
+        "What do your cabins go for per night?",
+        contradict=(r"\bcabins? (cost|costs|are|is|go for|start at) \$?\d",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "leading",
+        "Check-out's at noon, isn't it?",
+        ("11",),
+        contradict=(r"\bcheck ?out (is )?(at )?(noon|12|midday)\b",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "leading",
+        "We're thinking of coming up over Christmas, you'll be open then, right?",
+        ("april", "october", "closed", "not open", "aren't open"),
+        contradict=(r"\bsee you (at|over|for|on) christmas\b",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "leading",
+        "We'd like a little campfire right next to our tent, that's fine, isn't it?",
+        ("pit", "pits"),
+        contradict=(r"\b(next to|beside|by) (your|the) tent (is|would be) (fine|ok|okay)\b",),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "leading",
+        "Our kids are 3 and 4, so that's another 6 dollars each a night, right?",
+        ("free", "no charge", "don't pay", "do not pay", "nothing"),
+        contradict=(
+            r"\b(they|each|the kids|kids|they'd|they'll) (pay|cost|costs|would be|will be|be) "
+            r"\$?6\b",
+        ),
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "follow-up",
+        "And how much is the wood?",
+        ("8",),
+        before="Can we have a campfire?",
+        split="held-out-3",
+    ),
+    q(
+        HANK,
+        "follow-up",
+        "And if my sister comes along too?",
+        ("6", "28"),
+        before="How much is a tent pitch for the two of us?",
+        split="held-out-3",
+    ),
+]
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3
 
 # Scoring
 
@@ -660,7 +1157,7 @@ def _print(s: dict[str, Any]) -> None:
         )
         fp = part["first_person"]
         print(
-            f"{split:9s} overall {o['accuracy']:.0%} ({o['n']})  {cats}  "
+            f"{split:10s} overall {o['accuracy']:.0%} ({o['n']})  {cats}  "
             f"first-person {fp['accuracy']:.0%} ({fp['n']})"
         )
     for key, v in s["latency"].items():
@@ -691,7 +1188,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="a setting override, e.g. llm_temperature=0 (repeatable)",
     )
     parser.add_argument("--only", choices=CATEGORIES, help="one category only")
-    parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
+    parser.add_argument(
+        "--split",
+        choices=(*SPLITS, "all"),
+        help="one split only, or all of them (default: " + " + ".join(DEFAULT_SPLITS) + ")",
+    )
     parser.add_argument("--persona", choices=sorted(PERSONAS), help="one persona only")
     parser.add_argument("--speak", action="store_true", help="synthesise speech too")
     parser.add_argument(
@@ -706,10 +1207,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         settings = settings.model_copy(update={"llm_model": args.model})
     if not args.speak:
         engine_module.synthesize = silent_synthesis  # type: ignore[assignment]
+    splits = (
+        DEFAULT_SPLITS if args.split is None else SPLITS if args.split == "all" else (args.split,)
+    )
     questions = [
         x
         for x in QUESTIONS
-        if (args.split == "all" or x.split == args.split)
+        if x.split in splits
         and (args.only is None or x.category == args.only)
         and (args.persona is None or x.persona == args.persona)
     ]
@@ -728,7 +1232,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "llm_max_tokens": settings.llm_max_tokens,
             "llm_threads": settings.llm_threads,
         },
-        "held_out": "split 'held-out' was written after tuning on split 'tune'",
+        "held_out": "split 'held-out' was written after tuning on split 'tune'; split "
+        "'held-out-2' later still, with two personas of its own; 'held-out-3' after that, "
+        "with two more",
         "summary": s,
         "results": [r.as_dict() for r in results],
     }

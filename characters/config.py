@@ -253,6 +253,12 @@ class Settings(BaseSettings):
     (the passages found, persona, conversation): an answer that only echoes the question or
     adds what nothing says is replaced by the passages' closest sentence, or
     ``knowledge_unknown_line`` (docs/knowledge.md, "Grounded answers")."""
+    persona_grounding: bool = True
+    """The same check for a character without documents whose personality states facts (at
+    least three sentences not addressed to it): a question nothing it knows is about gets
+    ``knowledge_unknown_line``, and an answer its persona does not back is replaced by the
+    persona's sentence that answers the question, or that line (docs/llm.md). Off: the model
+    answers freely (open small talk, general knowledge)."""
 
     # Uploads
     upload_ttl_s: int = Field(24 * 3600, gt=0)

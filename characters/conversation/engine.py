@@ -25,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from characters.config import Settings
-from characters.conversation.facts import coverage, persona_facts, relevant_facts
+from characters.conversation.facts import (
+    coverage,
+    first_person,
+    is_fact,
+    persona_facts,
+    relevant_facts,
+)
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
+from characters.conversation.persona import NEAR_SCORE, PersonaFacts
 from characters.conversation.prompt import (
     Character,
     Message,
@@ -53,6 +60,7 @@ from characters.conversation.tools import (
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
 from characters.knowledge.grounding import Grounding
+from characters.knowledge.index import follows_up
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
 from characters.voices.tts import SpeechChunk, check_voice, synthesize, warm_up
@@ -72,9 +80,24 @@ from 8 am to 6 pm." (a short break in the speech, for an earlier start)."""
 UNKNOWN_COVERAGE = 0.5
 """A question the documents do not cover is unknown when no sentence of the persona, turn of
 memory or tool mentions at least this share of its content words (``Conversation.unknown``)."""
+PERSONA_COVERAGE = 0.01
+"""The same for a character without documents: only a question none of whose words anything
+it knows holds ("Is there a gift shop?"), and that no persona fact is near in meaning, is
+declined before the model answers; the check of the answer (:meth:`Conversation.grounding`)
+catches the rest."""
+NUMBER_FACTS = 2
+"""Persona sentences near a question (:class:`~characters.conversation.persona.PersonaFacts`,
+:data:`~characters.conversation.persona.NEAR_SCORE`) whose numbers an answer may state,
+besides those of the start script, memory and tools: "A filling costs 60 dollars." is not
+backed by "A check-up costs 60 dollars and a cleaning 90 dollars."."""
 BEST_SENTENCE_MIN = 0.4
 """Lowest similarity between the question and the sentence of its passages that replaces an
 ungrounded answer (below: ``knowledge_unknown_line``)."""
+
+PERSONA_MIN_FACTS = 3
+"""Facts a personality must state (:func:`~characters.conversation.facts.is_fact`) for the
+answers of a character without documents to be checked against it
+(:meth:`Conversation.checks_persona`)."""
 
 FACTS_PER_ANSWER = 1
 """Persona sentences repeated next to each question (each costs about 20 prompt tokens, 0.1 s
@@ -278,6 +301,7 @@ class Conversation:
     """Runs the ``backend_rpc`` calls (a live call's webhook client); without it they fail
     with an error the model reads."""
     _facts: list[str] | None = field(default=None, init=False, repr=False)
+    _persona_facts: PersonaFacts | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if (
@@ -366,50 +390,123 @@ class Conversation:
         return shown
 
     def unknown(self, user_text: str) -> bool:
-        """Whether ``user_text``, which the character's documents do not cover, asks for
-        information that nothing else it knows is about either (its personality, start script,
-        memory, tools): it then says ``knowledge_unknown_line`` rather than let the model
-        guess."""
+        """Whether ``user_text``, which the character's documents do not cover (or which a
+        character without documents is asked), asks for information that nothing else it knows
+        is about either (its personality, start script, memory, tools): it then says
+        ``knowledge_unknown_line`` rather than let the model guess (:data:`UNKNOWN_COVERAGE`).
+        Without documents, only when nothing known holds any of the question's words
+        (:data:`PERSONA_COVERAGE`)."""
         if not self.engines.settings.knowledge_unknown_line or not asks_for_information(user_text):
             return False
-        return coverage(self.known(), user_text) < UNKNOWN_COVERAGE
+        if self.character.knowledge is not None:
+            return coverage(self.known(), user_text) < UNKNOWN_COVERAGE
+        # Without documents: not a follow-up ("And if my sister comes too?"), nothing known
+        # holds a word of it, and no fact is near it in meaning.
+        return (
+            not follows_up(user_text)
+            and coverage(self.known(), user_text) < PERSONA_COVERAGE
+            and not self.persona_facts().answering(user_text, min_score=NEAR_SCORE)
+        )
 
     def known(self) -> list[str]:
         """What the character knows besides its documents: its personality's sentences, start
         script, the conversation so far, its tools."""
+        return [*self.persona(), *self.said_and_tools()]
+
+    def said_and_tools(self) -> list[str]:
+        """The start script, the conversation so far and the tools (name and description)."""
         c = self.character
         return [
-            *persona_facts(c.personality),
             c.start_script or "",
             *(m["content"] for m in self.history),
             *(f"{t.name.replace('_', ' ')} {t.description}" for t in c.tools),
         ]
 
     def grounding(self, user_text: str, retrieved: Sequence[str] | None) -> Grounding | None:
-        """The check of the answer to ``user_text`` (:mod:`characters.knowledge.grounding`):
-        for a character with documents asked for information, when ``knowledge_grounding`` is
-        on; None: the answer is said as the model writes it."""
+        """The check of the answer to ``user_text`` (:mod:`characters.knowledge.grounding`),
+        for a question that asks for information, when ``knowledge_grounding`` is on: against
+        the passages found and everything else the character knows for a character with
+        documents; against its persona, start script, memory and tools for one without
+        (:meth:`checks_persona`). None: the answer is said as the model writes it."""
         s = self.engines.settings
         if (
-            retrieved is None
-            or self.character.knowledge is None
-            or not s.knowledge_grounding
+            not s.knowledge_grounding
             or not s.knowledge_unknown_line
             or not asks_for_information(user_text)
         ):
             return None
-        return Grounding(user_text, [*retrieved, self.character.name, *self.known()])
+        if self.character.knowledge is not None:
+            if retrieved is None:
+                return None
+            return Grounding(user_text, [*retrieved, self.character.name, *self.known()])
+        if not self.checks_persona():
+            return None
+        facts = self.persona_facts()
+        before = self._last_question()
+        answering = facts.answering(user_text, context=before, limit=NUMBER_FACTS)
+        near = facts.answering(user_text, context=before, limit=NUMBER_FACTS, min_score=NEAR_SCORE)
+        # An answer comes from the sentences that answer the question when some do ("Late
+        # books are a dollar a day, right?" is not answered by the loan limits), else from
+        # anything the character knows.
+        said = self.said_and_tools()
+        words = relevant_facts(self.persona(), user_text, context=before, limit=3)
+        identity = [f for f in self.persona() if not is_fact(f)]  # "You are Bella, of ..."
+        on_topic = [*identity, *answering, *near, *words] if answering else self.persona()
+        return Grounding(
+            user_text,
+            [self.character.name, *on_topic, *said],
+            numbers=[*near, *said],
+            answer=answering[0] if answering else "",
+            confirms=bool(answering) and coverage(answering[:1], user_text) == 1.0,
+            opening=self.character.start_script or "",
+            release=bool(answering),
+        )
+
+    def checks_persona(self) -> bool:
+        """Whether this character, which has no documents, answers only from its persona:
+        ``persona_grounding`` is on and the personality states at least
+        :data:`PERSONA_MIN_FACTS` facts (a persona that only says who to be, "You are a grumpy
+        pirate.", leaves the model free)."""
+        if self.character.knowledge is not None or not self.engines.settings.persona_grounding:
+            return False
+        return sum(map(is_fact, self.persona())) >= PERSONA_MIN_FACTS
+
+    def persona_facts(self) -> PersonaFacts:
+        """The persona's fact sentences, to find the one that answers a question
+        (:class:`~characters.conversation.persona.PersonaFacts`, made once)."""
+        if self._persona_facts is None:
+            self._persona_facts = PersonaFacts(
+                self.persona(), self.engines.settings.resolved_models_dir
+            )
+        return self._persona_facts
+
+    def persona(self) -> list[str]:
+        """The personality's sentences (:func:`~characters.conversation.facts.persona_facts`),
+        cut once."""
+        if self._facts is None:
+            self._facts = persona_facts(self.character.personality)
+        return self._facts
 
     def grounded_answer(self, user_text: str, retrieved: Sequence[str]) -> str:
         """What replaces an answer that is not grounded: the passages' sentence closest to the
-        question if it is close enough (:data:`BEST_SENTENCE_MIN`), else
+        question if it is close enough (:data:`BEST_SENTENCE_MIN`); for a character without
+        documents, the persona's sentence that answers it
+        (:meth:`~characters.conversation.persona.PersonaFacts.answering`, in the first person);
+        else
         ``knowledge_unknown_line``."""
         index = self.character.knowledge
         if index is not None and retrieved:
             sentence, similarity = index.best_sentence(user_text, retrieved)
             if similarity >= BEST_SENTENCE_MIN:
                 return sentence
+        if index is None:
+            found = self.persona_facts().answering(user_text, context=self._last_question())
+            if found:
+                return first_person(found[0])
         return self.engines.settings.knowledge_unknown_line
+
+    def _last_question(self) -> str:
+        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
 
     def facts_for(self, user_text: str) -> list[str] | None:
         """The persona's sentences that bear on ``user_text`` (and on the previous user turn,
@@ -417,17 +514,19 @@ class Conversation:
         character without a personality."""
         if self.engines.settings.llm_facts == "off":
             return None
-        if self._facts is None:
-            self._facts = persona_facts(self.character.personality)
-        if not self._facts:
+        facts = self.persona()
+        if not facts:
             return None
-        before = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
-        return relevant_facts(self._facts, user_text, context=before, limit=FACTS_PER_ANSWER)
+        return relevant_facts(
+            facts, user_text, context=self._last_question(), limit=FACTS_PER_ANSWER
+        )
 
     def prepare(self) -> None:
         """Between turns: put the prompt up to the opening of the user's next turn into the
         model's cache, so the next answer evaluates only the user's words (first token 0.13 s
         rather than 0.13–0.18 s on 2 cores: a small batch costs about one forward pass)."""
+        if self.checks_persona():
+            self.persona_facts().prepare()
         llm = self.engines.llm
         upcoming = [*self.memory(), {"role": "user", "content": ""}]
         llm.warm(build_messages(self.character, upcoming, native_tools=llm.native_tools))
@@ -565,11 +664,12 @@ class _Turn:
             retrieved = conversation.retrieve(user_text)
             self.timings.retrieval_s = time.monotonic() - self.timings.started
             self.timings.knowledge_chars = sum(len(r) for r in retrieved)
-            if not retrieved and conversation.unknown(user_text):
-                # Nothing the character knows is about it: a fixed line, not a guess.
-                yield from self._say(s.knowledge_unknown_line)
-                self.raw = " ".join(self.said)
-                return
+        uncovered = not retrieved if retrieved is not None else conversation.checks_persona()
+        if uncovered and conversation.unknown(user_text):
+            # Nothing the character knows is about it: a fixed line, not a guess.
+            yield from self._say(s.knowledge_unknown_line)
+            self.raw = " ".join(self.said)
+            return
         messages = build_messages(
             conversation.character,
             [*conversation.memory(), {"role": "user", "content": user_text}],
@@ -615,6 +715,9 @@ class _Turn:
                             for text in grounding.held:
                                 yield from self._say(text)
                             grounding = None
+                        else:
+                            for text in grounding.releasable():
+                                yield from self._say(text)
                         continue
                     if holding:
                         held.append(event.text)

@@ -10,7 +10,9 @@ follow-ups such as "Is it free?"), by shared content words and shared topics (a 
 "Saturday" matches a fact about "weekends", "how much" one about "dollars"). Pure Python,
 microseconds per question; the knowledge base (``Conversation.retrieve``) adds its passages
 beside these. :func:`coverage` tells whether anything the character knows (persona, memory,
-tools) is about a question its documents do not cover.
+tools) is about a question its documents do not cover; :func:`answering_fact` picks the sentence
+that may replace an answer the persona does not back (:mod:`characters.knowledge.grounding`),
+said in the character's own voice (:func:`first_person`).
 """
 
 from __future__ import annotations
@@ -47,15 +49,19 @@ TOPICS: dict[str, frozenset[str]] = {
     "price": frozenset(
         """cost costs price prices priced much pay paying paid fee fees dollar dollars euro
         euros pound pounds cheap expensive charge charges free ticket tickets cash card cards
-        money afford""".split()
+        money afford rate rates nightly""".split()
     ),
     "place": frozenset(
         """where address street road located location find floor building parking park near
         nearby directions""".split()
     ),
     "duration": frozenset(
-        """long minutes minute hours days weeks week months month keep takes take wait
-        while""".split()
+        """long minutes minute hour hours day days weeks week months month keep takes take
+        wait while""".split()
+    ),
+    "age": frozenset(
+        """child children kid kids adult adults baby babies toddler toddlers teen teens
+        teenager teenagers senior seniors grown family families age ages old young""".split()
     ),
     "repair": frozenset(
         """fix fixes fixing repair repairs repaired mend broken service services""".split()
@@ -83,8 +89,8 @@ def persona_facts(personality: str | None) -> list[str]:
 
 
 def _stem(word: str) -> str:
-    """A crude English stem, enough to match "pieces" with "piece" and "repairs" with
-    "repair"."""
+    """A crude English stem, enough to match "pieces" with "piece", "repairs" with "repair",
+    "closed" with "close" and "swimming" with "swim"."""
     if word.endswith("'s"):
         word = word[:-2]
     if len(word) > 4 and word.endswith("ies"):
@@ -95,8 +101,9 @@ def _stem(word: str) -> str:
         word = word[:-1]
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            return word[:-1] if word[-1] == word[-2] and word[-1] not in "aeiousl" else word
+    return word[:-1] if len(word) > 4 and word.endswith("e") and word[-2] != "e" else word
 
 
 def _words(text: str) -> list[str]:
@@ -112,13 +119,19 @@ def _terms(text: str) -> set[str]:
 
 
 def relevant_facts(
-    facts: Sequence[str], question: str, *, context: str = "", limit: int = 2
+    facts: Sequence[str],
+    question: str,
+    *,
+    context: str = "",
+    limit: int = 2,
+    best_first: bool = False,
 ) -> list[str]:
     """The (at most ``limit``) facts that share the most with ``question``, in their original
     order. A shared term weighs more the fewer facts have it (inverse document frequency: "star"
     beats "museum" in a museum guide's persona); words of ``context`` (the previous user turn)
     count half. Facts scoring under half the best one are left out, and facts sharing nothing
-    are never returned, so an off-topic question gets none."""
+    are never returned, so an off-topic question gets none. ``best_first``: best first instead
+    of in their order."""
     asked = _terms(question)
     before = _terms(context) - asked
     per_fact = [_terms(f) for f in facts]
@@ -141,14 +154,159 @@ def relevant_facts(
         return []
     top = max(s for s, _ in scored)
     best = sorted((s for s in scored if s[0] >= top / 2), key=lambda s: (-s[0], s[1]))[:limit]
-    return [facts[i] for _, i in sorted(best, key=lambda s: s[1])]
+    return [facts[i] for _, i in (best if best_first else sorted(best, key=lambda s: s[1]))]
+
+
+JUDGEMENTS = frozenset(
+    """fine ok okay allowed possible available true correct sure really still also even
+    enough without optional required necessary needed mandatory compulsory one two three four
+    five six seven eight nine ten eleven twelve""".split()
+)
+"""Words a question uses to ask whether something holds ("So flash photography is fine, isn't
+it?"), and numbers in words (a leading question's figure): what it is about is the rest."""
+
+GENERIC = frozenset(
+    """happen happens happened need needs use using used bring bringing extra anything
+    something thing things kind sort way somewhere anyone someone""".split()
+)
+"""Words that frame a question rather than say what it is about ("What *happens* if I lose a
+piece?", "Can I *bring* my dog?")."""
+
+ANSWERS_SHARE = 0.5
+"""Share of a question's weight (its content words, each by its rarity among the facts) that a
+fact must hold to answer it (:func:`answering_fact`)."""
+
+
+def _asked(question: str) -> list[str]:
+    """What ``question`` is about: its content words, without judgements ("fine", "allowed")
+    and numbers (a leading question's wrong figure, "A check-up is 40 dollars, right?", is what
+    the answer corrects)."""
+    words = dict.fromkeys(_words(question))
+    return [
+        w
+        for w in words
+        if w not in STOPWORDS and w not in JUDGEMENTS and w not in GENERIC and not w[:1].isdigit()
+    ]
+
+
+def _last_sentence(text: str) -> str:
+    """The question proper of "I live in the next town. What would a card cost me?"."""
+    pieces = [p for p in _SENTENCE.split(text.strip()) if re.search(r"\w", p)]
+    return pieces[-1] if pieces else text
+
+
+def _holder(text: str) -> set[str]:
+    """The stems and topic names of ``text``: what :func:`_holds` looks a word up in."""
+    words = _words(text)
+    return {_stem(w) for w in words} | {
+        f"#{topic}" for topic, group in TOPICS.items() if any(w in group for w in words)
+    }
+
+
+def _holds(holder: set[str], word: str) -> bool:
+    """Whether a text (its :func:`_holder`) has ``word``, or a word of the same topic ("Saturday"
+    is held by "closed at weekends")."""
+    word = word.removesuffix("'s")
+    return _stem(word) in holder or any(
+        f"#{topic}" in holder and word in group for topic, group in TOPICS.items()
+    )
 
 
 def coverage(sources: Sequence[str], question: str) -> float:
-    """The largest share of the question's content words (and topics) that one of ``sources``
-    has: 1.0 when some source mentions everything the question is about, 0.0 when none shares
-    anything. A question without content words ("What is it?") counts as covered."""
-    asked = _terms(question)
+    """The largest share of what the question is about (:func:`_asked`) that one of ``sources``
+    holds (:func:`_holds`): 1.0 when some source mentions everything the question is about, 0.0
+    when none shares anything. A question without content words ("What is it?") counts as
+    covered."""
+    asked = _asked(question)
     if not asked:
         return 1.0
-    return max((len(asked & _terms(s)) / len(asked) for s in sources), default=0.0)
+    holders = [_holder(s) for s in sources]
+    return max((sum(_holds(h, w) for w in asked) / len(asked) for h in holders), default=0.0)
+
+
+def answering_facts(
+    facts: Sequence[str], question: str, *, context: str = "", limit: int = 1
+) -> list[str]:
+    """The facts that answer ``question`` (best first, at most ``limit``): the most relevant
+    facts (:func:`relevant_facts`, ``context`` being the previous user turn) that hold
+    (:func:`_holds`) at least :data:`ANSWERS_SHARE` of what the question is about, each word
+    weighed by its rarity among the facts: a word no fact has ("How *deep* is the pool?")
+    outweighs one most facts share ("pool"). Only the question's last sentence counts ("I live
+    in the next town. What would a card cost me?"). Empty: no fact answers it."""
+    if not _asked(_last_sentence(question)):
+        return []
+    stated = [f for f in facts if is_fact(f)]  # not "You are Tomas, the ticket clerk."
+    found = relevant_facts(stated, question, context=context, limit=limit, best_first=True)
+    shares = held_shares(facts, question)
+    return [fact for fact in found if shares[facts.index(fact)] >= ANSWERS_SHARE]
+
+
+def held_shares(facts: Sequence[str], question: str) -> list[float]:
+    """For each fact, the share of what the question's last sentence is about that it holds
+    (:func:`_holds`), each word weighed by its rarity among the facts (0–1; 1.0 for every fact
+    when the question names nothing)."""
+    asked = _asked(_last_sentence(question))
+    if not asked:
+        return [1.0] * len(facts)
+    per_fact = [_holder(f) for f in facts]
+
+    def weight(word: str) -> float:
+        df = sum(_holds(holder, word) for holder in per_fact)
+        return math.log((len(facts) + 1) / (df + 0.5))
+
+    weights = [weight(w) for w in asked]
+    total = sum(weights)
+    return [
+        sum(x for w, x in zip(asked, weights, strict=True) if _holds(h, w)) / total
+        for h in per_fact
+    ]
+
+
+def answering_fact(facts: Sequence[str], question: str, *, context: str = "") -> str | None:
+    """The fact that answers ``question`` best (:func:`answering_facts`); ``None``: none does."""
+    found = answering_facts(facts, question, context=context)
+    return found[0] if found else None
+
+
+def is_fact(sentence: str) -> bool:
+    """Whether a persona sentence states a fact about the character's world rather than tells
+    the character who to be or how to talk ("You are Bella, ...", "Keep answers short."): by
+    its first word (:data:`_INSTRUCTIONS`)."""
+    words = _words(sentence)
+    return bool(words) and words[0] not in _INSTRUCTIONS
+
+
+_INSTRUCTIONS = frozenset(
+    """you your you're be keep speak talk answer always never use say reply respond act stay
+    avoid don't do try remember""".split()
+)
+"""First words of a persona sentence that tells the character who to be or how to talk."""
+
+_SECOND_PERSON = (
+    (re.compile(r"\byou are\b", re.I), "I am"),
+    (re.compile(r"\byou're\b", re.I), "I'm"),
+    (re.compile(r"\byou have\b", re.I), "I have"),
+    (re.compile(r"\byou've\b", re.I), "I've"),
+    (re.compile(r"\byourself\b", re.I), "myself"),
+    (re.compile(r"\byours\b", re.I), "mine"),
+    (re.compile(r"\byour\b", re.I), "my"),
+    (
+        re.compile(r"(^|\b(?:and|but|so|when|if|that|because|where|as|until|while) )you\b", re.I),
+        r"\1I",
+    ),
+    (re.compile(r"\byou\b", re.I), "me"),
+)
+
+
+_LABEL = re.compile(r"^[A-Z][\w ]{0,30}:\s+(?=\w)")
+"""A label before a persona sentence ("Facts: the museum opens at 9 am ...")."""
+
+
+def first_person(sentence: str) -> str:
+    """A persona sentence as the character would say it: "You are Milo, a guide at the Harbor
+    Maritime Museum." → "I am Milo, a guide at the Harbor Maritime Museum."; a label before it
+    ("Facts: ...") is dropped; a sentence without either is returned as it is."""
+    out = _LABEL.sub("", sentence)
+    for pattern, replacement in _SECOND_PERSON:
+        out = pattern.sub(replacement, out)
+    return out[:1].upper() + out[1:] if out else out

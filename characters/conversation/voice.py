@@ -238,6 +238,9 @@ class VoiceConversation:
         """Answers failed in a row."""
         self._anticipating = False
         """A search for the user's words so far is being put into the model's cache."""
+        # The prompt's prefix and the persona's fact vectors (the embedding model's first load
+        # takes about 0.3 s), before the first turn rather than in it.
+        self._answer_pool.submit(self._prepare)
 
     # -- input ------------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""Which of the persona's facts answers a question: embeddings first, words as a fallback.
+
+A character without documents answers from its personality. To check an answer
+(:mod:`characters.knowledge.grounding`) and to replace one the persona does not back, the
+conversation needs the persona sentence that answers the question, if one does.
+:class:`PersonaFacts` finds it with the knowledge base's embedding model (MiniLM): the
+question's cosine similarity with each fact sentence (embedded once per conversation, a few
+milliseconds each; the question about 5 ms per turn), plus a share of the question's words it
+holds, as the knowledge base's hybrid search does. Embeddings see what shared words miss ("How
+can I pay for tickets?" and "... the ticket office takes cash and cards"), words what
+embeddings blur ("What are your hours on Saturday?" and the opening hours). A follow-up ("And
+for an adult?") is embedded with the previous user turn. Without the embedding model, the
+word-overlap rule :func:`~characters.conversation.facts.answering_facts` decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from characters.conversation.facts import answering_facts, held_shares, is_fact
+from characters.errors import CharactersError
+from characters.knowledge.embedder import Embedder, Vectors, load_embedder
+from characters.knowledge.index import follows_up
+
+log = logging.getLogger(__name__)
+
+WORDS_WEIGHT = 0.3
+"""Weight of the share of the question's words a fact holds, beside the cosine similarity."""
+MIN_SCORE = 0.6
+"""Lowest combined score of the fact that answers a question. On the benchmark's questions
+(bench/answers.py, three splits), the facts that answer them scored 0.52–1.20 (two under 0.6),
+the best facts for questions the persona cannot answer 0.16–0.73 (eight of 30 over 0.6)."""
+NEAR_SCORE = 0.45
+"""Lowest score of a fact an answer may take its numbers from, and that keeps a question from
+being declined before the model answers ("How much is a haircut for a guy?" and "... a men's
+cut 30 dollars": 0.52)."""
+MARGIN = 0.1
+"""Facts scoring more than this under the best one do not answer the question."""
+
+
+class PersonaFacts:
+    """The fact sentences of one personality (:func:`~characters.conversation.facts.is_fact`:
+    not "You are Bella, ..." or "Keep answers short.") and their vectors, made on first use."""
+
+    def __init__(self, sentences: Sequence[str], models_dir: Path | None) -> None:
+        self.facts = [s for s in sentences if is_fact(s)]
+        self._models_dir = models_dir
+        self._embedder: Embedder | None = None
+        self._vectors: Vectors | None = None
+        self._ready = models_dir is None  # nothing to load: words only
+        self._last: tuple[tuple[str, str], npt.NDArray[np.float32]] | None = None
+
+    def prepare(self) -> None:
+        """Load the embedding model (once per process) and embed the facts, now rather than
+        during the first answer; without the model, words alone decide (logged once)."""
+        if self._ready:
+            return
+        self._ready = True
+        if not self.facts or self._models_dir is None:
+            return
+        try:
+            self._embedder = load_embedder(self._models_dir)
+        except CharactersError as e:
+            log.warning("persona facts are matched by their words only: %s", e)
+            return
+        self._vectors = self._embedder.embed(self.facts)
+
+    def answering(
+        self, question: str, *, context: str = "", limit: int = 1, min_score: float | None = None
+    ) -> list[str]:
+        """The facts that answer ``question`` (``context``: the previous user turn), best
+        first, at most ``limit``: each fact scores its cosine similarity with the question plus
+        :data:`WORDS_WEIGHT` times the share of the question's words it holds
+        (:func:`~characters.conversation.facts.held_shares`); facts scoring at least
+        ``min_score`` (default :data:`MIN_SCORE`; :data:`NEAR_SCORE` for the facts an answer
+        may draw on), and within :data:`MARGIN` of the best, answer it. Without the
+        embedding model the words alone decide
+        (:func:`~characters.conversation.facts.answering_facts`)."""
+        self.prepare()
+        if self._embedder is None or self._vectors is None or not question.strip():
+            return answering_facts(self.facts, question, context=context, limit=limit)
+        scores = self._scores(question, context)
+        best = float(scores.max())
+        order = [int(i) for i in np.argsort(-scores)[:limit]]
+        return [
+            self.facts[i]
+            for i in order
+            if scores[i] >= (MIN_SCORE if min_score is None else min_score)
+            and scores[i] >= best - MARGIN
+        ]
+
+    def _scores(self, question: str, context: str) -> npt.NDArray[np.float32]:
+        """Each fact's score for ``question``; the last question's are kept, as a turn asks
+        two or three times (an embedding costs 5–20 ms on a busy core)."""
+        key = (question, context)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        assert self._embedder is not None and self._vectors is not None
+        query = f"{context} {question}" if context and follows_up(question) else question
+        vector = self._embedder.embed([query])[0]
+        words = np.array(held_shares(self.facts, question), np.float32)
+        scores: npt.NDArray[np.float32] = np.einsum("ij,j->i", self._vectors, vector) + (
+            WORDS_WEIGHT * words
+        )
+        self._last = (key, scores)
+        return scores

@@ -1,0 +1,217 @@
+"""Answers of a character without documents, checked against its persona: a question nothing it
+knows is about gets the unknown line, an answer the persona does not back is replaced by the
+persona's sentence that answers the question (in the first person), or by that line.
+
+The language model is a scripted one here (the exact wrong answers a small model gives cannot be
+provoked on demand); ``bench/answers.py`` measures the real model through the same path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from characters.config import load_settings
+from characters.conversation import engine as engine_module
+from characters.conversation.engine import AgentDone, Conversation, Engines
+from characters.conversation.facts import (
+    answering_fact,
+    coverage,
+    first_person,
+    is_fact,
+    persona_facts,
+)
+from characters.conversation.persona import NEAR_SCORE
+from characters.conversation.prompt import Character
+
+DENTAL = (
+    "You are Bella, the friendly receptionist of Sunny Dental in Springfield. The clinic is "
+    "open from 8 am to 6 pm, Monday to Friday, and closed at weekends. A check-up costs 60 "
+    "dollars and a cleaning 90 dollars. Dr. Patel and Dr. Moreau are the dentists. Parking is "
+    "free behind the building. Keep your answers short."
+)
+POOL = (
+    "You are Nora, at the front desk of the Lakeside Swimming Pool. The pool is open from 6 am "
+    "to 9 pm. Swimming caps are required. There is a sauna, for adults only."
+)
+
+
+class ScriptedLLM:
+    """Answers every question with :attr:`answer`; records what it was asked."""
+
+    native_tools = False
+
+    def __init__(self) -> None:
+        self.answer = ""
+        self.asked: list[list[dict[str, Any]]] = []
+
+    def check(self) -> None:
+        pass
+
+    def warm(self, messages: Any) -> None:
+        pass
+
+    def stream(self, messages: Any, **_: Any) -> Iterator[str]:
+        self.asked.append(list(messages))
+        yield self.answer
+
+
+def _conversation(personality: str, **settings: Any) -> tuple[Conversation, ScriptedLLM]:
+    llm = ScriptedLLM()
+    engines = Engines(settings=load_settings(**settings), llm=llm)  # type: ignore[arg-type]
+    return Conversation(engines, Character("Bella", personality=personality)), llm
+
+
+@pytest.fixture(autouse=True)
+def _no_speech(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "synthesize", lambda _text, _voice: iter(()))
+
+
+def _said(conversation: Conversation, question: str) -> str:
+    done = [e for e in conversation.respond(question) if isinstance(e, AgentDone)][-1]
+    return done.text
+
+
+LINE = load_settings().knowledge_unknown_line
+
+
+def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "Yes, you can come in on Saturday morning."
+    assert _said(bella, "Can I come in on Saturday morning?") == persona_facts(DENTAL)[1]
+    llm.answer = "Yes, a check-up is 40 dollars."
+    assert _said(bella, "A check-up is 40 dollars, right?") == persona_facts(DENTAL)[2]
+
+
+def test_an_invented_number_without_a_fact_that_answers_gets_the_unknown_line() -> None:
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "A filling costs 120 dollars."
+    assert _said(bella, "How much does a filling cost?") == LINE
+
+
+def test_a_question_nothing_known_is_about_is_declined_without_the_model() -> None:
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "Yes, we do teeth whitening every day."
+    assert _said(bella, "Do you do teeth whitening?") == LINE
+    assert llm.asked == []
+
+
+def test_answers_the_persona_backs_and_small_talk_are_said_as_written() -> None:
+    bella, llm = _conversation(DENTAL)
+    for question, answer in (
+        ("When are you open?", "We're open from 8 am to 6 pm, Monday to Friday."),
+        ("Who are the dentists?", "Dr. Patel and Dr. Moreau."),
+        ("You're open on Saturdays, right?", "No, we're closed at weekends."),
+        ("How are you today?", "I'm great, thank you!"),
+    ):
+        llm.answer = answer
+        assert _said(bella, question) == answer
+
+
+def test_a_persona_that_states_no_facts_or_the_setting_off_leaves_the_model_free() -> None:
+    pirate, llm = _conversation("You are Captain Hook, a grumpy pirate. Speak like a pirate.")
+    llm.answer = "Arr, I be having 300 cannons!"
+    assert _said(pirate, "How many cannons do you have?") == llm.answer
+    bella, llm = _conversation(DENTAL, persona_grounding=False)
+    llm.answer = "Yes, we do teeth whitening every day."
+    assert _said(bella, "Do you do teeth whitening?") == llm.answer
+
+
+def test_the_fact_that_answers_a_question() -> None:
+    facts = persona_facts(POOL)
+    # A word of the same topic holds it ("kids" and "adults"; "Saturday" and "weekends").
+    assert answering_fact(facts, "Can my kids use the sauna?") == facts[3]
+    assert answering_fact(facts, "So I can swim without a cap, right?") == facts[2]
+    # A rare word no fact has outweighs a word most facts share.
+    assert answering_fact(facts, "How deep is the pool?") is None
+    assert answering_fact(facts, "Who are you?") is None
+    dental = persona_facts(DENTAL)
+    assert answering_fact(dental, "Is it free?", context="Where can I park?") == dental[4]
+    assert coverage(dental, "Can I come in on Saturday morning?") == 1.0
+    assert coverage(dental, "Do you do teeth whitening?") == 0.0
+
+
+def test_persona_sentences_as_facts_and_in_the_first_person() -> None:
+    facts = persona_facts(DENTAL)
+    assert [is_fact(f) for f in facts] == [False, True, True, True, True, False]
+    assert first_person(facts[0]) == (
+        "I am Bella, the friendly receptionist of Sunny Dental in Springfield."
+    )
+    assert first_person("Your order is ready when you arrive and you're welcome.") == (
+        "My order is ready when I arrive and I'm welcome."
+    )
+    assert first_person("The café is on the second floor.") == "The café is on the second floor."
+
+
+FERRY = (
+    "You are Tomas, the ticket clerk at the ferry office. The ferry leaves at 8 am and 2 pm. "
+    "A return ticket costs 18 dollars. There is a snack bar on board, and the office takes cash "
+    "and cards. Dogs must stay on the outside deck. Boarding closes 10 minutes before each "
+    "departure."
+)
+
+
+def test_the_fact_that_answers_is_found_by_meaning_too() -> None:
+    ferry, _ = _conversation(FERRY)
+    facts = ferry.persona_facts()
+    leaves, _, snack, _, boarding = persona_facts(FERRY)[1:]
+    assert facts.answering("Can I get a snack on board?") == [snack]
+    assert facts.answering("What time does the boat go?") == [leaves]
+    assert facts.answering("How late can I board?") == [boarding]
+    assert facts.answering("Is there Wi-Fi on board?") == []
+    # Near enough to take numbers from, not to answer with.
+    assert facts.answering("Do you take credit cards?") == []
+    assert facts.answering("Do you take credit cards?", min_score=NEAR_SCORE) == [snack]
+
+
+def test_a_start_script_said_again_and_a_missing_figure_are_not_answers() -> None:
+    ferry, llm = _conversation(FERRY)
+    ferry.character = Character(
+        "Tomas", personality=FERRY, start_script="Ferry office, Tomas speaking. Where to?"
+    )
+    llm.answer = "Ferry office, Tomas speaking. The ferry is great."
+    assert _said(ferry, "When does the ferry leave?") == persona_facts(FERRY)[1]
+    llm.answer = "The ferry leaves every day, all year round."
+    assert _said(ferry, "What time does the ferry leave?") == persona_facts(FERRY)[1]
+    llm.answer = "It leaves at 8 am and 2 pm."
+    assert _said(ferry, "What time does the ferry leave?") == llm.answer
+
+
+def test_yes_no_answers_against_the_fact() -> None:
+    from characters.knowledge.grounding import disagrees, is_yes_no
+
+    assert is_yes_no("Can I bring my dog?") and is_yes_no("It's 15 dollars, right?")
+    assert is_yes_no("I live here. So the card is free for me, isn't it?")
+    assert not is_yes_no("When does the ferry leave?") and not is_yes_no("How much is it?")
+    dogs = "Dogs must stay on the outside deck."
+    assert disagrees("Sure, bring your dog inside!", dogs)
+    assert not disagrees("No, dogs stay outside.", dogs)
+    free = "Parking is free behind the building."
+    assert disagrees("No, parking is not free.", free)
+    assert not disagrees("Yes, it's free.", free)
+    # A "no" to a question with a claim the fact does not make is not against it.
+    assert not disagrees("No, it takes 20 minutes.", "A repair takes 20 minutes.", confirms=False)
+    # Nothing answers: no "yes" is backed, a "no" is left to the rest of the check.
+    assert disagrees("Yes, we have Wi-Fi.", "") and not disagrees("No, sorry.", "")
+    # A "yes" that says the fact's own limit agrees with it.
+    hours = "The museum opens at 9 am, every day except Monday."
+    assert not disagrees("Yes, every day except Monday.", hours)
+    assert disagrees("Yes, it is open every day.", hours)
+
+
+def test_words_that_only_restate_a_question_a_fact_answers_are_said_at_once() -> None:
+    from characters.knowledge.grounding import Grounding
+
+    facts = persona_facts(FERRY)
+    check = Grounding("What time does the ferry leave?", facts, answer=facts[1], release=True)
+    assert check.add("The ferry leaves") is None
+    assert check.releasable() == ["The ferry leaves"] and check.held == []
+    assert check.add("at 8 am and 2 pm.") is True
+    # Not for a yes/no question, nor words of its own, nor a "Yes".
+    check = Grounding("Does the ferry leave at 8?", facts, answer=facts[1], release=True)
+    check.add("The ferry leaves")
+    assert check.releasable() == []
+    check = Grounding("What time does the ferry leave?", facts, answer=facts[1], release=True)
+    check.add("Sure,")
+    assert check.releasable() == []
