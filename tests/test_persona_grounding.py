@@ -215,3 +215,24 @@ def test_words_that_only_restate_a_question_a_fact_answers_are_said_at_once() ->
     check = Grounding("What time does the ferry leave?", facts, answer=facts[1], release=True)
     check.add("Sure,")
     assert check.releasable() == []
+
+
+def test_instructions_are_not_facts_and_a_greeting_is_not_the_start_script() -> None:
+    from characters.knowledge.grounding import Grounding
+
+    pirate = persona_facts(
+        "You are Hook, a pirate. Greet people with arr. Tell tall tales. Mention your parrot "
+        "Polly often."
+    )
+    assert not any(map(is_fact, pirate))
+    assert is_fact("Only adults may use the sauna.")
+    check = Grounding("Where are the trails?", ["Trails start behind the lodge."], opening="Hi!")
+    assert check.add("Hiking trails start behind the lodge.") is True
+    check = Grounding(
+        "What does it cost?", ["It costs 5 dollars."], opening="Hi there, Tomas here."
+    )
+    assert check.add("Hi there, Tomas here.") is False
+    # A denial is never said before its verdict.
+    check = Grounding("When does the museum open?", ["It opens at 9."], answer="x", release=True)
+    check.add("The museum does not open")
+    assert check.releasable() == []

@@ -278,7 +278,8 @@ def is_fact(sentence: str) -> bool:
 
 _INSTRUCTIONS = frozenset(
     """you your you're be keep speak talk answer always never use say reply respond act stay
-    avoid don't do try remember""".split()
+    avoid don't do try remember greet tell mention offer make give let pretend introduce
+    refer sound sing joke stick focus""".split()
 )
 """First words of a persona sentence that tells the character who to be or how to talk."""
 

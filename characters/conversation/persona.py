@@ -16,6 +16,7 @@ word-overlap rule :func:`~characters.conversation.facts.answering_facts` decides
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,21 +55,26 @@ class PersonaFacts:
         self._vectors: Vectors | None = None
         self._ready = models_dir is None  # nothing to load: words only
         self._last: tuple[tuple[str, str], npt.NDArray[np.float32]] | None = None
+        self._lock = threading.Lock()
 
     def prepare(self) -> None:
         """Load the embedding model (once per process) and embed the facts, now rather than
-        during the first answer; without the model, words alone decide (logged once)."""
-        if self._ready:
-            return
-        self._ready = True
-        if not self.facts or self._models_dir is None:
-            return
-        try:
-            self._embedder = load_embedder(self._models_dir)
-        except CharactersError as e:
-            log.warning("persona facts are matched by their words only: %s", e)
-            return
-        self._vectors = self._embedder.embed(self.facts)
+        during the first answer (a second thread waits for the first); without the model, words
+        alone decide (logged once)."""
+        with self._lock:
+            if self._ready:
+                return
+            self._ready = True
+            if not self.facts or self._models_dir is None:
+                return
+            try:
+                embedder = load_embedder(self._models_dir)
+                self._vectors = embedder.embed(self.facts)
+                self._embedder = embedder
+            except CharactersError as e:
+                log.warning("persona facts are matched by their words only: %s", e)
+            except Exception:
+                log.exception("persona facts are matched by their words only")
 
     def answering(
         self, question: str, *, context: str = "", limit: int = 1, min_score: float | None = None
@@ -98,8 +104,9 @@ class PersonaFacts:
         """Each fact's score for ``question``; the last question's are kept, as a turn asks
         two or three times (an embedding costs 5–20 ms on a busy core)."""
         key = (question, context)
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
         assert self._embedder is not None and self._vectors is not None
         query = f"{context} {question}" if context and follows_up(question) else question
         vector = self._embedder.embed([query])[0]

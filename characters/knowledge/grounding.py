@@ -19,13 +19,14 @@ invention adds terms that nothing the character knows contains.
 * otherwise **grounded**: the held words are said, and the rest of the answer is not checked.
 
 What is known: the passages found for the question, the persona, the start script, the
-conversation so far and the tools' names and descriptions. A number the question itself gave
-is checked like the answer's own. For a character without documents, the conversation also
+conversation so far and the tools' names and descriptions. For a character without
+documents, the conversation also
 gives the persona sentence that answers the question (``answer``), the texts whose numbers an
 answer may state (``numbers``) and the start script (``opening``): a yes/no answer against
 that sentence (:func:`disagrees`), a missing figure, or the start script said again is
 ungrounded, and words that only restate the question may be said before the verdict
-(:meth:`Grounding.releasable`); docs/llm.md, "Answers checked against the persona". An answer that ends undecided or
+(:meth:`Grounding.releasable`), and a number the question itself gave must be backed too;
+docs/llm.md, "Answers checked against the persona". An answer that ends undecided or
 ungrounded is replaced (by the engine) with the passages' sentence closest to the question
 (:meth:`~characters.knowledge.index.KnowledgeIndex.best_sentence`), or the unknown line when no
 sentence is close enough. See docs/knowledge.md ("Grounded answers").
@@ -122,7 +123,7 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
         # "Yes, every day except Monday." says the fact's own limit (one the question did not).
         limits = _limits(fact) - _limits(question)
         return restricts and not limits & _limits(answer)
-    if _DENIES.search(answer) or re.search(r"\b(?:not|n't|never)\b", answer, re.I):
+    if _DENIES.search(answer) or re.search(r"\b(?:not|never)\b|n't\b", answer, re.I):
         return confirms and not restricts
     return False
 
@@ -143,7 +144,8 @@ class Grounding:
         release: bool = False,
     ) -> None:
         """``known``: what the character knows; ``numbers``: the only texts whose numbers an
-        answer may state (default: ``known``); ``answer``: the known sentence that answers the
+        answer may state, the question's own included (default: ``known``, and a number the
+        question gave may be repeated); ``answer``: the known sentence that answers the
         question (``""``: none does; ``None``: not looked for): a yes/no question's answer must
         agree with it (:func:`disagrees`; ``confirms``: that sentence holds everything the
         question asks about), and a question for a figure ("How much ...?", "What time ...?")
@@ -156,6 +158,7 @@ class Grounding:
         self._asked = self._question | FILLER
         self._sentences = [s for text in known for s in sentences(text)]
         self._known = {t for text in self._sentences for t in terms(text)}
+        self._numbers_given = numbers is not None
         self._numbers = (
             {t for t in self._known if _is_number(t)}
             if numbers is None
@@ -168,7 +171,9 @@ class Grounding:
             answer and _FIGURE.search(question) and any(map(_is_number, terms(answer)))
         )
         """The question asks for a figure that the sentence answering it has."""
-        self._opening = _plain(sentences(opening)[0]) if opening.strip() else None
+        first = _plain(sentences(opening)[0]) if opening.strip() else ""
+        self._opening = f"{first} " if len(first.split()) >= 3 else None
+        """The start script's first sentence, as words (a bare "Hi!" is not checked)."""
         self.held: list[str] = []
         self.verdict: bool | None = None
         """None: undecided; True: grounded; False: ungrounded."""
@@ -190,11 +195,12 @@ class Grounding:
         if not self._release or self.verdict is not None or not self.held:
             return []
         said = " ".join(self.held)
-        plain = _plain(said)
+        plain = _plain(said) + " "
         if (
             any(t not in self._asked or _is_number(t) for t in terms(said))
             or _AGREES.search(said)
             or _DENIES.search(said)
+            or _NEGATIVE.search(said)
             or (self._opening and self._opening.startswith(plain))
         ):
             return []
@@ -223,7 +229,7 @@ class Grounding:
     def _judge(self, *, final: bool) -> None:
         said = " ".join(self.held)
         if self._opening:
-            plain = _plain(said)
+            plain = _plain(said) + " "
             if plain.startswith(self._opening) or (final and self._opening.startswith(plain)):
                 self.verdict = False  # the start script again, not an answer
                 return
@@ -231,9 +237,11 @@ class Grounding:
                 return  # it may be: wait for more
         stated = terms(said)
         added = [t for t in stated if t not in self._asked]
-        # A number the question itself gave is checked too: "A check-up is 40 dollars, right?"
-        # → "Yes, a check-up costs 40 dollars." is not backed by "... costs 60 dollars".
-        invented_number = any(_is_number(t) and t not in self._numbers for t in stated)
+        # With ``numbers`` (the persona), a number the question itself gave is checked too: "A
+        # check-up is 40 dollars, right?" → "Yes, a check-up costs 40 dollars." is not backed
+        # by "... costs 60 dollars".
+        checked = stated if self._numbers_given else added
+        invented_number = any(_is_number(t) and t not in self._numbers for t in checked)
         if invented_number:
             self.verdict = False
         elif self._figure and not any(map(_is_number, stated)):
