@@ -16,7 +16,7 @@ from characters.config import load_settings
 from characters.conversation import engine as engine_module
 from characters.conversation.engine import AgentDone, Conversation, Engines
 from characters.conversation.facts import (
-    answering_fact,
+    answering_facts,
     coverage,
     first_person,
     is_fact,
@@ -121,13 +121,13 @@ def test_a_persona_that_states_no_facts_or_the_setting_off_leaves_the_model_free
 def test_the_fact_that_answers_a_question() -> None:
     facts = persona_facts(POOL)
     # A word of the same topic holds it ("kids" and "adults"; "Saturday" and "weekends").
-    assert answering_fact(facts, "Can my kids use the sauna?") == facts[3]
-    assert answering_fact(facts, "So I can swim without a cap, right?") == facts[2]
+    assert answering_facts(facts, "Can my kids use the sauna?") == [facts[3]]
+    assert answering_facts(facts, "So I can swim without a cap, right?") == [facts[2]]
     # A rare word no fact has outweighs a word most facts share.
-    assert answering_fact(facts, "How deep is the pool?") is None
-    assert answering_fact(facts, "Who are you?") is None
+    assert answering_facts(facts, "How deep is the pool?") == []
+    assert answering_facts(facts, "Who are you?") == []
     dental = persona_facts(DENTAL)
-    assert answering_fact(dental, "Is it free?", context="Where can I park?") == dental[4]
+    assert answering_facts(dental, "Is it free?", context="Where can I park?") == [dental[4]]
     assert coverage(dental, "Can I come in on Saturday morning?") == 1.0
     assert coverage(dental, "Do you do teeth whitening?") == 0.0
 

@@ -28,7 +28,6 @@ from characters.config import Settings
 from characters.conversation.facts import (
     coverage,
     first_person,
-    is_fact,
     persona_facts,
     relevant_facts,
 )
@@ -450,7 +449,7 @@ class Conversation:
         # anything the character knows.
         said = self.said_and_tools()
         words = relevant_facts(self.persona(), user_text, context=before, limit=3)
-        identity = [f for f in self.persona() if not is_fact(f)]  # "You are Bella, of ..."
+        identity = [f for f in self.persona() if f not in facts.facts]  # "You are Bella, ..."
         on_topic = [*identity, *answering, *near, *words] if answering else self.persona()
         return Grounding(
             user_text,
@@ -469,7 +468,7 @@ class Conversation:
         pirate.", leaves the model free)."""
         if self.character.knowledge is not None or not self.engines.settings.persona_grounding:
             return False
-        return sum(map(is_fact, self.persona())) >= PERSONA_MIN_FACTS
+        return len(self.persona_facts().facts) >= PERSONA_MIN_FACTS
 
     def persona_facts(self) -> PersonaFacts:
         """The persona's fact sentences, to find the one that answers a question

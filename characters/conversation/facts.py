@@ -10,7 +10,7 @@ follow-ups such as "Is it free?"), by shared content words and shared topics (a 
 "Saturday" matches a fact about "weekends", "how much" one about "dollars"). Pure Python,
 microseconds per question; the knowledge base (``Conversation.retrieve``) adds its passages
 beside these. :func:`coverage` tells whether anything the character knows (persona, memory,
-tools) is about a question its documents do not cover; :func:`answering_fact` picks the sentence
+tools) is about a question its documents do not cover; :func:`answering_facts` picks the sentence
 that may replace an answer the persona does not back (:mod:`characters.knowledge.grounding`),
 said in the character's own voice (:func:`first_person`).
 """
@@ -174,7 +174,7 @@ piece?", "Can I *bring* my dog?")."""
 
 ANSWERS_SHARE = 0.5
 """Share of a question's weight (its content words, each by its rarity among the facts) that a
-fact must hold to answer it (:func:`answering_fact`)."""
+fact must hold to answer it (:func:`answering_facts`)."""
 
 
 def _asked(question: str) -> list[str]:
@@ -260,12 +260,6 @@ def held_shares(facts: Sequence[str], question: str) -> list[float]:
         sum(x for w, x in zip(asked, weights, strict=True) if _holds(h, w)) / total
         for h in per_fact
     ]
-
-
-def answering_fact(facts: Sequence[str], question: str, *, context: str = "") -> str | None:
-    """The fact that answers ``question`` best (:func:`answering_facts`); ``None``: none does."""
-    found = answering_facts(facts, question, context=context)
-    return found[0] if found else None
 
 
 def is_fact(sentence: str) -> bool:
