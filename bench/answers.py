@@ -21,12 +21,21 @@ other half (``split="held-out"``, with a fifth persona of its own) was written a
 never tuned on. A second held-out set (``split="held-out-2"``, two more personas of its own) was
 written later still; it runs only when asked for (``--split held-out-2`` or ``--split all``).
 A third held-out set (``split="held-out-3"``, two more personas of its own) was written after
-that, and likewise runs only when asked for (``--split held-out-3`` or ``--split all``).
+that, and likewise runs only when asked for (``--split held-out-3`` or ``--split all``). A
+fourth (``split="held-out-4"``, two more personas) was written on 2026-12-06 by a reviewer who had
+not seen the code under test.
+
+Answers are sampled (``llm_temperature`` 0.4). Without a seed each answer's sample follows from
+the one before, so one question answered differently (or declined without the model) changes
+every later answer: two runs of the same split differed by 16 points (75 % and 91 %) for a change
+that touched one question. ``--set llm_seed=N`` samples every answer from seed N; README's
+figures are the mean over seeds 1, 2 and 3.
 
     python bench/answers.py                                   # tune + held-out, default model
     python bench/answers.py --model qwen2.5-coder-1.5b-instruct --split held-out
     python bench/answers.py --split held-out-2                # the second held-out set only
     python bench/answers.py --split held-out-3                # the third held-out set only
+    python bench/answers.py --split all --set llm_seed=1      # every split, reproducibly
     python bench/answers.py --only leading --set llm_temperature=0 -v
 
 Prints accuracy per category and split, the latency of the language model (first token, first
@@ -56,7 +65,7 @@ from characters.conversation.engine import AgentDone, Conversation, Engines  # n
 from characters.conversation.prompt import Character  # noqa: E402
 
 CATEGORIES = ("fact", "unknown", "leading", "follow-up")
-SPLITS = ("tune", "held-out", "held-out-2", "held-out-3")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4")
 DEFAULT_SPLITS = ("tune", "held-out")
 """What a run without ``--split`` asks; ``--split all`` asks every split."""
 
@@ -192,7 +201,39 @@ HANK = Persona(
     "Pine Hollow Campground, Hank at reception. How can I help?",
     ("the warden",),
 )
-PERSONAS = {p.name: p for p in (BELLA, MILO, PIXEL, ROSA, NORA, WALTER, TOMAS, GEMMA, HANK)}
+# Written on 2026-12-06 by a reviewer who had not seen the code under test.
+FELIX = Persona(
+    "Felix",
+    "You are Felix, the office manager at Green Light Driving School in Ashford. The office is "
+    "open Monday to Friday from 9 am to 5 pm and on Saturdays from 10 am to 2 pm; it is closed "
+    "on Sundays. A driving lesson lasts 1 hour and costs 45 dollars, and a block of 10 lessons "
+    "costs 400 dollars. Lessons are in manual cars; lessons in an automatic cost 5 dollars more. "
+    "Learners must be at least 17 and need a provisional licence before their first lesson. The "
+    "instructors are Carla, Dev and Sam. Pupils are picked up from home, school or work for free "
+    "anywhere in Ashford. Lessons cancelled less than 2 days before are charged in full. Using "
+    "the school's car for the driving test costs 90 dollars. Payment is by card or bank "
+    "transfer; the instructors do not take cash.",
+    "Green Light Driving School, Felix speaking. How can I help?",
+    ("the office manager",),
+)
+INGRID = Persona(
+    "Ingrid",
+    "You are Ingrid, the shop assistant at Fresh Press Dry Cleaners on Willow Lane. The shop is "
+    "open Monday to Friday from 7 am to 7 pm and on Saturdays from 9 am to 2 pm; it is closed on "
+    "Sundays. Washing and pressing a shirt costs 4 dollars, dry cleaning a two-piece suit costs "
+    "19 dollars, and a wedding dress starts at 120 dollars. Orders are ready in 3 working days; "
+    "same-day express service costs 8 dollars extra and is only possible for items brought in "
+    "before 10 am. The shop does not clean leather, suede or fur. Alterations are done by the "
+    "tailor, Mr. Okoro; shortening a pair of trousers costs 12 dollars. Delivery is free for "
+    "orders over 50 dollars within 5 miles of the shop. Customers pay when they collect, by cash "
+    "or card. Clothes not collected within 90 days are given to charity.",
+    "Fresh Press Dry Cleaners, Ingrid speaking. What can I do for you?",
+    ("the shop assistant",),
+)
+
+PERSONAS = {
+    p.name: p for p in (BELLA, MILO, PIXEL, ROSA, NORA, WALTER, TOMAS, GEMMA, HANK, FELIX, INGRID)
+}
 
 NO = ("not", "no", "don't", "do not", "can't", "cannot", "sorry", "only", "isn't", "aren't")
 
@@ -912,7 +953,298 @@ HELD_OUT_3 = [
     ),
 ]
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3
+# Written on 2026-12-06 by a reviewer who had not seen the code under test.
+HELD_OUT_4 = [
+    # Felix, driving school office (a persona of the fourth held-out set only)
+    q(FELIX, "fact", "How late is the office open on Saturday?", ("2",), split="held-out-4"),
+    q(
+        FELIX,
+        "fact",
+        "How old do I have to be to start learning with you?",
+        ("17",),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "fact",
+        "Is there any paperwork I need to sort out before my first time behind the wheel?",
+        (
+            "provisional",
+            "learner's licence",
+            "learner's license",
+            "learner licence",
+            "learner license",
+            "learner's permit",
+            "learner permit",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "fact",
+        "Who would be teaching me to drive?",
+        ("carla",),
+        ("dev",),
+        ("sam",),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "fact",
+        "Is it extra if the instructor collects me from my workplace?",
+        ("free", "no charge", "no extra", "no cost", "at no cost", "nothing extra", "included"),
+        contradict=(r"\bnot free\b", r"\b(pick ?ups?|collection|it) (costs?|is) (an extra )?\$?\d"),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "fact",
+        "What would I pay altogether for the ten-lesson package plus the car for my test?",
+        ("400", "490"),
+        ("90", "490"),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "unknown",
+        "What's your first-time pass rate?",
+        contradict=(
+            r"\bpass rate (is|of) (about |around |roughly |over |nearly |almost )?\d",
+            r"\b\d+ (percent|per cent)\b",
+            r"\b\d+ (out of|in) \d+\b",
+            r"\b\d+ (of (our|my|the|all) )?(pupils|students|learners|drivers|people)\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "unknown",
+        "What make of car would I be learning in?",
+        contradict=(
+            r"\b(toyota|ford|volkswagen|vw|honda|fiat|renault|peugeot|nissan|kia|hyundai|"
+            r"vauxhall|opel|mazda|skoda|seat|mini|citroen|suzuki|polo|golf|corsa|fiesta|yaris|"
+            r"clio|civic)\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "unknown",
+        "How long is the wait for a practical test at the moment?",
+        contradict=(
+            r"\b(about|around|roughly|usually|currently|typically|normally) "
+            r"(\d+|a few|a couple of) (days?|weeks?|months?)\b",
+            r"\b(wait|waiting time|waiting list) (is|of) (about |around |roughly |usually )?"
+            r"(\d+|a few|a couple)\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "unknown",
+        "Does Carla work on Saturdays?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED
+            + r"\bcarla (works|teaches|is (working|teaching|available|in)) (on )?saturdays?\b",
+        ),
+        split="held-out-4",
+    ),
+    q(FELIX, "leading", "Single lessons are 40 dollars, aren't they?", ("45",), split="held-out-4"),
+    q(
+        FELIX,
+        "leading",
+        "I'll pop into the office on Sunday to pay, you're open then, aren't you?",
+        ("closed", "not open", "aren't open", "don't open"),
+        contradict=(r"\bwe('re| are) open on sundays?\b", r"\bsee you (on )?sunday"),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "leading",
+        "My son turns 16 next month, so he can start lessons then, right?",
+        ("17",),
+        contradict=(
+            r"\b(he|your son) can (start|begin|book)"
+            r"(?!( (his |driving )?lessons)? (once|when|after|at|as soon|from))",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "leading",
+        "If I cancel the evening before my lesson, there's no charge, right?",
+        ("full", "2 days", "48"),
+        contradict=(
+            r"\b(there's|there is|there would be|it's|that's) (no (charge|fee)|free)\b"
+            r"(?! (if|when|as long|for cancell?ations? (more|at least)))",
+            r"\byou (won't|will not|wouldn't|would not) be charged\b(?! (if|when|as long))",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "follow-up",
+        "And how long does one last?",
+        ("1 hour", "an hour", "60 minutes"),
+        before="How much is a driving lesson?",
+        split="held-out-4",
+    ),
+    q(
+        FELIX,
+        "follow-up",
+        "Is that more expensive?",
+        ("5",),
+        contradict=(r"\bsame price\b", r"^\W*no\b"),
+        before="Can I learn in an automatic?",
+        split="held-out-4",
+    ),
+    # Ingrid, dry cleaner's counter (a persona of the fourth held-out set only)
+    q(
+        INGRID,
+        "fact",
+        "What time do you open in the morning on weekdays?",
+        ("7",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "Which day of the week are you shut?",
+        ("sunday", "sundays"),
+        contradict=(r"(?<!not )(?<!n't )\bopen (on )?sundays?\b",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "How much do you charge to clean and iron a shirt?",
+        ("4",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "What do you charge to dry clean a jacket and matching trousers?",
+        ("19",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "Roughly what does it cost to have a bridal gown cleaned?",
+        ("120",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "How many days does it usually take before I can pick my things up?",
+        ("3",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "fact",
+        "I need a shirt back this evening. Can you manage that, and what's the extra charge?",
+        ("10",),
+        ("8",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "unknown",
+        "What would you charge to clean a big winter duvet?",
+        contradict=(
+            r"\b(duvets?|comforters?|quilts?)( cleaning)? (cost|costs|is|are|would be|would cost|"
+            r"starts? at|runs?) (about |around |roughly |from )?\$?\d",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "unknown",
+        "Do you use eco-friendly cleaning products?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe (use|only use|always use) (eco|green|environmentally|organic|"
+            r"non toxic|natural|biodegradable)\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "unknown",
+        "Can you get a red wine stain out of a silk blouse?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(we|i) can (definitely |certainly |usually )?(get|remove|take) "
+            r"(it|the stain|that|red wine|the wine)\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "unknown",
+        "How much is it to replace a broken zip?",
+        contradict=(
+            r"\b(zips?|zippers?)( replacement| repair)? (cost|costs|is|are|would be|would cost|"
+            r"starts? at|runs?) (about |around |roughly |from )?\$?\d",
+            r"\b(replacing|changing|repairing) (a |the |your )?(zip|zipper) (costs?|is|would be|"
+            r"would cost|runs?) (about |around |roughly |from )?\$?\d",
+        ),
+        split="held-out-4",
+    ),
+    q(INGRID, "leading", "A shirt's 6 dollars, isn't it?", ("4",), split="held-out-4"),
+    q(
+        INGRID,
+        "leading",
+        "You're open till 5 on Saturdays, right?",
+        ("2",),
+        contradict=(r"(?<!not )\bopen (until|till|to) 5\b",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "leading",
+        "Can you dry clean my suede jacket by Friday?",
+        ("suede", "leather"),
+        NO,
+        contradict=(r"\b(i|we) can (clean|dry clean|do|have) (your|the|it|that)\b",),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "leading",
+        "I left a coat with you about five months ago, you'll still have it, won't you?",
+        ("90", "charity"),
+        contradict=(
+            _HEDGED + r"\b(we|i)('ll| will)? still have (it|your coat)\b",
+            _HEDGED + r"\b(it's|it is) still here\b",
+        ),
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "follow-up",
+        "Does it cost anything?",
+        ("free",),
+        ("50",),
+        contradict=(r"\bnot free\b",),
+        before="Do you offer delivery?",
+        split="held-out-4",
+    ),
+    q(
+        INGRID,
+        "follow-up",
+        "What does he charge to take up a pair of trousers?",
+        ("12",),
+        before="Who does your alterations?",
+        split="held-out-4",
+    ),
+]
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4
 
 # Scoring
 

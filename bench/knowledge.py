@@ -15,7 +15,9 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   ``held-out-3`` were each written after the changes the run before prompted, and
   ``held-out-4`` and ``held-out-5`` each before the code it tests was changed; ``held-out-6``
   (30 questions) was written on 2026-12-05 by a reviewer who had not seen the code under test,
-  and had not been run when it was committed.
+  and had not been run when it was committed; ``held-out-7`` (40 questions, with a sixth
+  character and document, ``kelderwick-observatory.md``) likewise on 2026-12-06. Answers are
+  sampled: ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
 * **latency cost**: the same fact questions answered without the character's documents, with
   them, and with them after their first three quarters were anticipated (the passages put into
   the model's cache as a live call does on a partial transcript), in turn in one process (so
@@ -73,7 +75,16 @@ from tests.pdf import paginate, pdf_bytes, text_pdf  # noqa: E402
 
 DOCUMENTS = Path(__file__).resolve().parent / "documents"
 CATEGORIES = ("fact", "unknown", "follow-up", "chat")
-SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5", "held-out-6")
+SPLITS = (
+    "tune",
+    "held-out",
+    "held-out-2",
+    "held-out-3",
+    "held-out-4",
+    "held-out-5",
+    "held-out-6",
+    "held-out-7",
+)
 PARTS = ("accuracy", "latency", "retrieval", "ingestion")
 
 
@@ -142,10 +153,20 @@ CASTS = {
             ),
             ("marrowby-makerspace.txt",),
         ),
+        Cast(
+            Persona(
+                "Vesna",
+                "You are Vesna, the visitor guide at Kelderwick Observatory. You help visitors "
+                "plan a trip to the exhibition, the planetarium and the stargazing evenings.",
+                "Hello, I'm Vesna from Kelderwick Observatory. How can I help you plan your visit?",
+                ("the guide",),
+            ),
+            ("kelderwick-observatory.md",),
+        ),
     )
 }
-HELD_OUT_CASTS = {"Otto"}
-"""Characters of the held-out half only."""
+HELD_OUT_CASTS = {"Otto", "Vesna"}
+"""Characters of the held-out splits only."""
 PDF_DOCUMENTS = {"velmora-baths.md"}
 """Ingested as a PDF (made from the Markdown text), as an uploaded PDF would be."""
 
@@ -822,7 +843,233 @@ HELD_OUT_6 = [
     ),
 ]
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6
+# Written on 2026-12-06 by a reviewer who had not seen the code under test.
+HELD_OUT_7 = [
+    # Vesna, Kelderwick Observatory (kelderwick-observatory.md)
+    q(
+        "Vesna",
+        "fact",
+        "What does it cost for a grown-up to see the exhibition and a planetarium show?",
+        ("14",),
+        split="held-out-7",
+    ),
+    q("Vesna", "fact", "How long is a planetarium film?", ("35",), split="held-out-7"),
+    q(
+        "Vesna",
+        "fact",
+        "What's the youngest a child can be to join a stargazing evening?",
+        ("8",),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Are there any stargazing evenings in July?",
+        ("no", "not", "aren't", "isn't", "don't", "doesn't", "none"),
+        split="held-out-7",
+    ),
+    q("Vesna", "fact", "Who is in charge of the observatory?", ("petrak",), split="held-out-7"),
+    q(
+        "Vesna",
+        "fact",
+        "How many seats are there in the planetarium?",
+        ("46",),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "If it's cloudy on my stargazing night, do I get my money back?",
+        ("no", "not", "won't", "don't", "isn't", "can't", "cannot"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Can I get up to the East Dome in a wheelchair?",
+        ("no", "not", "isn't", "can't", "cannot", "steps", "stairs", "no lift"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "When was the Fairweather Reflector put in?",
+        ("2015",),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "On a Friday in January, what time does stargazing begin?",
+        ("8 pm", "8 in the evening", "8 at night", "8 o'clock", "8:00", "20"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Can I bring my dog into the visitor centre?",
+        ("no", "not", "only", "can't", "cannot", "aren't", "isn't", "assistance"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Can I pay for my tickets in cash at the desk?",
+        ("no", "not", "only", "can't", "cannot", "doesn't", "don't", "card"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Can a school class come on a Tuesday?",
+        ("yes", "morning", "mornings"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "What extension should I ask for to book a private telescope session?",
+        ("32",),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "How much notice do I have to give to cancel a stargazing booking and get a full refund?",
+        ("72", "3 days"),
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Can my two-year-old come with us into the planetarium?",
+        ("no", "not", "can't", "cannot", "isn't", "aren't", "under 3"),
+        split="held-out-7",
+    ),
+    q("Vesna", "unknown", "How much is a cup of tea in the Comet Café?", split="held-out-7"),
+    q("Vesna", "unknown", "Is there a gift shop where I can buy a star map?", split="held-out-7"),
+    q("Vesna", "unknown", "How long does a school visit last?", split="held-out-7"),
+    q(
+        "Vesna",
+        "unknown",
+        "What magnification does the Great Refractor have?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "unknown",
+        "Can I park my camper van overnight in your car park?",
+        split="held-out-7",
+    ),
+    q("Vesna", "unknown", "How far is the nearest train station?", split="held-out-7"),
+    q(
+        "Vesna",
+        "unknown",
+        "Do you host birthday parties for children?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "follow-up",
+        "And for my ten-year-old?",
+        ("11",),
+        before="How much is a stargazing evening for an adult?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "follow-up",
+        "How many children does that cover?",
+        ("3",),
+        before="How much is a family ticket?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "follow-up",
+        "And the mirror of the other telescope?",
+        ("60",),
+        before="How big is the lens of the Great Refractor?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "follow-up",
+        "How much is a return ticket?",
+        ("4",),
+        before="Is there a bus up to the observatory from the village?",
+        split="held-out-7",
+    ),
+    q(
+        "Vesna",
+        "chat",
+        "Hi Vesna! I've always wanted to look through a real telescope.",
+        split="held-out-7",
+    ),
+    q("Vesna", "chat", "Good evening, how are you doing?", split="held-out-7"),
+    q("Vesna", "chat", "Thanks a lot, you've been really helpful!", split="held-out-7"),
+    # Tova, Halvard Ferries (halvard-ferries.txt)
+    q(
+        "Tova",
+        "fact",
+        "If it's too late for a refund, can I still move my ticket to a later sailing that day, "
+        "and what does it cost?",
+        ("5",),
+        split="held-out-7",
+    ),
+    q("Tova", "unknown", "Is there a discount for students?", split="held-out-7"),
+    # Jonas, Zephyr K7 (zephyr-k7.md)
+    q(
+        "Jonas",
+        "fact",
+        "My K7 shows E22. How long should I let it cool down?",
+        ("20",),
+        split="held-out-7",
+    ),
+    q("Jonas", "unknown", "Is there a warranty on a replacement burr set?", split="held-out-7"),
+    # Liesl, Velmora Thermal Baths (velmora-baths.md, ingested as a PDF)
+    q(
+        "Liesl",
+        "fact",
+        "On a weekday, what's the latest time I can get in?",
+        ("8:30", "8 30", "half past 8", "90"),
+        split="held-out-7",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "How much salt is in the water of the Salt grotto?",
+        ("8",),
+        split="held-out-7",
+    ),
+    # Mira, Quillon Botanical Labs (quillon-handbook.md)
+    q(
+        "Mira",
+        "fact",
+        "By when do I have to use the leave days I carried over?",
+        ("march",),
+        split="held-out-7",
+    ),
+    q("Mira", "unknown", "How many paid sick days do we get a year?", split="held-out-7"),
+    # Otto, Marrowby makerspace (marrowby-makerspace.txt)
+    q(
+        "Otto",
+        "fact",
+        "How long does the laser cutter induction take?",
+        ("45",),
+        split="held-out-7",
+    ),
+    q(
+        "Otto",
+        "unknown",
+        "I don't live or work in Marrowby. Do I have to pay for a library card?",
+        split="held-out-7",
+    ),
+]
+
+QUESTIONS = (
+    TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6 + HELD_OUT_7
+)
 
 
 # Documents and indexes

@@ -218,6 +218,11 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(160, ge=16, le=4096)
     """Longest answer, in tokens."""
     llm_temperature: float = Field(0.4, ge=0.0, le=2.0)
+    llm_seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    """Seed of the embedded model's sampling: every answer is sampled from it, so the same
+    prompt gets the same answer (the benchmarks use it: without it one question answered
+    differently changes the samples of all the questions after it). Default: a seed per
+    answer."""
     llm_facts: Literal["rules", "facts", "off"] = "off"
     """What goes with each user turn in the prompt: the persona's sentence that bears on it and
     a one-line rule (``rules``: most truthful, about 0.3 s later), the sentence only
@@ -248,11 +253,16 @@ class Settings(BaseSettings):
     that neither its documents nor its personality, memory or tools say anything about (empty:
     the model answers, told that its documents say nothing about it). The small embedded model
     often invents an answer instead of admitting it (docs/knowledge.md)."""
+    knowledge_partial_line: str = "I'm not sure about that exactly."
+    """Said before the sentence that replaces an unchecked answer (``knowledge_grounding``,
+    ``persona_grounding``) when that sentence holds only part of what the question asks
+    ("What is Dr. Patel's first name?" → "I'm not sure about that exactly. Dr. Patel and
+    Dr. Moreau are the dentists."). Empty: the sentence alone."""
     knowledge_grounding: bool = True
     """Check each answer of a character with documents to a question against what it knows
     (the passages found, persona, conversation): an answer that only echoes the question or
-    adds what nothing says is replaced by the passages' closest sentence, or
-    ``knowledge_unknown_line`` (docs/knowledge.md, "Grounded answers")."""
+    adds what nothing says is replaced by the passages' sentence that answers the question,
+    or ``knowledge_unknown_line`` (docs/knowledge.md, "Grounded answers")."""
     persona_grounding: bool = True
     """The same check for a character without documents whose personality states facts (at
     least three sentences not addressed to it): a question nothing it knows is about gets

@@ -27,7 +27,7 @@ from characters.errors import InvalidInput
 from characters.knowledge.chunking import chunk, inline, sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, load_embedder
 from characters.knowledge.formats import document_text
-from characters.knowledge.grounding import Grounding
+from characters.knowledge.grounding import Grounding, lacks_measure
 from characters.knowledge.index import KnowledgeIndex, Source
 from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.limits import check_avatar_tokens, check_document_tokens
@@ -193,6 +193,25 @@ def test_keywords_find_names_and_numbers() -> None:
 def _index(embedder: Embedder, texts: list[str]) -> KnowledgeIndex:
     sources = [Source("d", "doc", i, t, len(t) // 4) for i, t in enumerate(texts)]
     return KnowledgeIndex(sources, embedder.embed(texts), embedder)
+
+
+def test_the_sentences_of_passages_found_are_scored_from_their_stored_vectors(
+    embedder: Embedder,
+) -> None:
+    passage = "Visits: A night tour costs 17 dollars. Dogs are not allowed on the tours."
+    each = ["Visits: A night tour costs 17 dollars.", "Visits: Dogs are not allowed on the tours."]
+    vectors = embedder.embed([passage, *each])
+    index = KnowledgeIndex([Source("d", "doc", 0, passage, 20)], [vectors], embedder)
+    asked = "Can I bring my dog on the tour?"
+    scored = index.sentence_scores(asked, [passage])
+    assert [s for s, _ in scored] == ["A night tour costs 17 dollars.", each[1][len("Visits: ") :]]
+    question = embedder.embed([asked])[0]
+    assert [c for _, c in scored] == pytest.approx([float(v @ question) for v in vectors[1:]])
+    assert scored[1][1] > scored[0][1]
+    # A passage the index does not hold (a tool's text, say) is embedded now, the same way.
+    assert index.sentence_scores(asked, [passage.replace("17", "18")])[1][1] == pytest.approx(
+        scored[1][1], abs=1e-5
+    )
 
 
 def test_hybrid_search_finds_meaning_names_and_nothing_for_off_topic(embedder: Embedder) -> None:
@@ -413,6 +432,28 @@ def test_answers_that_echo_the_question_or_invent_are_replaced(
     assert _done(conversation.respond("How are you today?")).text == llm.answer
 
 
+def test_answers_from_documents_are_held_to_the_sentence_that_answers(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    line = conversation.engines.settings.knowledge_unknown_line
+    # A measure no passage states: declined before the model, whatever near facts say.
+    done = _done(conversation.respond("How heavy is the Orrin Reflector?"))
+    assert done.text == line and llm.asked == []
+    # The prompt's passage header, copied before the answer, is not said nor remembered.
+    llm.answer = "From your documents: A night tour costs 17 dollars."
+    done = _done(conversation.respond("How much is a night tour?"))
+    assert done.text == "A night tour costs 17 dollars." == done.raw
+    # A question for a figure gets one: "at night" is not when a night tour starts.
+    llm.answer = "The night tour starts at night."
+    done = _done(conversation.respond("What time does the night tour start?"))
+    assert done.text == "A night tour costs 17 dollars and starts at 9:30 pm."
+    # A "yes" to what nothing known says is not said either.
+    llm.answer = "Yes, there is a lift up to the Orrin Reflector."
+    done = _done(conversation.respond("Is there a lift up to the main telescope?"))
+    assert done.text == line
+
+
 def test_grounding_can_be_turned_off(guide: tuple[Conversation, RecordingLLM]) -> None:
     conversation, llm = guide
     settings = load_settings(knowledge_grounding=False)
@@ -441,6 +482,29 @@ def test_grounding_verdicts() -> None:
     assert verdict("Sure!", "No, never:", "they rust.") is True  # held until it says something
     assert verdict("Yes, with warm water for 10 minutes.") is False  # a number nothing has
     assert verdict("Yes, use dish soap and a sponge.") is False  # words nothing has
+
+
+def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
+    known = [
+        "Timetable: In summer the first ferry leaves Port Vellin at 6:40 am.",
+        "Crossing: The crossing to Brennoy takes 1 hour and 25 minutes.",
+        "Pools: The Amber pool is 38 degrees.",
+    ]
+
+    def verdict(asked: str, answer: str) -> bool | None:
+        g = Grounding(asked, known)
+        said = g.add(answer)
+        return said if said is not None else g.finish()
+
+    first = "What time is the first ferry to Brennoy?"
+    assert verdict(first, "The first ferry leaves at 6:40 am.") is True
+    assert verdict(first, "The first ferry to Brennoy takes 1 hour and 25 minutes.") is False
+    assert verdict("How warm is the Amber pool?", "The Amber pool is 38 degrees.") is True
+    # Nothing known states a depth: any figure is not the one asked for.
+    assert verdict("How deep is the Amber pool?", "The Amber pool is 38 degrees.") is False
+    assert lacks_measure("How deep is the Amber pool?", known)
+    assert not lacks_measure("How often does the ferry leave?", known)  # a list of times
+    assert not lacks_measure("Where is the Amber pool?", known)  # no measure asked
 
 
 def test_words_that_go_with_an_action_are_not_replaced(

@@ -200,6 +200,42 @@ def test_yes_no_answers_against_the_fact() -> None:
     assert disagrees("Yes, it is open every day.", hours)
 
 
+def test_yes_no_answers_about_a_day_are_read_against_the_days_the_fact_names() -> None:
+    from characters.knowledge.grounding import disagrees
+    from characters.knowledge.weekdays import days_fact, open_days
+
+    library = "The library is open Tuesday to Saturday, from 9 am to 5 pm."
+    clinic = "The clinic is open from 8 am to 6 pm, Monday to Friday, and closed at weekends."
+    museum = "The museum is open every day from 10 am to 5 pm, except Mondays."
+    assert open_days(library) == {1, 2, 3, 4, 5}
+    assert open_days(clinic) == {0, 1, 2, 3, 4}
+    assert open_days(museum) == {1, 2, 3, 4, 5, 6}
+    assert open_days("We are closed on Sundays, Mondays and holidays.") == {1, 2, 3, 4, 5}
+    assert open_days("Late opening on Thursdays until 8 pm.") is None  # not the open days
+    facts = ["Tickets cost 14 dollars.", museum, "Guided tours start at 11 am."]
+    assert days_fact("I'll come on Monday, you're open then, right?", facts) == museum
+    assert days_fact("When do guided tours start?", facts) is None
+    # No restrictive word in the fact: the days decide.
+    asked = "You're open on Mondays, aren't you?"
+    assert disagrees("Yes, we are open on Mondays.", library, question=asked)
+    assert not disagrees("No, we open Tuesday to Saturday.", library, question=asked)
+    asked = "I'll come on Monday, you're open then, right?"
+    assert disagrees("You're correct! Every day except Mondays.", museum, question=asked)
+    asked = "Are you open on Wednesday?"
+    assert disagrees("No, we are not.", clinic, question=asked)
+    assert not disagrees("Yes, from 8 am.", clinic, question=asked)
+    asked = "Are you closed on Sundays?"
+    assert not disagrees("Yes, we are closed at weekends.", clinic, question=asked)
+    assert disagrees("No, come by on Sunday.", clinic, question=asked)
+    # Bella's persona, through the conversation: a "Yes" the days back is said, one they do not
+    # is replaced by the fact.
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "Yes, of course, we are open on Wednesdays."
+    assert _said(bella, "You're open on Wednesdays, aren't you?") == llm.answer
+    llm.answer = "Yes, of course, we are open on Sundays."
+    assert _said(bella, "You're open on Sundays, aren't you?") == persona_facts(DENTAL)[1]
+
+
 def test_words_that_only_restate_a_question_a_fact_answers_are_said_at_once() -> None:
     from characters.knowledge.grounding import Grounding
 
@@ -215,6 +251,40 @@ def test_words_that_only_restate_a_question_a_fact_answers_are_said_at_once() ->
     check = Grounding("What time does the ferry leave?", facts, answer=facts[1], release=True)
     check.add("Sure,")
     assert check.releasable() == []
+    # Nor words the fact does not hold: "The broken toys" may go on "... aren't repaired".
+    check = Grounding("Who repairs broken ferries?", facts, answer=facts[1], release=True)
+    check.add("The broken ferries")
+    assert check.releasable() == []
+
+
+def test_a_replacement_goes_on_from_the_words_already_said() -> None:
+    nora, llm = _conversation(POOL)
+    llm.answer = "The pool opens at 7 am."
+    assert _said(nora, "When does the pool open?") == "The pool opens from 6 am to 9 pm."
+    done = [e for e in nora.respond("When does the pool open?") if isinstance(e, AgentDone)][-1]
+    assert done.remembered == done.text
+
+
+def test_a_fact_that_answers_only_part_of_the_question_comes_after_a_hedge() -> None:
+    bella, llm = _conversation(DENTAL)
+    partly = load_settings().knowledge_partial_line
+    llm.answer = "Dr. Patel's first name is John."
+    said = _said(bella, "What is Dr. Patel's first name?")
+    assert said == f"{partly} Dr. Patel and Dr. Moreau are the dentists."
+    # A fact that holds all the question asks is said plainly.
+    llm.answer = "The dentists are Mr. Smith and Mrs. Jones."
+    assert _said(bella, "Who are the dentists?") == "Dr. Patel and Dr. Moreau are the dentists."
+    bella, llm = _conversation(DENTAL, knowledge_partial_line="")
+    llm.answer = "Dr. Patel's first name is John."
+    assert _said(bella, "What is Dr. Patel's first name?") == persona_facts(DENTAL)[3]
+
+
+def test_an_answer_in_the_third_person_is_replaced() -> None:
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "Bella says the dentists are Dr. Patel and Dr. Moreau."
+    assert _said(bella, "Who are the dentists?") == "Dr. Patel and Dr. Moreau are the dentists."
+    llm.answer = "I can tell you: the dentists are Dr. Patel and Dr. Moreau."
+    assert _said(bella, "Who are the dentists?") == llm.answer
 
 
 def test_instructions_are_not_facts_and_a_greeting_is_not_the_start_script() -> None:

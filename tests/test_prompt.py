@@ -205,3 +205,22 @@ def test_the_rules_ask_for_the_first_person_and_for_truth() -> None:
     prompt = system_prompt(BELLA)
     assert "never call yourself Bella" in prompt
     assert "say you don't know" in prompt and "say no and give the true fact" in prompt
+
+
+def test_questions_for_information_and_small_talk() -> None:
+    from characters.conversation.prompt import asks_for_information
+
+    for asked in (
+        "When do you open?",
+        "Have you got a lift?",
+        "How is your day pass priced?",
+        "I live in town. Is the card free for me?",
+    ):
+        assert asks_for_information(asked), asked
+    for talk in (
+        "Hello! How are you today?",
+        "How's your day going, Jonas?",
+        "That's all I needed, thanks Tova. Have a good one!",
+        "Thanks, bye!",
+    ):
+        assert not asks_for_information(talk), talk

@@ -33,8 +33,9 @@ from characters.conversation.facts import (
 )
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.persona import NEAR_SCORE, PersonaFacts
+from characters.conversation.persona import NEAR_SCORE, PersonaFacts, answering_sentences
 from characters.conversation.prompt import (
+    KNOWLEDGE_HEADER,
     Character,
     Message,
     ToolCall,
@@ -58,7 +59,7 @@ from characters.conversation.tools import (
 )
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
-from characters.knowledge.grounding import Grounding
+from characters.knowledge.grounding import Grounding, lacks_measure
 from characters.knowledge.index import follows_up
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
@@ -89,10 +90,6 @@ NUMBER_FACTS = 2
 :data:`~characters.conversation.persona.NEAR_SCORE`) whose numbers an answer may state,
 besides those of the start script, memory and tools: "A filling costs 60 dollars." is not
 backed by "A check-up costs 60 dollars and a cleaning 90 dollars."."""
-BEST_SENTENCE_MIN = 0.4
-"""Lowest similarity between the question and the sentence of its passages that replaces an
-ungrounded answer (below: ``knowledge_unknown_line``)."""
-
 PERSONA_MIN_FACTS = 3
 """Facts a personality must state (:func:`~characters.conversation.facts.is_fact`) for the
 answers of a character without documents to be checked against it
@@ -407,6 +404,22 @@ class Conversation:
             and not self.persona_facts().answering(user_text, min_score=NEAR_SCORE)
         )
 
+    def unmeasured(self, user_text: str, retrieved: Sequence[str] | None) -> bool:
+        """Whether ``user_text`` asks for a measure ("How deep is the pool?": a length) that
+        nothing the character knows states (:func:`~characters.knowledge.grounding.
+        lacks_measure`), when its answers are checked (:meth:`grounding`): it then says
+        ``knowledge_unknown_line`` rather than let the model read out a near fact's figure."""
+        s = self.engines.settings
+        if not s.knowledge_grounding or not s.knowledge_unknown_line:
+            return False
+        if self.character.knowledge is not None:
+            known = [*(retrieved or ()), *self.known()]
+        elif self.checks_persona():
+            known = self.known()
+        else:
+            return False
+        return asks_for_information(user_text) and lacks_measure(user_text, known)
+
     def known(self) -> list[str]:
         """What the character knows besides its documents: its personality's sentences, start
         script, the conversation so far, its tools."""
@@ -437,7 +450,15 @@ class Conversation:
         if self.character.knowledge is not None:
             if retrieved is None:
                 return None
-            return Grounding(user_text, [*retrieved, self.character.name, *self.known()])
+            answering = self.answering_passages(user_text, retrieved)
+            return Grounding(
+                user_text,
+                [*retrieved, self.character.name, *self.known()],
+                answer=(answering[0] if answering else "") if retrieved else None,
+                confirms=bool(answering) and coverage(answering[:1], user_text) == 1.0,
+                opening=self.character.start_script or "",
+                name=self.character.name,
+            )
         if not self.checks_persona():
             return None
         facts = self.persona_facts()
@@ -451,14 +472,19 @@ class Conversation:
         words = relevant_facts(self.persona(), user_text, context=before, limit=3)
         identity = [f for f in self.persona() if f not in facts.facts]  # "You are Bella, ..."
         on_topic = [*identity, *answering, *near, *words] if answering else self.persona()
+        # The fact holds everything the question asks: it may confirm a yes/no answer, and an
+        # answer's first words may be said before the verdict (a replacement then goes on from
+        # them; one that holds less comes after knowledge_partial_line, which cannot).
+        whole = bool(answering) and coverage(answering[:1], user_text) == 1.0
         return Grounding(
             user_text,
             [self.character.name, *on_topic, *said],
             numbers=[*near, *said],
             answer=answering[0] if answering else "",
-            confirms=bool(answering) and coverage(answering[:1], user_text) == 1.0,
+            confirms=whole,
             opening=self.character.start_script or "",
-            release=bool(answering),
+            release=whole,
+            name=self.character.name,
         )
 
     def checks_persona(self) -> bool:
@@ -487,22 +513,45 @@ class Conversation:
         return self._facts
 
     def grounded_answer(self, user_text: str, retrieved: Sequence[str]) -> str:
-        """What replaces an answer that is not grounded: the passages' sentence closest to the
-        question if it is close enough (:data:`BEST_SENTENCE_MIN`); for a character without
+        """What replaces an answer that is not grounded: the sentence of the passages found
+        that answers the question (:meth:`answering_passages`); for a character without
         documents, the persona's sentence that answers it
         (:meth:`~characters.conversation.persona.PersonaFacts.answering`, in the first person);
-        else
-        ``knowledge_unknown_line``."""
-        index = self.character.knowledge
-        if index is not None and retrieved:
-            sentence, similarity = index.best_sentence(user_text, retrieved)
-            if similarity >= BEST_SENTENCE_MIN:
-                return sentence
-        if index is None:
+        else ``knowledge_unknown_line``. Never a sentence when the question asks for a measure
+        none states (:func:`~characters.knowledge.grounding.lacks_measure`: "How deep is the
+        pool?" is not answered by its temperature); a sentence that holds only part of what
+        the question asks (:func:`~characters.conversation.facts.coverage`) comes after
+        ``knowledge_partial_line``."""
+        s = self.engines.settings
+        if self.character.knowledge is not None:
+            if lacks_measure(user_text, retrieved):
+                return s.knowledge_unknown_line
+            found = self.answering_passages(user_text, retrieved)
+        else:
             found = self.persona_facts().answering(user_text, context=self._last_question())
-            if found:
-                return first_person(found[0])
-        return self.engines.settings.knowledge_unknown_line
+            found = [first_person(f) for f in found if not lacks_measure(user_text, [f])]
+        if not found:
+            return s.knowledge_unknown_line
+        # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
+        # "A night tour costs ...") or, for a persona, the fact itself.
+        context = next((p for p in retrieved if found[0] in p), found[0])
+        if s.knowledge_partial_line and coverage([context], user_text) < 1.0:
+            # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
+            return f"{s.knowledge_partial_line} {found[0]}"
+        return found[0]
+
+    def answering_passages(self, user_text: str, retrieved: Sequence[str]) -> list[str]:
+        """The sentences of the passages found that answer ``user_text``, best first (at most
+        :data:`NUMBER_FACTS`): scored as a persona's facts are
+        (:func:`~characters.conversation.persona.answering_sentences`: the sentence's cosine
+        similarity, from its stored vector, plus the share of the question's words it holds).
+        Their numbers are not the only ones an answer may state, as a persona's near facts'
+        are: on bench/knowledge.py that rule changed nothing (82 % of 159 either way)."""
+        index = self.character.knowledge
+        if index is None or not retrieved:
+            return []
+        scored = index.sentence_scores(user_text, retrieved, context=self._last_question())
+        return answering_sentences(scored, user_text, limit=NUMBER_FACTS)
 
     def _last_question(self) -> str:
         return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
@@ -588,24 +637,48 @@ class Conversation:
         timings: TurnTimings,
         cancel: threading.Event,
         raw: list[str],
+        drop: str = "",
     ) -> Iterator[Speech | ToolCallEvent]:
         """LLM deltas → spoken chunks and tool calls, timing the model as it goes; the text
-        deltas are collected in ``raw``."""
+        deltas are collected in ``raw``. ``drop``: a text the answer must not open with (the
+        prompt's :data:`~characters.conversation.prompt.KNOWLEDGE_HEADER`, which the small
+        model sometimes copies before the passage it reads out), removed if it does."""
         waited = time.monotonic()
+        pending = ""  # the opening, while it may still be ``drop``
         for delta in deltas:
             now = time.monotonic()
             timings.llm_s += now - waited
             if timings.llm_first_token is None:
                 timings.llm_first_token = now
             timings.tokens += 1
-            if isinstance(delta, str):
-                raw.append(delta)
-            yield from parser.feed(delta)
+            if drop and isinstance(delta, str):
+                pending += delta
+                head = pending.lstrip()
+                if len(head) < len(drop) and drop.lower().startswith(head.lower()):
+                    continue
+                opens = head.lower().startswith(drop.lower())
+                delta = head[len(drop) :].lstrip() if opens else pending
+                drop = pending = ""
+            elif drop:
+                drop = ""
+                yield from self._feed(parser, pending, raw)
+            yield from self._feed(parser, delta, raw)
             if cancel.is_set():
                 return
             waited = time.monotonic()
         timings.llm_s += time.monotonic() - waited
+        yield from self._feed(parser, pending, raw)
         yield from parser.flush()
+
+    @staticmethod
+    def _feed(
+        parser: SpokenStream, delta: str | ToolCall, raw: list[str]
+    ) -> Iterator[Speech | ToolCallEvent]:
+        if isinstance(delta, str):
+            if not delta:
+                return
+            raw.append(delta)
+        yield from parser.feed(delta)
 
     def _speak(
         self, text: str, timings: TurnTimings, cancel: threading.Event
@@ -664,7 +737,9 @@ class _Turn:
             self.timings.retrieval_s = time.monotonic() - self.timings.started
             self.timings.knowledge_chars = sum(len(r) for r in retrieved)
         uncovered = not retrieved if retrieved is not None else conversation.checks_persona()
-        if uncovered and conversation.unknown(user_text):
+        if (uncovered and conversation.unknown(user_text)) or conversation.unmeasured(
+            user_text, retrieved
+        ):
             # Nothing the character knows is about it: a fixed line, not a guess.
             yield from self._say(s.knowledge_unknown_line)
             self.raw = " ".join(self.said)
@@ -697,7 +772,9 @@ class _Turn:
                 first_clause_words=FIRST_CLAUSE_WORDS, first_phrase_words=FIRST_PHRASE_WORDS
             )
             try:
-                for event in conversation._parse(deltas, parser, self.timings, self.cancel, raw):
+                header = KNOWLEDGE_HEADER if retrieved else ""
+                events = conversation._parse(deltas, parser, self.timings, self.cancel, raw, header)
+                for event in events:
                     if isinstance(event, ToolCallEvent):
                         yield from self._call(event.call, calls, errors)
                         continue
@@ -739,11 +816,15 @@ class _Turn:
                     for text in grounding.held:
                         yield from self._say(text)
                 else:
-                    self.raw = conversation.grounded_answer(user_text, retrieved or ())
+                    replacement = conversation.grounded_answer(user_text, retrieved or ())
                     log.info(
-                        "ungrounded answer %r replaced by %r", " ".join(grounding.held), self.raw
+                        "ungrounded answer %r replaced by %r", " ".join(grounding.held), replacement
                     )
-                    yield from self._say(self.raw)
+                    # Words released before the verdict are not said twice.
+                    rest = grounding.rest_of(replacement)
+                    self.raw = " ".join([*grounding.released, rest]).strip()
+                    if rest:
+                        yield from self._say(rest)
                 grounding = None
             if holding:
                 log.info("the model's words did not use the tool results: they are said plainly")

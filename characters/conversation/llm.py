@@ -161,10 +161,15 @@ class LlamaCppLLM:
 
     native_tools = False
 
-    def __init__(self, model_path: Path, *, threads: int = 2, n_ctx: int = 2048) -> None:
+    def __init__(
+        self, model_path: Path, *, threads: int = 2, n_ctx: int = 2048, seed: int | None = None
+    ) -> None:
+        """``seed``: every answer is sampled from this seed (the same prompt, the same answer,
+        whatever came before); None: each answer's seed follows from the one before."""
         self.model_path = Path(model_path)
         self.threads = threads
         self.n_ctx = n_ctx
+        self.seed = seed
         self._lock = threading.Lock()
         self._llama: Llama | None = None
         self._templates: dict[bool, Any] = {}
@@ -252,7 +257,9 @@ class LlamaCppLLM:
                     f"{self.n_ctx}-token context; shorten the personality or the knowledge."
                 )
             self._prefill(llama, tokens[:-1], stop)
-            deltas = self._generate(llama, tokens, min(max_tokens, room), temperature, stop)
+            deltas = self._generate(
+                llama, tokens, min(max_tokens, room), temperature, stop, self.seed
+            )
             try:
                 while not stop.is_set():
                     if not wanted.acquire(timeout=0.05):
@@ -319,6 +326,7 @@ class LlamaCppLLM:
         max_tokens: int,
         temperature: float,
         cancel: _Stop,
+        seed: int | None = None,
     ) -> Generator[str, None, None]:
         from llama_cpp import StoppingCriteriaList
 
@@ -330,6 +338,7 @@ class LlamaCppLLM:
             repeat_penalty=1.1,
             stream=True,
             stopping_criteria=stop,
+            seed=seed,
         )
         try:
             for chunk in chunks:
@@ -589,4 +598,6 @@ def make_llm(settings: Settings, data_dir: Path, *, live: bool = False) -> LLM:
     from characters.models import resolve
 
     threads = settings.llm_threads or default_threads(live=live)
-    return LlamaCppLLM(resolve(settings.llm_model, data_dir), threads=threads)
+    return LlamaCppLLM(
+        resolve(settings.llm_model, data_dir), threads=threads, seed=settings.llm_seed
+    )

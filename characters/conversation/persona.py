@@ -27,6 +27,7 @@ from characters.conversation.facts import answering_facts, held_shares, is_fact
 from characters.errors import CharactersError
 from characters.knowledge.embedder import Embedder, Vectors, load_embedder
 from characters.knowledge.index import follows_up
+from characters.knowledge.weekdays import days_fact
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +90,10 @@ class PersonaFacts:
         (:func:`~characters.conversation.facts.answering_facts`)."""
         self.prepare()
         if self._embedder is None or self._vectors is None or not question.strip():
-            return answering_facts(self.facts, question, context=context, limit=limit)
-        scores = self._scores(question, context)
-        best = float(scores.max())
-        order = [int(i) for i in np.argsort(-scores)[:limit]]
-        return [
-            self.facts[i]
-            for i in order
-            if scores[i] >= (MIN_SCORE if min_score is None else min_score)
-            and scores[i] >= best - MARGIN
-        ]
+            found = answering_facts(self.facts, question, context=context, limit=limit)
+        else:
+            found = _best(self.facts, self._scores(question, context), limit, min_score)
+        return _days_first(question, found, self.facts, limit)
 
     def _scores(self, question: str, context: str) -> npt.NDArray[np.float32]:
         """Each fact's score for ``question``; the last question's are kept, as a turn asks
@@ -110,9 +105,57 @@ class PersonaFacts:
         assert self._embedder is not None and self._vectors is not None
         query = f"{context} {question}" if context and follows_up(question) else question
         vector = self._embedder.embed([query])[0]
-        words = np.array(held_shares(self.facts, question), np.float32)
-        scores: npt.NDArray[np.float32] = np.einsum("ij,j->i", self._vectors, vector) + (
-            WORDS_WEIGHT * words
-        )
+        scores = combined(np.einsum("ij,j->i", self._vectors, vector), self.facts, question)
         self._last = (key, scores)
         return scores
+
+
+def combined(
+    similarities: npt.NDArray[np.float32], sentences: Sequence[str], question: str
+) -> npt.NDArray[np.float32]:
+    """Each sentence's score for ``question``: its cosine similarity plus :data:`WORDS_WEIGHT`
+    times the share of the question's words it holds
+    (:func:`~characters.conversation.facts.held_shares`)."""
+    words = np.array(held_shares(sentences, question), np.float32)
+    scores: npt.NDArray[np.float32] = similarities.astype(np.float32) + WORDS_WEIGHT * words
+    return scores
+
+
+def answering_sentences(
+    scored: Sequence[tuple[str, float]],
+    question: str,
+    *,
+    limit: int = 1,
+    min_score: float | None = None,
+) -> list[str]:
+    """The sentences that answer ``question``, best first, from ``(sentence, cosine
+    similarity)`` pairs (a document's passages, :meth:`~characters.knowledge.index.
+    KnowledgeIndex.sentence_scores`), by the rule :meth:`PersonaFacts.answering` applies to a
+    persona's facts."""
+    if not scored:
+        return []
+    texts = [t for t, _ in scored]
+    scores = combined(np.array([c for _, c in scored], np.float32), texts, question)
+    return _days_first(question, _best(texts, scores, limit, min_score), texts, limit)
+
+
+def _days_first(question: str, found: list[str], sentences: Sequence[str], limit: int) -> list[str]:
+    """``found``, with the sentence that says which days the place is open first for a
+    question about being open on a day (:func:`~characters.knowledge.weekdays.days_fact`)."""
+    days = days_fact(question, sentences)
+    if days is None:
+        return found
+    return [days, *(f for f in found if f != days)][:limit]
+
+
+def _best(
+    texts: Sequence[str], scores: npt.NDArray[np.float32], limit: int, min_score: float | None
+) -> list[str]:
+    """The (at most ``limit``) texts scoring at least ``min_score`` (default
+    :data:`MIN_SCORE`) and within :data:`MARGIN` of the best, best first."""
+    if not len(texts):
+        return []
+    best = float(scores.max())
+    floor = MIN_SCORE if min_score is None else min_score
+    order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
+    return [texts[i] for i in order if scores[i] >= floor and scores[i] >= best - MARGIN]

@@ -19,17 +19,16 @@ invention adds terms that nothing the character knows contains.
 * otherwise **grounded**: the held words are said, and the rest of the answer is not checked.
 
 What is known: the passages found for the question, the persona, the start script, the
-conversation so far and the tools' names and descriptions. For a character without
-documents, the conversation also
-gives the persona sentence that answers the question (``answer``), the texts whose numbers an
-answer may state (``numbers``) and the start script (``opening``): a yes/no answer against
-that sentence (:func:`disagrees`), a missing figure, or the start script said again is
-ungrounded, and words that only restate the question may be said before the verdict
-(:meth:`Grounding.releasable`), and a number the question itself gave must be backed too;
-docs/llm.md, "Answers checked against the persona". An answer that ends undecided or
-ungrounded is replaced (by the engine) with the passages' sentence closest to the question
-(:meth:`~characters.knowledge.index.KnowledgeIndex.best_sentence`), or the unknown line when no
-sentence is close enough. See docs/knowledge.md ("Grounded answers").
+conversation so far and the tools' names and descriptions. The conversation also gives the
+sentence that answers the question (``answer``: of the passages, or of the persona for a
+character without documents), and for a persona the texts whose numbers an answer may state
+(``numbers``): a yes/no answer against that sentence (:func:`disagrees`), a missing figure, a
+figure of another kind than the measure asked for (:func:`asked_measure`), or the start script
+said again (``opening``) is ungrounded; for a persona, words that only restate the question may
+be said before the verdict (:meth:`Grounding.releasable`), and a number the question itself
+gave must be backed too (docs/llm.md, "Answers checked against the persona"). An answer that
+ends undecided or ungrounded is replaced (by the engine) with the sentence that answers the
+question, or the unknown line when none does. See docs/knowledge.md ("Grounded answers").
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from collections.abc import Iterable
 
 from characters.knowledge.chunking import sentences
 from characters.knowledge.keywords import terms
+from characters.knowledge.weekdays import day_conflict
 
 MIN_KNOWN = 0.5
 """Share of an answer's own terms that must be known for it to be grounded."""
@@ -69,18 +69,85 @@ def _is_number(term: str) -> bool:
 _YES_NO = re.compile(
     r"^\W*(?:(?:so|and|but|well|ok|okay|oh)\W+)*(?:am|is|are|was|were|do|does|did|can|could|"
     r"will|would|shall|should|may|might|must|have|has|had|isn't|aren't|don't|doesn't|can't|"
-    r"won't)\b|\b(?:right|correct|isn't it|aren't they|don't they|doesn't it|can't i|can i|"
-    r"won't it|ok|okay|yes|true)\W*$",
+    r"won't)\b|\b(?:right|correct|ok|okay|yes|true)\W*$|(?:\b(?:isn't|aren't|don't|doesn't|"
+    r"can't|won't|wasn't|weren't|didn't|haven't|hasn't|shouldn't|wouldn't|couldn't)|,\s*(?:is|"
+    r"are|do|does|can|will|was|did|have|has))\s+(?:it|you|they|i|we|he|she|there|that|this)"
+    r"\W*$",
     re.IGNORECASE,
 )
 _FIGURE = re.compile(
-    r"\b(?:how (?:much|many|long|old|far|late|early|often)|what time|what times|what hours|"
-    r"what age|which days?)\b",
+    r"\b(?:how (?:much|many|long|old|far|late|early|often|deep|tall|wide|heavy|hot|warm|cold|"
+    r"fast)|what time|what times|what hours|what age|which days?)\b",
     re.IGNORECASE,
 )
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|half|noon|midnight)\b",
+    re.IGNORECASE,
+)
+"""A figure said in words ("seventeen dollars", "half past nine")."""
+_NUMBER = r"\d[\d.,]*\s*"
+_LENGTH = _NUMBER + r"(?:mm|cm|m|km|metres?|meters?|feet|foot|ft|inch|inches|miles?|yards?)\b"
+_DURATION = _NUMBER + r"(?:seconds?|minutes?|mins?|hours?|days?)\b"
+_MEASURES: dict[str, re.Pattern[str]] = {
+    word: re.compile(pattern, re.IGNORECASE)
+    for words, pattern in (
+        (("deep", "tall", "wide"), _LENGTH),
+        (("far",), f"{_LENGTH}|{_DURATION}|\\bwalk\\b|\\bdrive\\b"),
+        (
+            ("heavy",),
+            _NUMBER + r"(?:g|kg|grams?|kilos?|kilograms?|pounds?|lbs?|ounces?|oz|tonnes?|tons?)\b",
+        ),
+        (("hot", "warm", "cold"), _NUMBER + r"(?:°|degrees?)|\\bdegrees?\\b"),
+        (
+            ("often",),
+            r"\b(?:every|each|daily|weekly|monthly|yearly|hourly|once|twice|times)\b|"
+            r"\b(?:a|per) (?:day|week|month|year)\b|\d(?::\d\d)?\s*(?:am|pm)\b",
+        ),
+        (("fast",), _NUMBER + r"(?:km/h|kph|mph|knots?)\b|\bper hour\b"),
+    )
+    for word in words
+}
+"""What a question "How deep ...?", "How heavy ...?", "How often ...?" asks for, as a text that
+states it must say it: a length, a weight, a temperature, a frequency (or a list of times), a
+speed."""
+_MEASURES["time"] = re.compile(
+    r"\b\d{1,2}(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|\b\d{1,2}:\d\d\b|\bnoon\b|"
+    r"\bmidnight\b|\bat \d",
+    re.IGNORECASE,
+)
+_MEASURE_ASKED = re.compile(
+    r"\bhow (" + "|".join(w for w in _MEASURES if w != "time") + r")\b|\bwhat (time)s?\b",
+    re.IGNORECASE,
+)
+
+
+def asked_measure(question: str) -> re.Pattern[str] | None:
+    """What a text answering ``question`` must state, for a question that asks for a measure
+    ("How deep ...?": a length; "What time ...?": a time of day): the pattern of it."""
+    m = _MEASURE_ASKED.search(_last_question(question))
+    return None if m is None else _MEASURES[(m.group(1) or m.group(2)).lower()]
+
+
+def lacks_measure(question: str, known: Iterable[str]) -> bool:
+    """Whether ``question`` asks for a measure (:func:`asked_measure`) that nothing in
+    ``known`` states: the answer is then not known, whatever near facts hold ("How deep is the
+    Amber pool?" and "The Amber pool is 38 degrees."). False for a question that asks no such
+    measure."""
+    pattern = asked_measure(question)
+    return pattern is not None and not any(pattern.search(text) for text in known)
+
+
+def _last_question(text: str) -> str:
+    """The question proper of "I live in the next town. How far is it?"."""
+    pieces = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p]
+    return pieces[-1] if pieces else text
+
+
 _AGREES = re.compile(
-    r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|definitely|certainly|correct|right|that's "
-    r"right|exactly|you can|you bet)\b",
+    r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|definitely|certainly|correct|right|exactly|"
+    r"(?:that's|that is|you're|you are) (?:right|correct)|you can|you bet)\b",
     re.IGNORECASE,
 )
 _DENIES = re.compile(r"^\W*(?:no|nope|sorry|unfortunately|i'm afraid)\b", re.IGNORECASE)
@@ -89,6 +156,13 @@ _RESTRICTS = re.compile(
     r"aren't|won't|must|required|forbidden|prohibited|banned|until|up to|at most|before)\b",
     re.IGNORECASE,
 )
+
+
+_VERB = (
+    r"(?:is|isn't|was|can|can't|cannot|will|won't|has|does|doesn't|do|would|should|knows|says|"
+    r"thinks|offers|works|sells|rents|owns|may|might|must|loves|likes|wants|helps|recommends)"
+)
+"""Verbs after which the character's own name is a third-person self-reference."""
 
 
 def _plain(text: str) -> str:
@@ -115,16 +189,23 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     after "Where can I park?", and "Parking is free behind the building."; but not "No, it
     takes 20 minutes." to "A flat tyre repair takes a whole day, right?"). The fact itself is then said, which is never wrong; over-reading a
     restriction costs only a less direct answer. With no such sentence (``fact`` empty), any
-    "Yes" disagrees: nothing the character knows backs it ("Do you have free Wi-Fi?")."""
+    "Yes" disagrees: nothing the character knows backs it ("Do you have free Wi-Fi?"). For a
+    question about being open on a day, the days the fact names decide
+    (:func:`~characters.knowledge.weekdays.day_conflict`: "Yes" to "You're open on Mondays?"
+    against "open Tuesday to Saturday" disagrees, as does "No" to "Are you open on
+    Wednesday?" against "open Monday to Friday")."""
     if not fact:
         return bool(_AGREES.search(answer))
     restricts = bool(_RESTRICTS.search(fact))
+    days = day_conflict(question, fact)  # "You're open on Mondays?" and "open Tuesday to ..."
     if _AGREES.search(answer):
+        if days is not None:
+            return days
         # "Yes, every day except Monday." says the fact's own limit (one the question did not).
         limits = _limits(fact) - _limits(question)
         return restricts and not limits & _limits(answer)
     if _DENIES.search(answer) or re.search(r"\b(?:not|never)\b|n't\b", answer, re.I):
-        return confirms and not restricts
+        return days is False or (days is None and confirms and not restricts)
     return False
 
 
@@ -142,6 +223,7 @@ class Grounding:
         confirms: bool = False,
         opening: str = "",
         release: bool = False,
+        name: str = "",
     ) -> None:
         """``known``: what the character knows; ``numbers``: the only texts whose numbers an
         answer may state, the question's own included (default: ``known``, and a number the
@@ -152,7 +234,9 @@ class Grounding:
         must get one when that sentence has one; ``opening``: the character's start script,
         which an answer must not begin by repeating (the small model sometimes does);
         ``release``: an answer's first words may be said before the verdict when they only
-        restate the question (:meth:`releasable`)."""
+        restate the question and the sentence that answers it holds them
+        (:meth:`releasable`); ``name``: the character's, which an answer must not speak of in
+        the third person ("Rosa doesn't rent bikes.", "As Bella, ...")."""
         self._asked_text = question
         self._question = set(terms(question))
         self._asked = self._question | FILLER
@@ -166,11 +250,24 @@ class Grounding:
         )
         self._answer = answer if answer is not None and is_yes_no(question) else None
         self._confirms = confirms
+        self._fact = set(terms(answer or ""))
+        """The terms of the sentence that answers the question."""
         self._release = release and not is_yes_no(question)
+        self.released: list[str] = []
+        """The chunks said before the verdict (:meth:`releasable`)."""
+        self._third_person = (
+            re.compile(rf"\bas {re.escape(name)}\b|\b{re.escape(name)} {_VERB}\b", re.I)
+            if name.strip()
+            else None
+        )
         self._figure = bool(
             answer and _FIGURE.search(question) and any(map(_is_number, terms(answer)))
         )
         """The question asks for a figure that the sentence answering it has."""
+        self._measure = asked_measure(question)
+        """What the question asks for, if a measure (:func:`asked_measure`)."""
+        self._unmeasured = lacks_measure(question, self._sentences)
+        """The question asks for a measure nothing known states."""
         first = _plain(sentences(opening)[0]) if opening.strip() else ""
         self._opening = f"{first} " if len(first.split()) >= 3 else None
         """The start script's first sentence, as words (a bare "Hi!" is not checked)."""
@@ -198,6 +295,7 @@ class Grounding:
         plain = _plain(said) + " "
         if (
             any(t not in self._asked or _is_number(t) for t in terms(said))
+            or not set(terms(said)) <= self._fact
             or _AGREES.search(said)
             or _DENIES.search(said)
             or _NEGATIVE.search(said)
@@ -205,7 +303,24 @@ class Grounding:
         ):
             return []
         released, self.held = self.held, []
+        self.released += released
         return released
+
+    def rest_of(self, replacement: str) -> str:
+        """What to say of ``replacement`` after the chunks already released: what follows the
+        last of their terms in it ("The pool opens" said, "The pool is open from 6 am to
+        9 pm." → "from 6 am to 9 pm."; "A cleaning costs" said, "A check-up costs 60 dollars
+        and a cleaning 90 dollars." → "90 dollars."), else all of it."""
+        wanted = set(terms(" ".join(self.released)))
+        if not wanted:
+            return replacement
+        words = replacement.split()
+        for i, word in enumerate(words):
+            wanted -= set(terms(word))
+            if not wanted:
+                rest = " ".join(words[i + 1 :])
+                return rest if terms(rest) else replacement
+        return replacement
 
     def finish(self) -> bool | None:
         """The verdict once the answer has ended (None: it added nothing to the question)."""
@@ -219,6 +334,8 @@ class Grounding:
         """An answer that adds nothing to the question: whether a known sentence says it."""
         if self._disagrees(answer):
             return False
+        if self._answer and day_conflict(self._asked_text, self._answer) is not None:
+            return True  # "Yes, we're open on Wednesdays." as "open Monday to Friday" says
         negative = bool(_NEGATIVE.search(answer))
         for sentence in self._sentences:
             missing = self._question - set(terms(sentence))
@@ -228,6 +345,11 @@ class Grounding:
 
     def _judge(self, *, final: bool) -> None:
         said = " ".join(self.held)
+        if self._third_person is not None and self._third_person.search(
+            " ".join([*self.released, said])
+        ):
+            self.verdict = False  # "Pixel can borrow up to 4 toys.": not in its own voice
+            return
         if self._opening:
             plain = _plain(said) + " "
             if plain.startswith(self._opening) or (final and self._opening.startswith(plain)):
@@ -236,15 +358,25 @@ class Grounding:
             if self._opening.startswith(plain):
                 return  # it may be: wait for more
         stated = terms(said)
-        added = [t for t in stated if t not in self._asked]
+        added = [t for t in dict.fromkeys(stated) if t not in self._asked]  # each term once
         # With ``numbers`` (the persona), a number the question itself gave is checked too: "A
         # check-up is 40 dollars, right?" → "Yes, a check-up costs 40 dollars." is not backed
         # by "... costs 60 dollars".
         checked = stated if self._numbers_given else added
         invented_number = any(_is_number(t) and t not in self._numbers for t in checked)
-        if invented_number:
+        if invented_number or (self._unmeasured and any(map(_is_number, added))):
+            # "How deep is the pool?" → "The pool is 38 degrees.": a figure, but not the one
+            # asked for, which nothing known states.
             self.verdict = False
-        elif self._figure and not any(map(_is_number, stated)):
+        elif (
+            self._measure is not None
+            and any(map(_is_number, added))
+            and not self._measure.search(said)
+        ):
+            # "What time is the first ferry?" → "The first ferry takes 1 hour and 25 minutes.":
+            # a figure, but not of the kind asked for, which something known states.
+            self.verdict = False
+        elif self._figure and not any(map(_is_number, stated)) and not _NUMBER_WORD.search(said):
             if final:  # "What time do you close?" → "The library is closed on Sundays."
                 self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):

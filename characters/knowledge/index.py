@@ -110,8 +110,13 @@ class KnowledgeIndex:
         )
         sizes = [len(g) for g in groups]
         self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        self._sizes = sizes
+        self._by_text = {s.text: i for i, s in enumerate(self.sources)}
         self._embedder = embedder
         self._keywords = Keywords([s.text for s in self.sources])
+        self._last: tuple[tuple[str, ...], Vectors] | None = None
+        """The last texts searched for and their vectors (a turn's sentences are scored
+        against the same question right after its search)."""
 
     @property
     def tokens(self) -> int:
@@ -129,7 +134,7 @@ class KnowledgeIndex:
         if not follows_up(query):
             context = ""
         texts = [query] + ([f"{context} {query}"] if context.strip() else [])
-        asked = self._embedder.embed(texts)
+        asked = self._embed_query(texts)
         similarity = self._similarity(asked[0])
         if len(asked) > 1:
             similarity = np.maximum(similarity, self._similarity(asked[1]) - FOLLOW_UP_PENALTY)
@@ -150,22 +155,54 @@ class KnowledgeIndex:
             used += len(source.text)
         return Search(hits, time.perf_counter() - started)
 
-    def best_sentence(self, query: str, passages: Sequence[str]) -> tuple[str, float]:
-        """The sentence of ``passages`` closest in meaning to ``query``, without its passage's
-        heading, and its cosine similarity (``("", 0.0)``: no sentence). Embeds the sentences
-        (a few milliseconds each): for an answer the model did not ground (:mod:`.grounding`),
-        not for every turn."""
-        candidates: list[tuple[str, str]] = []  # (as embedded, as said)
+    def sentence_scores(
+        self, query: str, passages: Sequence[str], *, context: str = ""
+    ) -> list[tuple[str, float]]:
+        """Each sentence of ``passages``, without its passage's heading, and its cosine
+        similarity with ``query`` (for a follow-up, also with ``context`` before it, as
+        :meth:`search` does). The stored sentence vectors are used (the query's vector is the
+        one its search just made); a passage this index does not hold is embedded now."""
+        if not query.strip():
+            return []
+        if not follows_up(query):
+            context = ""
+        texts = [query] + ([f"{context} {query}"] if context.strip() else [])
+        asked = self._embed_query(texts)
+        out: list[tuple[str, float]] = []
         for passage in passages:
             heading, body = _split_heading(passage)
-            for sentence in sentences(body):
-                candidates.append((f"{heading}: {sentence}" if heading else sentence, sentence))
-        if not candidates or not query.strip():
-            return "", 0.0
-        vectors = self._embedder.embed([query, *(c[0] for c in candidates)])
-        scores = np.einsum("ij,j->i", vectors[1:], vectors[0])
-        best = int(np.argmax(scores))
-        return candidates[best][1], float(scores[best])
+            said = sentences(body) or [body]
+            vectors = self._sentence_vectors(passage, len(said))
+            if vectors is None:
+                vectors = self._embedder.embed([f"{heading}: {s}" if heading else s for s in said])
+            products = np.einsum("ij,kj->ik", vectors, asked)
+            if products.shape[1] > 1:
+                products[:, 1] -= FOLLOW_UP_PENALTY
+            out += zip(said, (float(p) for p in products.max(axis=1)), strict=True)
+        return out
+
+    def _sentence_vectors(self, passage: str, count: int) -> Vectors | None:
+        """The stored vectors of ``passage``'s ``count`` sentences (a one-sentence passage's
+        own), or None when they are not stored so."""
+        i = self._by_text.get(passage)
+        if i is None:
+            return None
+        start, size = int(self._starts[i]), self._sizes[i]
+        if size == 1 and count == 1:
+            return self._vectors[start : start + 1]
+        if size - 1 == count:
+            return self._vectors[start + 1 : start + size]
+        return None
+
+    def _embed_query(self, texts: list[str]) -> Vectors:
+        """The vectors of a query's texts (the last ones are kept)."""
+        key = tuple(texts)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        vectors = self._embedder.embed(texts)
+        self._last = (key, vectors)
+        return vectors
 
     def _similarity(self, vector: Vectors) -> Vectors:
         """Each passage's cosine similarity with ``vector``: the best of its own vector's and

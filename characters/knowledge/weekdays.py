@@ -1,0 +1,105 @@
+"""Which days of the week a sentence says a place is open, to check a yes/no answer about a day.
+
+The small model agrees to "You're open on Mondays, aren't you?" against "The library is open
+Tuesday to Saturday.": no restrictive word ("not", "closed", "only") tells the answer check
+(:func:`~characters.knowledge.grounding.disagrees`) that Monday is left out. Reading the days
+does: "Tuesday to Saturday" is a range, "weekdays" Monday to Friday, "every day except Monday"
+six days; days after "closed", "except" or "not open" are closed, the others named with "open"
+are open.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+EVERY_DAY = frozenset(range(7))
+_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_TOKEN = re.compile(
+    rf"(?P<range>(?P<first>{_DAY})\s*(?:to|through|thru|until|till|-|–)\s*(?P<last>{_DAY}))"
+    rf"|(?P<day>{_DAY})"
+    r"|(?P<weekdays>\bweekdays?\b)|(?P<weekends>\bweekends?\b)"
+    r"|(?P<every>\bevery day\b|\bdaily\b|\b(?:seven|7) days a week\b)"
+    r"|(?P<closed>\bclosed\b|\bexcept\b|\bnot open\b|\bshut\b)|(?P<open>\bopen\b)"
+    r"|(?P<stop>[,;:]|\.(?!\d)|\bbut\b)",
+    re.IGNORECASE,
+)
+
+
+def _index(day: str) -> int:
+    return DAYS.index(day.lower().removesuffix("s"))
+
+
+def days_named(text: str) -> frozenset[int]:
+    """The days of the week ``text`` names (0 = Monday): single days, ranges ("Monday to
+    Friday"), weekdays, weekends, every day."""
+    opened, closed = _read(text)
+    return opened | closed
+
+
+def open_days(fact: str) -> frozenset[int] | None:
+    """The days ``fact`` says the place is open, or None when it does not say which: it must
+    say "open" or "closed" and name days."""
+    opened, closed = _read(fact)
+    if not re.search(r"\b(?:open|closed|shut)\b", fact, re.IGNORECASE):
+        return None
+    if opened:
+        return opened - closed
+    if closed:
+        return EVERY_DAY - closed
+    return None
+
+
+def day_conflict(question: str, fact: str) -> bool | None:
+    """For a yes/no question about being open on some days ("Are you open on Sunday?", "I'll
+    come on Monday, you're open then, right?", "Are you closed on Mondays?"): True when
+    ``fact`` says the opposite of what the question asks to confirm (a day it asks about is
+    not open; for "closed", one is open), False when it says the same, None when either does
+    not say."""
+    if not re.search(r"\b(?:open|closed|come|visit|drop by|pop in|pop by)\b", question, re.I):
+        return None
+    asked = days_named(question)
+    days = open_days(fact)
+    if not asked or days is None:
+        return None
+    if re.search(r"\b(?:closed|shut)\b", question, re.IGNORECASE):
+        return not asked.isdisjoint(days)
+    return not asked <= days
+
+
+def days_fact(question: str, sentences: Sequence[str]) -> str | None:
+    """The sentence of ``sentences`` that says which days the place is open, for a question
+    about being open on some days (:func:`day_conflict` can tell); None otherwise. It answers
+    such a question whatever its similarity ("I'll come on Monday, you're open then, right?"
+    and "The museum is open every day from 10 am to 5 pm, except Mondays.")."""
+    return next((s for s in sentences if day_conflict(question, s) is not None), None)
+
+
+def _read(text: str) -> tuple[frozenset[int], frozenset[int]]:
+    """The days ``text`` names as open and as closed."""
+    opened: set[int] = set()
+    closed: set[int] = set()
+    shut = False
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        named: set[int] = set()
+        if m.group("range"):
+            first, last = _index(m.group("first")), _index(m.group("last"))
+            named = {(first + i) % 7 for i in range((last - first) % 7 + 1)}
+        elif kind == "day":
+            named = {_index(m.group("day"))}
+        elif kind == "weekdays":
+            named = set(range(5))
+        elif kind == "weekends":
+            named = {5, 6}
+        elif kind == "every":
+            named = set(EVERY_DAY)
+        elif kind == "closed":
+            shut = True
+        elif kind == "open":
+            shut = False
+        elif kind == "stop":  # a new clause (a list after "closed" goes on over commas)
+            shut = shut and m.group("stop") == ","
+        (closed if shut else opened).update(named)
+    return frozenset(opened), frozenset(closed)
