@@ -140,6 +140,12 @@ class TurnTimings:
         }
 
 
+def _answers_whole(answering: Sequence[str], question: str) -> bool:
+    """Whether the best of the sentences that answer ``question`` holds all it asks
+    (:func:`~characters.conversation.facts.coverage`)."""
+    return bool(answering) and coverage(answering[:1], question) == 1.0
+
+
 def settled_words(partial: str) -> str:
     """A partial transcript without its last word, which the next decode may still cut or
     change ("When does the muse" → "When does the"); empty for one word or none."""
@@ -313,7 +319,7 @@ class Conversation:
         knowledge = self.character.knowledge
         if knowledge is None:
             return []
-        before = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+        before = self._last_question()
         found = knowledge.search(
             user_text, context=before, max_chars=self.engines.settings.knowledge_max_chars
         )
@@ -455,7 +461,7 @@ class Conversation:
                 user_text,
                 [*retrieved, self.character.name, *self.known()],
                 answer=(answering[0] if answering else "") if retrieved else None,
-                confirms=bool(answering) and coverage(answering[:1], user_text) == 1.0,
+                confirms=_answers_whole(answering, user_text),
                 opening=self.character.start_script or "",
                 name=self.character.name,
             )
@@ -475,7 +481,7 @@ class Conversation:
         # The fact holds everything the question asks: it may confirm a yes/no answer, and an
         # answer's first words may be said before the verdict (a replacement then goes on from
         # them; one that holds less comes after knowledge_partial_line, which cannot).
-        whole = bool(answering) and coverage(answering[:1], user_text) == 1.0
+        whole = _answers_whole(answering, user_text)
         return Grounding(
             user_text,
             [self.character.name, *on_topic, *said],

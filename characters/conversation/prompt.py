@@ -327,8 +327,8 @@ tokens, for questions the character cannot answer only)."""
 _SOCIAL = re.compile(
     r"\b(how are you|how's it going|how do you do|how have you been|who are you|what's your "
     r"name|what is your name|nice to meet|how(?:'s| is) your (?:day|morning|afternoon|evening|"
-    r"week|weekend)(?= going|\W*$|,)|have a (?:good|nice|great|lovely|safe) (?:one|day|evening|night|weekend|"
-    r"trip))\b",
+    r"week|weekend)(?= going|\W*$|,)|have a (?:good|nice|great|lovely|safe) "
+    r"(?:one|day|evening|night|weekend|trip))\b",
     re.I,
 )
 _OPENER = re.compile(

@@ -176,8 +176,7 @@ def _limits(text: str) -> set[str]:
 def is_yes_no(question: str) -> bool:
     """Whether ``question`` asks for a yes or a no ("Can I come on Saturday?", "It's free,
     right?"), in its last sentence."""
-    last = re.split(r"(?<=[.!?])\s+", question.strip())[-1]
-    return bool(_YES_NO.search(last.rstrip("?!. ")))
+    return bool(_YES_NO.search(_last_question(question).rstrip("?!. ")))
 
 
 def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "") -> bool:
@@ -187,8 +186,9 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     ("Yes, every day except Monday."; a limit the question names does not count), or a "No"
     where it does not restrict and ``confirms``, holds all the question asks ("Is it free?"
     after "Where can I park?", and "Parking is free behind the building."; but not "No, it
-    takes 20 minutes." to "A flat tyre repair takes a whole day, right?"). The fact itself is then said, which is never wrong; over-reading a
-    restriction costs only a less direct answer. With no such sentence (``fact`` empty), any
+    takes 20 minutes." to "A flat tyre repair takes a whole day, right?"). The fact itself is
+    then said, which is never wrong; over-reading a restriction costs only a less direct
+    answer. With no such sentence (``fact`` empty), any
     "Yes" disagrees: nothing the character knows backs it ("Do you have free Wi-Fi?"). For a
     question about being open on a day, the days the fact names decide
     (:func:`~characters.knowledge.weekdays.day_conflict`: "Yes" to "You're open on Mondays?"
@@ -248,11 +248,12 @@ class Grounding:
             if numbers is None
             else {t for text in numbers for t in terms(text) if _is_number(t)}
         )
-        self._answer = answer if answer is not None and is_yes_no(question) else None
+        yes_no = is_yes_no(question)
+        self._answer = answer if answer is not None and yes_no else None
         self._confirms = confirms
         self._fact = set(terms(answer or ""))
         """The terms of the sentence that answers the question."""
-        self._release = release and not is_yes_no(question)
+        self._release = release and not yes_no
         self.released: list[str] = []
         """The chunks said before the verdict (:meth:`releasable`)."""
         self._third_person = (

@@ -132,9 +132,8 @@ class KnowledgeIndex:
         if not self.sources or not query.strip() or max_chars <= 0:
             return Search([], time.perf_counter() - started)
         if not follows_up(query):
-            context = ""
-        texts = [query] + ([f"{context} {query}"] if context.strip() else [])
-        asked = self._embed_query(texts)
+            context = ""  # a new question searched with the last one finds the last one's
+        asked = self._embed_query(_query_texts(query, context))
         similarity = self._similarity(asked[0])
         if len(asked) > 1:
             similarity = np.maximum(similarity, self._similarity(asked[1]) - FOLLOW_UP_PENALTY)
@@ -164,10 +163,7 @@ class KnowledgeIndex:
         one its search just made); a passage this index does not hold is embedded now."""
         if not query.strip():
             return []
-        if not follows_up(query):
-            context = ""
-        texts = [query] + ([f"{context} {query}"] if context.strip() else [])
-        asked = self._embed_query(texts)
+        asked = self._embed_query(_query_texts(query, context))
         out: list[tuple[str, float]] = []
         for passage in passages:
             heading, body = _split_heading(passage)
@@ -212,6 +208,14 @@ class KnowledgeIndex:
         products = np.einsum("ij,j->i", self._vectors, vector)
         scores: Vectors = np.maximum.reduceat(products, self._starts)
         return scores
+
+
+def _query_texts(query: str, context: str) -> list[str]:
+    """What a query is embedded as: itself, and for a follow-up (:func:`follows_up`) the
+    previous user turn with it."""
+    if not follows_up(query) or not context.strip():
+        return [query]
+    return [query, f"{context} {query}"]
 
 
 _HEADING = re.compile(r"^([^.:!?\n]{1,60}):\s+(?=\S)")
