@@ -79,13 +79,15 @@ def _env(livekit: LiveKit, database_url: str, data_dir: Path, name: str) -> dict
 
 
 def start_worker(env: dict[str, str], name: str, folder: Path, *, tries: int = 2) -> Worker:
-    """A registered ``characters worker``. One that says LiveKit never registered it (it
-    exits 1 after 45 s: seen once in a while here, with livekit-agents silent) is started
-    again, as its supervisor would."""
+    """A registered ``characters worker``. One that exits before LiveKit registered it (it
+    exits 1 after 45 s when never registered: seen once in a while here, with livekit-agents
+    silent) or hangs is started again, as its supervisor would; what each try did is in the
+    error of the last."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHARACTERS_")}
     clean.update(env, CHARACTERS_MODELS_DIR=os.environ["CHARACTERS_MODELS_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"{name}.log"
+    failures = []
     for attempt in range(1, tries + 1):
         process = subprocess.Popen(
             [sys.executable, "-m", "characters", "worker", "--calls", "1"],
@@ -94,18 +96,21 @@ def start_worker(env: dict[str, str], name: str, folder: Path, *, tries: int = 2
             stderr=subprocess.STDOUT,
         )
         worker = Worker(name, process, log_path, env)
-        deadline = time.monotonic() + 90
+        started, deadline = time.monotonic(), time.monotonic() + 90
         while "registered worker" not in worker.log():
             gone = process.poll() is not None
-            if gone and "did not register" in worker.log() and attempt < tries:
-                break  # start it again
             if gone or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"worker {name} did not register:\n{worker.log()[-3000:]}")
+                process.wait(10)
+                how = f"exit code {process.returncode}" if gone else "still running"
+                failures.append(f"try {attempt}: {how} after {time.monotonic() - started:.0f} s")
+                break
             time.sleep(0.2)
         else:
             return worker
-    raise AssertionError("unreachable")
+    raise RuntimeError(
+        f"worker {name} did not register ({'; '.join(failures)}):\n{worker.log()[-3000:]}"
+    )
 
 
 def stop_worker(worker: Worker) -> None:
@@ -137,7 +142,11 @@ def deployment(livekit: LiveKit, tmp_path_factory: pytest.TempPathFactory) -> It
             env["CHARACTERS_PRELOAD_MODELS"] = "false"  # API servers run no calls
             apis.append(start_server(tmp / name, env))
         for name in ("worker-a", "worker-b"):
-            workers.append(start_worker(_env(livekit, pg.url, shared, name), name, tmp))
+            try:
+                workers.append(start_worker(_env(livekit, pg.url, shared, name), name, tmp))
+            except RuntimeError as e:
+                tail = livekit.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{e}\nthe LiveKit server's log ends:\n{tail}") from None
         first = apis[0][0]
         key = first.create_key("scale", "--tier", "5", "--credits", "100000")
         yield Deployment([s for s, _ in apis], workers, pg.url, key, live_avatar(first, key))

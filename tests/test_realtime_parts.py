@@ -369,6 +369,57 @@ async def test_the_stage_plays_speech_releases_words_and_stops_at_a_barge_in() -
     track.stop()
 
 
+async def test_a_frame_drawn_across_an_answer_start_is_not_sent() -> None:
+    """Speech after silence redraws the frames from the next one on; a frame the worker was
+    drawing meanwhile is for a time redrawn. Sent too, its RTP timestamp would come twice (or go
+    backwards) and the client would decode what follows against a frame it never got: on CI,
+    the face turned to coloured blocks for the rest of the answer."""
+    import threading
+    import time
+
+    generator = FaceVideoGenerator(_renderer(), sample_rate=24_000, seed=1)  # type: ignore[arg-type]
+    drawing = threading.Event()
+    draw = generator.draw
+
+    def slow_draw(step: object) -> object:
+        drawing.set()
+        time.sleep(0.03)  # a loaded machine: the worker is still drawing when speech comes
+        return draw(step)  # type: ignore[arg-type]
+
+    generator.draw = slow_draw  # type: ignore[method-assign,assignment]
+    clock = MediaClock()
+    track = AvatarVideoTrack(clock)
+    track.use(VideoEncoder("vp8", 256, 256, fps=25, bitrate=500_000))
+    stage = AvatarStage(generator, clock, AudioBuffer(), video_out=track)
+    runner = asyncio.ensure_future(stage.run())
+    sent: list[int] = []
+
+    async def receive() -> None:
+        while True:
+            sent.append((await track.recv()).pts)  # type: ignore[arg-type]
+
+    reader = asyncio.ensure_future(receive())
+    clock.start()
+    speech = to_int16(0.3 * np.sin(np.arange(24_000 // 2) / 5))
+    for turn in (1, 2, 3):
+        await asyncio.sleep(0.3)
+        drawing.clear()
+        await asyncio.wait_for(asyncio.to_thread(drawing.wait), 5)
+        stage.speak(turn, "hello there", speech, 24_000, None)  # rewinds while a frame is drawn
+        stage.end_answer(turn)
+        await asyncio.sleep(0.5)
+        stage.interrupt()
+    await asyncio.sleep(0.3)
+    for task in (runner, reader):
+        task.cancel()
+    await asyncio.gather(runner, reader, return_exceptions=True)
+    stage.close()
+    track.stop()
+    assert stage.stats.rewinds == 3 and stage.stats.stale >= 1, stage.stats
+    assert len(sent) > 20 and all(b > a for a, b in zip(sent, sent[1:], strict=False)), sent
+    assert track.out_of_order == 0
+
+
 # -- ICE servers ----------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -65,6 +66,8 @@ class StageStats:
     rendered: int = 0
     dropped: int = 0
     """Frames not drawn because the worker was still busy (the video gives way)."""
+    stale: int = 0
+    """Frames drawn across a rewind or barge-in, for a time it cut (not shown)."""
     rewinds: int = 0
     """Answers that started at the next frame instead of after the lead (see ``_rewind``)."""
     render_s: list[float] = field(default_factory=list)
@@ -116,6 +119,10 @@ class AvatarStage:
         self._will_play = False
         """Whether the last scheduled step speaks (``_playing`` follows it at its time)."""
         self._busy = False
+        self._cuts = 0
+        """Rewinds and barge-ins so far: a frame being drawn across one is stale after it."""
+        self._cut_after = math.inf
+        """The media time after which frames drawn before the last cut are stale."""
         self._poke = asyncio.Event()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._draw_need = video_out is not None or recorder is not None
@@ -154,8 +161,7 @@ class AvatarStage:
         turn = self._answers[0].turn if self._answers else None
         self.generator.clear()
         self.audio_out.silence_after(round((now + INTERRUPT_MARGIN_S) * AUDIO_RATE))
-        if self.video_out is not None:
-            self.video_out.drop_after(now + INTERRUPT_MARGIN_S)
+        self._cut(now + INTERRUPT_MARGIN_S)
         self._due.clear()
         self.captions.drop()
         self._pushed = self.generator.played_samples
@@ -177,13 +183,21 @@ class AvatarStage:
         self.generator.rewind(frame)
         self.audio_out.rewind(round(time_s * AUDIO_RATE))
         self._resample = StreamResampler(AUDIO_RATE, np.int16)
-        if self.video_out is not None:
-            self.video_out.drop_after(time_s - 1e-6)
+        self._cut(time_s - 1e-6)
         while self._due and self._due[-1][0] >= time_s:
             self._due.pop()
         self._will_play = self._playing
         self.stats.rewinds += 1
         self._poke.set()
+
+    def _cut(self, after_s: float) -> None:
+        """Forget the frames due after ``after_s``: those queued for the video now, and the one
+        the worker may be drawing (it lands after this; sent too, its time would come twice or
+        out of order, and the client would decode what follows against a frame it never got)."""
+        if self.video_out is not None:
+            self.video_out.drop_after(after_s)
+        self._cuts += 1
+        self._cut_after = after_s
 
     def set_listening(self, listening: bool) -> None:
         """The user is speaking: the face listens."""
@@ -223,7 +237,7 @@ class AvatarStage:
                     else:
                         self._busy = True
                         job = loop.run_in_executor(self._worker, self._draw, step)
-                        job.add_done_callback(self._drawn)
+                        job.add_done_callback(functools.partial(self._drawn, self._cuts))
                 if self.recorder is not None:
                     self.recorder.advance(self.clock.now())
                 await self._wait(self.generator.pts / step.sample_rate - self.lead_s)
@@ -309,7 +323,7 @@ class AvatarStage:
         yuv = to_yuv(frame.image)
         return _Drawn(step.time, yuv, time.perf_counter() - started)
 
-    def _drawn(self, job: asyncio.Future[_Drawn]) -> None:
+    def _drawn(self, cuts: int, job: asyncio.Future[_Drawn]) -> None:
         self._busy = False
         if job.cancelled():
             return
@@ -318,6 +332,9 @@ class AvatarStage:
             log.error("drawing a frame failed", exc_info=error)
             return
         drawn = job.result()
+        if cuts != self._cuts and drawn.time_s > self._cut_after:
+            self.stats.stale += 1
+            return
         self.stats.rendered += 1
         self.stats.render_s.append(drawn.took_s)
         if len(self.stats.render_s) > 250:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
+import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ from characters.pcm import Int16
 
 if TYPE_CHECKING:
     from characters.realtime.encoder import VideoEncoder
+
+log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
 """Opus runs at 48 kHz; the character's voice is resampled to it."""
@@ -242,7 +246,10 @@ class AvatarVideoTrack(MediaStreamTrack, PendingFrames):
         self._encoder: VideoEncoder | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
         self._keyframe_wanted = True
+        self._last_s = -math.inf
         self.sent = 0
+        self.out_of_order = 0
+        """Frames not sent because their time was not after the last one sent."""
 
     def use(self, encoder: VideoEncoder) -> None:
         """Encode with ``encoder`` (once the codec is negotiated; the track closes it)."""
@@ -266,6 +273,17 @@ class AvatarVideoTrack(MediaStreamTrack, PendingFrames):
             if not self._queue or self._queue[0] is not frame:
                 continue  # dropped (or overtaken) meanwhile
             self._queue.popleft()
+            if frame.time_s <= self._last_s:
+                # Never a time twice or backwards: the receiver would take two frames of one
+                # RTP timestamp for one, and decode the rest against a frame it never got.
+                self.out_of_order += 1
+                log.warning(
+                    "video frame at %.3f s after one at %.3f s: not sent",
+                    frame.time_s,
+                    self._last_s,
+                )
+                continue
+            self._last_s = frame.time_s
             packet = await loop.run_in_executor(self._pool, self._encode, frame)
             if packet is None:
                 continue

@@ -145,9 +145,19 @@ class CallWorker:
         """Raise if LiveKit has not registered the worker within :data:`REGISTER_TIMEOUT_S`
         (seen here: livekit-agents once stayed silent after starting, with no error to show);
         wait forever once it has."""
-        deadline = asyncio.get_running_loop().time() + REGISTER_TIMEOUT_S
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REGISTER_TIMEOUT_S
+        warn_at = loop.time() + REGISTER_TIMEOUT_S / 3
         while server.id == "unregistered":
-            if asyncio.get_running_loop().time() > deadline:
+            if warn_at and loop.time() > warn_at:
+                warn_at = 0.0
+                log.warning(
+                    "worker %s: not registered by %s after %g s; still trying",
+                    self.settings.node,
+                    self.settings.livekit_url,
+                    REGISTER_TIMEOUT_S / 3,
+                )
+            if loop.time() > deadline:
                 raise LiveKitUnavailable(
                     f"the LiveKit server at {self.settings.livekit_url} did not register this "
                     f"worker within {REGISTER_TIMEOUT_S:g} s"
