@@ -84,8 +84,15 @@ def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
     assert _said(bella, "A check-up is 40 dollars, right?") == persona_facts(DENTAL)[2]
 
 
-def test_an_invented_number_without_a_fact_that_answers_gets_the_unknown_line() -> None:
+def test_an_invented_number_without_a_fact_that_answers_is_never_said() -> None:
+    """No fact answers it: the prices the persona does know come after the hedge (they are
+    near the question), or the unknown line without a hedge to say them after."""
     bella, llm = _conversation(DENTAL)
+    llm.answer = "A filling costs 120 dollars."
+    partly = load_settings().knowledge_partial_line
+    prices = persona_facts(DENTAL)[2]
+    assert _said(bella, "How much does a filling cost?") == f"{partly} {prices}"
+    bella, llm = _conversation(DENTAL, knowledge_partial_line="")
     llm.answer = "A filling costs 120 dollars."
     assert _said(bella, "How much does a filling cost?") == LINE
 
@@ -194,10 +201,15 @@ def test_yes_no_answers_against_the_fact() -> None:
     assert not disagrees("No, it takes 20 minutes.", "A repair takes 20 minutes.", confirms=False)
     # Nothing answers: no "yes" is backed, a "no" is left to the rest of the check.
     assert disagrees("Yes, we have Wi-Fi.", "") and not disagrees("No, sorry.", "")
-    # A "yes" that says the fact's own limit agrees with it.
+    # A "yes" against a fact with a limit of its own is replaced (by the fact), even one that
+    # goes on to say the limit: "Of course, the sauna is for adults only."
     hours = "The museum opens at 9 am, every day except Monday."
-    assert not disagrees("Yes, every day except Monday.", hours)
     assert disagrees("Yes, it is open every day.", hours)
+    sauna = "There is a sauna, for adults only."
+    asked = "My ten-year-old can use the sauna, right?"
+    assert disagrees("Of course, the sauna is for adults only.", sauna, question=asked)
+    # ... but not a limit the question names itself.
+    assert not disagrees("Yes, it is.", sauna, question="The sauna is only for adults, right?")
 
 
 def test_yes_no_answers_about_a_day_are_read_against_the_days_the_fact_names() -> None:
@@ -227,6 +239,10 @@ def test_yes_no_answers_about_a_day_are_read_against_the_days_the_fact_names() -
     asked = "Are you closed on Sundays?"
     assert not disagrees("Yes, we are closed at weekends.", clinic, question=asked)
     assert disagrees("No, come by on Sunday.", clinic, question=asked)
+    # Without a "yes" or "no", what the answer says of the day decides.
+    asked = "You're open on Mondays, aren't you?"
+    assert disagrees("Oh, I know! The library is open on Mondays.", library, question=asked)
+    assert not disagrees("The library is open Tuesday to Saturday.", library, question=asked)
     # Bella's persona, through the conversation: a "Yes" the days back is said, one they do not
     # is replaced by the fact.
     bella, llm = _conversation(DENTAL)
@@ -277,6 +293,47 @@ def test_a_fact_that_answers_only_part_of_the_question_comes_after_a_hedge() -> 
     bella, llm = _conversation(DENTAL, knowledge_partial_line="")
     llm.answer = "Dr. Patel's first name is John."
     assert _said(bella, "What is Dr. Patel's first name?") == persona_facts(DENTAL)[3]
+
+
+def test_a_fact_only_near_the_question_comes_after_a_hedge_and_nothing_near_gets_the_line() -> None:
+    """No fact answers "Which days are you shut?" outright (its best scores under MIN_SCORE),
+    but the opening hours are near it: they are said after the hedge, not the unknown line."""
+    bella, llm = _conversation(DENTAL)
+    partly = load_settings().knowledge_partial_line
+    llm.answer = "We are shut on Tuesdays and Thursdays."
+    hours = persona_facts(DENTAL)[1]
+    assert _said(bella, "Which days are you shut?") == f"{partly} {hours}"
+    llm.answer = "Yes, whitening costs 200 dollars."
+    assert _said(bella, "Do you do teeth whitening?") == LINE  # nothing near it
+    bella, llm = _conversation(DENTAL, knowledge_partial_line="")
+    llm.answer = "We are shut on Tuesdays and Thursdays."
+    assert _said(bella, "Which days are you shut?") == LINE  # no hedge to say it after
+
+
+def test_with_nothing_that_answers_an_answer_must_be_all_known_and_about_the_question() -> None:
+    from characters.knowledge.grounding import Grounding
+
+    salon = [
+        "Appointments cancelled less than 24 hours before are charged half the price.",
+        "The salon is on Birch Road.",
+        "Dr. Patel and Dr. Moreau are the dentists.",
+    ]
+
+    def verdict(question: str, answer: str, answering: str) -> bool | None:
+        check = Grounding(question, salon, answer=answering)
+        check.add(answer)
+        return check.finish()
+
+    # A known fact about something else is no answer; one unknown term is an invention.
+    asked = "What would highlights cost me?"
+    assert verdict(asked, salon[0], "") is False
+    assert (
+        verdict("What is Dr. Patel's first name?", "Dr. Patel's first name is John.", "") is False
+    )
+    assert verdict("Where is the salon?", "The salon is on Birch Road.", "") is True
+    # With a sentence that answers, half the terms known is enough, as before.
+    asked = "Who are the dentists here?"
+    assert verdict(asked, "The dentists are Dr. Patel and Dr. Moreau, both great.", salon[2])
 
 
 def test_an_answer_in_the_third_person_is_replaced() -> None:

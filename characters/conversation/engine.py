@@ -525,28 +525,42 @@ class Conversation:
         (:meth:`~characters.conversation.persona.PersonaFacts.answering`, in the first person);
         else ``knowledge_unknown_line``. Never a sentence when the question asks for a measure
         none states (:func:`~characters.knowledge.grounding.lacks_measure`: "How deep is the
-        pool?" is not answered by its temperature); a sentence that holds only part of what
-        the question asks (:func:`~characters.conversation.facts.coverage`) comes after
-        ``knowledge_partial_line``."""
+        pool?" is not answered by its temperature). A sentence that holds only part of what
+        the question asks (:func:`~characters.conversation.facts.coverage`), or is only near
+        it (:data:`~characters.conversation.persona.NEAR_SCORE`: "Which day of the week are
+        you shut?" and "... closed on Sundays"), comes after ``knowledge_partial_line``."""
         s = self.engines.settings
+        partial = s.knowledge_partial_line
+        before = self._last_question()
         if self.character.knowledge is not None:
             if lacks_measure(user_text, retrieved):
                 return s.knowledge_unknown_line
-            found = self.answering_passages(user_text, retrieved)
+
+            def find(min_score: float | None) -> list[str]:
+                return self.answering_passages(user_text, retrieved, min_score=min_score)
         else:
-            found = self.persona_facts().answering(user_text, context=self._last_question())
-            found = [first_person(f) for f in found if not lacks_measure(user_text, [f])]
+            facts = self.persona_facts()
+
+            def find(min_score: float | None) -> list[str]:
+                found = facts.answering(user_text, context=before, min_score=min_score)
+                return [first_person(f) for f in found if not lacks_measure(user_text, [f])]
+
+        found, near = find(None), False
+        if not found and partial:
+            found, near = find(NEAR_SCORE), True
         if not found:
             return s.knowledge_unknown_line
         # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
         # "A night tour costs ...") or, for a persona, the fact itself.
         context = next((p for p in retrieved if found[0] in p), found[0])
-        if s.knowledge_partial_line and coverage([context], user_text) < 1.0:
+        if partial and (near or coverage([context], user_text) < 1.0):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
-            return f"{s.knowledge_partial_line} {found[0]}"
+            return f"{partial} {found[0]}"
         return found[0]
 
-    def answering_passages(self, user_text: str, retrieved: Sequence[str]) -> list[str]:
+    def answering_passages(
+        self, user_text: str, retrieved: Sequence[str], *, min_score: float | None = None
+    ) -> list[str]:
         """The sentences of the passages found that answer ``user_text``, best first (at most
         :data:`NUMBER_FACTS`): scored as a persona's facts are
         (:func:`~characters.conversation.persona.answering_sentences`: the sentence's cosine
@@ -557,7 +571,7 @@ class Conversation:
         if index is None or not retrieved:
             return []
         scored = index.sentence_scores(user_text, retrieved, context=self._last_question())
-        return answering_sentences(scored, user_text, limit=NUMBER_FACTS)
+        return answering_sentences(scored, user_text, limit=NUMBER_FACTS, min_score=min_score)
 
     def _last_question(self) -> str:
         return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")

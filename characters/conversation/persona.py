@@ -38,9 +38,10 @@ MIN_SCORE = 0.6
 (bench/answers.py, three splits), the facts that answer them scored 0.52–1.20 (two under 0.6),
 the best facts for questions the persona cannot answer 0.16–0.73 (eight of 30 over 0.6)."""
 NEAR_SCORE = 0.45
-"""Lowest score of a fact an answer may take its numbers from, and that keeps a question from
+"""Lowest score of a fact an answer may take its numbers from, that keeps a question from
 being declined before the model answers ("How much is a haircut for a guy?" and "... a men's
-cut 30 dollars": 0.52)."""
+cut 30 dollars": 0.52), and that replaces a failed answer after the partial line when no fact
+answers ("Which day of the week are you shut?" and "... it is closed on Sundays")."""
 MARGIN = 0.1
 """Facts scoring more than this under the best one do not answer the question."""
 

@@ -14,8 +14,8 @@ invention adds terms that nothing the character knows contains.
   question asks (all but :data:`ECHO_MISSING` of its terms) with the same polarity: "Yes, the
   gift shop has postcards." for "The gift shop sells postcards.", but not "Yes, you can wash
   the burrs with water." for "Never wash the burrs with water.";
-* a number that nothing known contains, or fewer than :data:`MIN_KNOWN` of them known:
-  **ungrounded**;
+* a number that nothing known contains, or fewer than :data:`MIN_KNOWN` of them known (all
+  of them, and one of the question's, when no known sentence answers it): **ungrounded**;
 * otherwise **grounded**: the held words are said, and the rest of the answer is not checked.
 
 What is known: the passages found for the question, the persona, the start script, the
@@ -28,7 +28,7 @@ said again (``opening``) is ungrounded; for a persona, words that only restate t
 be said before the verdict (:meth:`Grounding.releasable`), and a number the question itself
 gave must be backed too (docs/llm.md, "Answers checked against the persona"). An answer that
 ends undecided or ungrounded is replaced (by the engine) with the sentence that answers the
-question, or the unknown line when none does. See docs/knowledge.md ("Grounded answers").
+question, a sentence near it after the partial line, or the unknown line when none is. See docs/knowledge.md ("Grounded answers").
 """
 
 from __future__ import annotations
@@ -181,9 +181,10 @@ def is_yes_no(question: str) -> bool:
 
 def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "") -> bool:
     """Whether an answer to a yes/no question opens against ``fact``, the sentence that
-    answers it: a plain "Yes"/"Sure" where the fact restricts (a limit, an exception, a "not":
-    "The shop repairs bikes, but not scooters.") and the answer does not say that limit itself
-    ("Yes, every day except Monday."; a limit the question names does not count), or a "No"
+    answers it: a "Yes"/"Sure" where the fact restricts (a limit, an exception, a "not":
+    "The shop repairs bikes, but not scooters."), even one that goes on to say the limit ("Of
+    course, the sauna is for adults only." to "My ten-year-old can use the sauna, right?"; a
+    limit the question names does not count), or a "No"
     where it does not restrict and ``confirms``, holds all the question asks ("Is it free?"
     after "Where can I park?", and "Parking is free behind the building."; but not "No, it
     takes 20 minutes." to "A flat tyre repair takes a whole day, right?"). The fact itself is
@@ -193,17 +194,20 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     question about being open on a day, the days the fact names decide
     (:func:`~characters.knowledge.weekdays.day_conflict`: "Yes" to "You're open on Mondays?"
     against "open Tuesday to Saturday" disagrees, as does "No" to "Are you open on
-    Wednesday?" against "open Monday to Friday")."""
+    Wednesday?" against "open Monday to Friday", and any answer that says other days than the
+    fact: "The library is open on Mondays.")."""
     if not fact:
         return bool(_AGREES.search(answer))
     restricts = bool(_RESTRICTS.search(fact))
     days = day_conflict(question, fact)  # "You're open on Mondays?" and "open Tuesday to ..."
+    if days is not None and day_conflict(question, answer) not in (None, days):
+        return True  # "The shop is open on Sundays." without a "yes", against "closed Sundays"
     if _AGREES.search(answer):
         if days is not None:
             return days
-        # "Yes, every day except Monday." says the fact's own limit (one the question did not).
-        limits = _limits(fact) - _limits(question)
-        return restricts and not limits & _limits(answer)
+        # A limit of the fact's own (one the question did not name) makes the "yes" wrong,
+        # even said with it: "Absolutely! Flash photography is allowed, but without flash."
+        return restricts and bool(_limits(fact) - _limits(question))
     if _DENIES.search(answer) or re.search(r"\b(?:not|never)\b|n't\b", answer, re.I):
         return days is False or (days is None and confirms and not restricts)
     return False
@@ -251,6 +255,8 @@ class Grounding:
         yes_no = is_yes_no(question)
         self._answer = answer if answer is not None and yes_no else None
         self._confirms = confirms
+        self._unanswered = answer == ""
+        """Nothing known answers the question: an answer must be all known, and about it."""
         self._fact = set(terms(answer or ""))
         """The terms of the sentence that answers the question."""
         self._release = release and not yes_no
@@ -382,7 +388,13 @@ class Grounding:
                 self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):
             known = sum(t in self._known for t in added)
-            self.verdict = known >= MIN_KNOWN * len(added)
+            if self._unanswered:
+                # Nothing known answers it: every term must be known ("Dr. Patel ... is John."
+                # is not), and some must be the question's (not a known fact about something
+                # else: "What would highlights cost?" → the cancellation rule).
+                self.verdict = known == len(added) and not self._question.isdisjoint(stated)
+            else:
+                self.verdict = known >= MIN_KNOWN * len(added)
             if self.verdict and self._disagrees(said):
                 self.verdict = False
 
