@@ -28,7 +28,8 @@ said again (``opening``) is ungrounded; for a persona, words that only restate t
 be said before the verdict (:meth:`Grounding.releasable`), and a number the question itself
 gave must be backed too (docs/llm.md, "Answers checked against the persona"). An answer that
 ends undecided or ungrounded is replaced (by the engine) with the sentence that answers the
-question, a sentence near it after the partial line, or the unknown line when none is. See docs/knowledge.md ("Grounded answers").
+question, a sentence near it after the partial line, or the unknown line when none is. See
+docs/knowledge.md ("Grounded answers").
 """
 
 from __future__ import annotations
@@ -184,13 +185,13 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     answers it: a "Yes"/"Sure" where the fact restricts (a limit, an exception, a "not":
     "The shop repairs bikes, but not scooters."), even one that goes on to say the limit ("Of
     course, the sauna is for adults only." to "My ten-year-old can use the sauna, right?"; a
-    limit the question names does not count), or a "No"
-    where it does not restrict and ``confirms``, holds all the question asks ("Is it free?"
-    after "Where can I park?", and "Parking is free behind the building."; but not "No, it
-    takes 20 minutes." to "A flat tyre repair takes a whole day, right?"). The fact itself is
-    then said, which is never wrong; over-reading a restriction costs only a less direct
-    answer. With no such sentence (``fact`` empty), any
-    "Yes" disagrees: nothing the character knows backs it ("Do you have free Wi-Fi?"). For a
+    limit the question names does not count), or a "No" where it does not restrict and
+    ``confirms``, holds all the question asks ("Is it free?" after "Where can I park?", and
+    "Parking is free behind the building."; but not "No, it takes 20 minutes." to "A flat
+    tyre repair takes a whole day, right?"). The fact itself is then said, which is never
+    wrong; over-reading a restriction costs only a less direct answer. With no such sentence
+    (``fact`` empty), any "Yes" disagrees: nothing the character knows backs it ("Do you have
+    free Wi-Fi?"). For a
     question about being open on a day, the days the fact names decide
     (:func:`~characters.knowledge.weekdays.day_conflict`: "Yes" to "You're open on Mondays?"
     against "open Tuesday to Saturday" disagrees, as does "No" to "Are you open on
