@@ -1377,6 +1377,8 @@ class Result:
     first_turn: str | None
     score: Score
     timings: dict[str, Any]
+    replaced: str = ""
+    """The model's words the answer check replaced (``AgentDone.replaced``)."""
 
     def as_dict(self) -> dict[str, Any]:
         q = self.question
@@ -1388,6 +1390,7 @@ class Result:
             "before": q.before,
             "first_answer": self.first_turn,
             "answer": self.answer,
+            "replaced": self.replaced,
             "ok": self.score.ok,
             "first_person": self.score.first_person,
             "failed": self.score.failed,
@@ -1423,7 +1426,12 @@ def run(engines: Engines, questions: Sequence[Question], verbose: bool) -> Itera
         conversation.prepare()
         done = _answer(conversation, question.text)
         result = Result(
-            question, done.text, first, score(question, done.text), done.timings.as_dict()
+            question,
+            done.text,
+            first,
+            score(question, done.text),
+            done.timings.as_dict(),
+            done.replaced,
         )
         if verbose:
             mark = "ok " if result.score.ok else "BAD"
@@ -1431,6 +1439,8 @@ def run(engines: Engines, questions: Sequence[Question], verbose: bool) -> Itera
             if first is not None:
                 print(f"      (before: {question.before} → {first})")
             print(f"      → {done.text}")
+            if done.replaced:
+                print(f"      (replaced: {done.replaced})")
             if result.score.failed:
                 print(f"      {'; '.join(result.score.failed)}")
         yield result

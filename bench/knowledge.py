@@ -1149,6 +1149,8 @@ class Result:
     passages: list[str]
     score: Score
     timings: dict[str, Any]
+    replaced: str = ""
+    """The model's words the answer check replaced (``AgentDone.replaced``)."""
 
     def as_dict(self) -> dict[str, Any]:
         q = self.question
@@ -1160,6 +1162,7 @@ class Result:
             "before": q.before,
             "first_answer": self.first_answer,
             "answer": self.answer,
+            "replaced": self.replaced,
             "passages": self.passages,
             "retrieved_answer": found(q, self.passages),
             "ok": self.score.ok,
@@ -1222,6 +1225,7 @@ def run_accuracy(
             passages,
             score(question, done.text, known),
             done.timings.as_dict(),
+            done.replaced,
         )
         if verbose:
             mark = "ok " if result.score.ok else "BAD"
@@ -1231,6 +1235,8 @@ def run_accuracy(
             if first is not None:
                 print(f"      (before: {question.before} → {first})")
             print(f"      → {done.text}")
+            if done.replaced:
+                print(f"      (replaced: {done.replaced})")
             got = found(question, passages)
             print(
                 f"      passages: {len(passages)}, {sum(map(len, passages))} chars, answer in them: {got}"

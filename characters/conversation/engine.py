@@ -199,6 +199,10 @@ class AgentDone:
     actions: tuple[Message, ...] = ()
     """When the answer called tools whose results the model read: its earlier output and the
     notes of the results, remembered between the user's words and the answer."""
+    replaced: str = ""
+    """The model's words that the answer check (:mod:`characters.knowledge.grounding`) judged
+    not backed by what the character knows and replaced (empty: none were); for logs and
+    benchmarks."""
 
     @property
     def remembered(self) -> str:
@@ -375,6 +379,7 @@ class Conversation:
             turn.timings,
             turn.raw,
             tuple(turn.memory),
+            turn.replaced,
         )
 
     def memory(self) -> list[dict[str, str]]:
@@ -739,6 +744,8 @@ class _Turn:
         self.timings = TurnTimings(started=time.monotonic())
         self.said: list[str] = []
         self.raw = ""
+        self.replaced = ""
+        """The model's words the answer check replaced (:attr:`AgentDone.replaced`)."""
         self.memory: list[Message] = []
         self.tools = {t.name: t for t in conversation.character.tools}
         self.made: set[str] = set()
@@ -837,9 +844,8 @@ class _Turn:
                         yield from self._say(text)
                 else:
                     replacement = conversation.grounded_answer(user_text, retrieved or ())
-                    log.info(
-                        "ungrounded answer %r replaced by %r", " ".join(grounding.held), replacement
-                    )
+                    self.replaced = " ".join([*grounding.released, *grounding.held])
+                    log.info("ungrounded answer %r replaced by %r", self.replaced, replacement)
                     # Words released before the verdict are not said twice.
                     rest = grounding.rest_of(replacement)
                     self.raw = " ".join([*grounding.released, rest]).strip()
