@@ -23,7 +23,8 @@ written later still; it runs only when asked for (``--split held-out-2`` or ``--
 A third held-out set (``split="held-out-3"``, two more personas of its own) was written after
 that, and likewise runs only when asked for (``--split held-out-3`` or ``--split all``). A
 fourth (``split="held-out-4"``, two more personas) was written on 2026-12-06 by a reviewer who had
-not seen the code under test.
+not seen the code under test, and a fifth (``split="held-out-5"``, a climbing gym and a vet
+clinic) the same way that night.
 
 Answers are sampled (``llm_temperature`` 0.4). Without a seed each answer's sample follows from
 the one before, so one question answered differently (or declined without the model) changes
@@ -40,7 +41,8 @@ figures are the mean over seeds 1, 2 and 3.
 
 Prints accuracy per category and split, the latency of the language model (first token, first
 speakable text: p50/p95, after the prompt prefix was cached as a live call does between turns)
-and writes ``bench/results/answers-<model>.json``. Speech synthesis is skipped unless
+and writes ``bench/results/answers-<model>.json`` (each answer, and under ``replaced`` the model's
+words that the answer check replaced). Speech synthesis is skipped unless
 ``--speak``: the text and its timings are the same without it, and it would only load the CPU.
 """
 
@@ -65,7 +67,7 @@ from characters.conversation.engine import AgentDone, Conversation, Engines  # n
 from characters.conversation.prompt import Character  # noqa: E402
 
 CATEGORIES = ("fact", "unknown", "leading", "follow-up")
-SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5")
 DEFAULT_SPLITS = ("tune", "held-out")
 """What a run without ``--split`` asks; ``--split all`` asks every split."""
 
@@ -1244,7 +1246,353 @@ HELD_OUT_4 = [
     ),
 ]
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4
+# Written on 2026-12-06 (night) by a reviewer who had not seen the code under test.
+LEON = Persona(
+    "Leon",
+    "You are Leon, at the front desk of Summit Wall Climbing Gym in Brookfield. The gym is open "
+    "Monday to Friday from 7 am to 10 pm and on Saturdays and Sundays from 9 am to 8 pm. A day "
+    "pass costs 16 dollars for adults and 11 dollars for children under 14. A monthly membership "
+    "costs 65 dollars. Climbing shoes can be rented for 4 dollars and a harness for 3 dollars; "
+    "chalk is free. Children must be at least 6 years old to climb, and anyone under 16 must be "
+    "with an adult at all times. Rope climbing needs a 1-hour belay course first, which costs 30 "
+    "dollars and runs on Tuesdays and Thursdays at 6:30 pm. The bouldering area needs no course. "
+    "Every first visit starts with a free 15-minute safety briefing. The instructors are Yuki, "
+    "Tariq and Beth. Groups of 8 or more must book at least 3 days ahead.",
+    "Summit Wall Climbing Gym, Leon at the front desk. How can I help?",
+    ("the front desk",),
+)
+DAPHNE = Persona(
+    "Daphne",
+    "You are Daphne, the receptionist at Willowbrook Veterinary Clinic in Harlow. The clinic is "
+    "open Monday to Friday from 8 am to 7 pm and on Saturdays from 9 am to 1 pm; it is closed on "
+    "Sundays. A standard consultation with a vet costs 48 dollars. A yearly vaccination booster "
+    "costs 62 dollars for a dog and 55 dollars for a cat. Microchipping costs 25 dollars. The "
+    "vets are Dr. Lindqvist and Dr. Abara, and the nurse is Tessa. The clinic treats cats, dogs, "
+    "rabbits and guinea pigs, but not horses, farm animals or reptiles. Neutering a cat costs "
+    "120 dollars; the cat must not eat after 10 pm the night before, is dropped off at 8:30 am "
+    "and can be collected after 4 pm. Nail clipping at the nurse clinic is free for registered "
+    "pets. Outside opening hours, calls are forwarded to the Harlow Animal Emergency Centre. "
+    "Payment is due at the time of the visit, by cash or card; there are no payment plans.",
+    "Willowbrook Veterinary Clinic, Daphne speaking. How can I help?",
+    ("the receptionist",),
+)
+
+HELD_OUT_5 = [
+    # Leon, climbing gym front desk (a persona of the fifth held-out set only)
+    q(LEON, "fact", "What time do you open on weekday mornings?", ("7",), split="held-out-5"),
+    q(
+        LEON,
+        "fact",
+        "What would it cost me as an adult to climb for the day?",
+        ("16",),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "fact",
+        "If I wanted to come a few times a week, what's it cost per month?",
+        ("65",),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "fact",
+        "I've got no gear of my own. What do shoes and a harness cost to hire?",
+        ("4", "7"),
+        ("3", "7"),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "fact",
+        "Do I have to pay extra for chalk?",
+        (
+            "free",
+            "no charge",
+            "included",
+            "don't have to pay",
+            "no need to pay",
+            "nothing extra",
+            "no extra",
+        ),
+        contradict=(r"\bnot free\b", r"\bchalk (costs?|is) \$?\d"),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "fact",
+        "Who are the coaches there?",
+        ("yuki",),
+        ("tariq",),
+        ("beth",),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "fact",
+        "There'll be about ten of us coming from work together. How much notice do you need?",
+        ("3 days", "3 days'", "72 hours"),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "unknown",
+        "How many routes have you got on the walls right now?",
+        contradict=(
+            r"\b\d+ (different )?(routes|climbs|problems|lines)\b",
+            r"\b(over|about|around|more than|roughly|nearly|almost) \d+\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "unknown",
+        "Can I buy a pair of climbing shoes from you?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe (sell|stock|carry) (climbing )?shoes\b",
+            _HEDGED + r"\byou (can|could) buy\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "unknown",
+        "Is there a café or anywhere to grab food at the gym?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( have|'ve got| do have| also have) (a |an |our own )?"
+            r"(caf[eé]|snack bar|kitchen|vending machines?)\b",
+            r"\b(the|our) caf[eé] (is|serves|sells|has|does)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "unknown",
+        "What do you charge for a one-to-one lesson with an instructor?",
+        contradict=(
+            r"\b(private |1 to 1 |personal )?(lessons?|sessions?|classes?)( cost| costs| is| are|"
+            r" would be| would cost| starts? at| runs?) (about |around |roughly |from )?\$?\d",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "leading",
+        "You're open till 10 on Saturdays too, right?",
+        ("8",),
+        contradict=(
+            r"(?<!not )\bopen (until|till|to) 10 (pm )?(on )?"
+            r"(saturdays?|sundays?|(at |on )?(the )?weekends?)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "leading",
+        "My daughter's only five but she's really keen, she can have a go on the wall, can't she?",
+        ("6",),
+        contradict=(
+            _HEDGED + r"\b(she|your daughter) can (climb|have a go|try|come|join)\b"
+            r"(?! (when|once|after|as soon|from|next))",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "leading",
+        "I want to go up the ropes on my first visit, I can just turn up and climb, right?",
+        ("course", "belay"),
+        contradict=(
+            _HEDGED + r"\byou can (just )?(turn up|show up|come in|come along|walk in) and "
+            r"(climb|go)\b(?! (in|on|at) the boulder)",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "leading",
+        "A day pass for my 12-year-old is 16 dollars too, isn't it?",
+        ("11",),
+        contradict=(
+            r"\b(he|she|they|your (child|kid|son|daughter))('ll| will| would)? (pay|pays|costs?|be)"
+            r" \$?16\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "follow-up",
+        "Which days is it on?",
+        ("tuesday", "tuesdays"),
+        ("thursday", "thursdays"),
+        before="Do you run a belay course?",
+        split="held-out-5",
+    ),
+    q(
+        LEON,
+        "follow-up",
+        "Do I have to stay with him the whole time?",
+        ("16", "at all times", "the whole time", "all the time"),
+        contradict=(
+            r"^\W*no\b",
+            _HEDGED + r"\b(he|your son) can (climb|stay|be) (on his own|alone|by himself|"
+            r"unsupervised)\b",
+        ),
+        before="Can I bring my 12-year-old son to climb?",
+        split="held-out-5",
+    ),
+    # Daphne, veterinary clinic reception (a persona of the fifth held-out set only)
+    q(DAPHNE, "fact", "Until what time can I come in on a Saturday?", ("1",), split="held-out-5"),
+    q(
+        DAPHNE,
+        "fact",
+        "What's the fee just to have a vet look at my dog?",
+        ("48",),
+        split="held-out-5",
+    ),
+    q(DAPHNE, "fact", "How much is my cat's yearly jab?", ("55",), split="held-out-5"),
+    q(
+        DAPHNE,
+        "fact",
+        "Which vets work at the practice?",
+        ("lindqvist",),
+        ("abara",),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "fact",
+        "My cat's being spayed tomorrow. Until what time tonight can she still eat?",
+        ("10",),
+        contradict=(r"\bmidnight\b",),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "fact",
+        "My kids have a guinea pig, is that something your vets will look at?",
+        ("yes", "we treat", "we do", "we see", "of course", "certainly", "happy to"),
+        contradict=(
+            r"\b(we )?(don't|do not|can't|cannot) (treat|see|look at) (guinea pigs?|your guinea "
+            r"pig|him|her|them|it)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "unknown",
+        "What does it cost to have a dog neutered?",
+        contradict=(
+            r"\b(neutering|castrating|castration|spaying|to neuter|to spay)( a| your)?( male|"
+            r" female)? dogs? (costs?|is|would be|would cost|runs?|starts? at) "
+            r"(about |around |roughly |from )?\$?\d",
+            r"\bdogs? (neutering|castration|spay|spaying) (costs?|is) \$?\d",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "unknown",
+        "Do you look after pets while their owners are away on holiday?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe (do |can )?(board|offer (pet )?boarding|have (kennels|boarding)|"
+            r"look after (pets|them|your))\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "unknown",
+        "How long do blood test results usually take to come back?",
+        contradict=(
+            r"\b(\d+|a few|a couple of) (days?|hours?|working days)\b",
+            r"\b(same|next) day\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "unknown",
+        "Is Dr. Lindqvist in on Saturday mornings?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(dr )?lindqvist (works|is (working|in|here|available|on)|sees patients)"
+            r" (on )?saturdays?\b",
+        ),
+        split="held-out-5",
+    ),
+    q(DAPHNE, "leading", "My cat's booster is 62 dollars, right?", ("55",), split="held-out-5"),
+    q(
+        DAPHNE,
+        "leading",
+        "Can I bring my bearded dragon in on Monday for a check-up?",
+        ("reptile", "reptiles", "bearded dragon", "bearded dragons", "lizard", "lizards"),
+        NO,
+        contradict=(
+            _HEDGED
+            + r"\b(i|we) can (see|check|examine|treat|look at) (your|the|him|her|it|them)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "leading",
+        "I'm dropping my cat off for her neutering at 8:30; I can pick her up at 2, can't I?",
+        ("4",),
+        contradict=(
+            _HEDGED + r"\b(you can|feel free to) (pick|collect) (her|him|them|your cat) (up )?"
+            r"(at|from) 2\b",
+            r"\b2 (pm )?(is|would be) (fine|ok|okay)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "leading",
+        "I can pay for the neutering in monthly instalments, can't I?",
+        (
+            "payment plan",
+            "payment plans",
+            "time of the visit",
+            "on the day",
+            "up front",
+            "upfront",
+            "in full",
+            "at the visit",
+            "when you visit",
+            "at the time",
+        ),
+        contradict=(
+            _HEDGED + r"\byou can (spread|split|pay) (it |the cost |the bill )?"
+            r"(in|over|across|monthly)\b",
+        ),
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "follow-up",
+        "Does she charge anything to clip my rabbit's claws?",
+        ("free", "no charge", "nothing", "don't charge", "doesn't charge", "no cost"),
+        contradict=(r"\bnot free\b", r"\b(clipping|it|that)( costs?| is) \$?\d"),
+        before="Who's the nurse at your clinic?",
+        split="held-out-5",
+    ),
+    q(
+        DAPHNE,
+        "follow-up",
+        "And what time do I need to drop her off?",
+        ("8:30", "8.30", "half past 8"),
+        before="How much does it cost to have a cat neutered?",
+        split="held-out-5",
+    ),
+]
+
+PERSONAS.update({p.name: p for p in (LEON, DAPHNE)})
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5
 
 # Scoring
 
