@@ -507,6 +507,12 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     assert lacks_measure("How deep is the Amber pool?", known)
     assert not lacks_measure("How often does the ferry leave?", known)  # a list of times
     assert not lacks_measure("Where is the Amber pool?", known)  # no measure asked
+    # "How long" asks for a duration or a length, "When" for a time, a day, a date or a year.
+    assert verdict("How long is the crossing?", "It takes 1 hour and 25 minutes.") is True
+    assert verdict("How long is the Amber pool?", "The Amber pool is 38 degrees.") is False
+    when = "When does the first ferry leave?"
+    assert verdict(when, "In summer, it leaves Port Vellin at 6:40 am.") is True
+    assert verdict(when, "The Amber pool is 38 degrees.") is False
 
 
 def test_words_that_go_with_an_action_are_not_replaced(
@@ -533,3 +539,21 @@ def test_words_that_go_with_an_action_are_not_replaced(
     calls = [e for e in events if isinstance(e, AgentToolCall)]
     assert [(c.name, c.arguments) for c in calls] == [("show_map", {"room": "dome"})]
     assert _done(iter(events)).text.startswith("Of course, here is the dome on your screen")
+
+
+def test_a_passage_only_near_the_question_is_said_after_the_hedge(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    """No passage passes the search's MIN_SCORE for "Can I bring a pet?" (the tours' passage
+    scores 0.41), so the model is not asked; but the passage is near it (NEAR_SCORE): its
+    sentence nearest the question is said after the partial line, not the unknown line."""
+    conversation, llm = guide
+    settings = conversation.engines.settings
+    assert conversation.search("Can I bring a pet?") == []
+    done = _done(conversation.respond("Can I bring a pet?"))
+    assert done.text == f"{settings.knowledge_partial_line} Dogs are not allowed on the tours."
+    assert llm.asked == []
+    # Nothing near: the unknown line, as before.
+    assert _done(conversation.respond("Do you sell souvenir mugs?")).text == (
+        settings.knowledge_unknown_line
+    )

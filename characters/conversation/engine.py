@@ -33,7 +33,12 @@ from characters.conversation.facts import (
 )
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
-from characters.conversation.persona import NEAR_SCORE, PersonaFacts, answering_sentences
+from characters.conversation.persona import (
+    HEDGE_SCORE,
+    NEAR_SCORE,
+    PersonaFacts,
+    answering_sentences,
+)
 from characters.conversation.prompt import (
     KNOWLEDGE_HEADER,
     Character,
@@ -60,7 +65,10 @@ from characters.conversation.tools import (
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
 from characters.knowledge.grounding import Grounding, lacks_measure
+from characters.knowledge.index import MIN_SCORE as MIN_PASSAGE_SCORE
+from characters.knowledge.index import NEAR_SCORE as NEAR_PASSAGE_SCORE
 from characters.knowledge.index import follows_up
+from characters.knowledge.weekdays import day_conflict
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
 from characters.voices.tts import SpeechChunk, check_voice, synthesize, warm_up
@@ -317,15 +325,19 @@ class Conversation:
         ):
             self.retrieve = self.search
 
-    def search(self, user_text: str) -> list[str]:
+    def search(self, user_text: str, *, min_score: float = MIN_PASSAGE_SCORE) -> list[str]:
         """The passages of the character's documents that bear on ``user_text`` (or, for a
-        follow-up, on it with the previous user turn), within ``knowledge_max_chars``."""
+        follow-up, on it with the previous user turn), within ``knowledge_max_chars``; with
+        ``min_score``, those scoring that much."""
         knowledge = self.character.knowledge
         if knowledge is None:
             return []
         before = self._last_question()
         found = knowledge.search(
-            user_text, context=before, max_chars=self.engines.settings.knowledge_max_chars
+            user_text,
+            context=before,
+            max_chars=self.engines.settings.knowledge_max_chars,
+            min_score=min_score,
         )
         return found.texts
 
@@ -528,16 +540,26 @@ class Conversation:
         that answers the question (:meth:`answering_passages`); for a character without
         documents, the persona's sentence that answers it
         (:meth:`~characters.conversation.persona.PersonaFacts.answering`, in the first person);
-        else ``knowledge_unknown_line``. Never a sentence when the question asks for a measure
+        else ``knowledge_unknown_line``; when no passage was found, the passages near the
+        question (:data:`~characters.knowledge.index.NEAR_SCORE`) are read, and a sentence of
+        theirs comes after ``knowledge_partial_line``. Never a sentence when the question asks for a measure
         none states (:func:`~characters.knowledge.grounding.lacks_measure`: "How deep is the
         pool?" is not answered by its temperature). A sentence that holds only part of what
         the question asks (:func:`~characters.conversation.facts.coverage`), or is only near
-        it (:data:`~characters.conversation.persona.NEAR_SCORE`: "Which day of the week are
-        you shut?" and "... closed on Sundays"), comes after ``knowledge_partial_line``."""
+        it (:data:`~characters.conversation.persona.HEDGE_SCORE`: "Which day of the week are
+        you shut?" and "... closed on Sundays"), comes after ``knowledge_partial_line``; one
+        that says a yes/no question's day is not open, after "No." ("Is the makerspace open on
+        Tuesdays?" → "No. The makerspace is open from Wednesday to Sunday ...")."""
         s = self.engines.settings
         partial = s.knowledge_partial_line
         before = self._last_question()
+        weak = False
         if self.character.knowledge is not None:
+            if not retrieved and partial:
+                # Nothing passed the search: a passage near the question may still be said
+                # after the partial line ("Can I pay in cash?" → "... Payment is by card only.").
+                retrieved = self.search(user_text, min_score=NEAR_PASSAGE_SCORE)
+                weak = True
             if lacks_measure(user_text, retrieved):
                 return s.knowledge_unknown_line
 
@@ -550,9 +572,9 @@ class Conversation:
                 found = facts.answering(user_text, context=before, min_score=min_score)
                 return [first_person(f) for f in found if not lacks_measure(user_text, [f])]
 
-        found, near = find(None), False
+        found, near = find(None), weak
         if not found and partial:
-            found, near = find(NEAR_SCORE), True
+            found, near = find(HEDGE_SCORE), True
         if not found:
             return s.knowledge_unknown_line
         # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
@@ -561,6 +583,9 @@ class Conversation:
         if partial and (near or coverage([context], user_text) < 1.0):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
             return f"{partial} {found[0]}"
+        if day_conflict(user_text, found[0]):
+            # "Is the makerspace open on Tuesdays?": the days it names say no.
+            return f"No. {found[0]}"
         return found[0]
 
     def answering_passages(
@@ -767,8 +792,9 @@ class _Turn:
         if (uncovered and conversation.unknown(user_text)) or conversation.unmeasured(
             user_text, retrieved
         ):
-            # Nothing the character knows is about it: a fixed line, not a guess.
-            yield from self._say(s.knowledge_unknown_line)
+            # Nothing the character knows is about it: the nearest thing it knows after the
+            # partial line, or a fixed line, not a guess.
+            yield from self._say(conversation.grounded_answer(user_text, retrieved or ()))
             self.raw = " ".join(self.said)
             return
         messages = build_messages(

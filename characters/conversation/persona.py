@@ -42,6 +42,14 @@ NEAR_SCORE = 0.45
 being declined before the model answers ("How much is a haircut for a guy?" and "... a men's
 cut 30 dollars": 0.52), and that replaces a failed answer after the partial line when no fact
 answers ("Which day of the week are you shut?" and "... it is closed on Sundays")."""
+HEDGE_SCORE = 0.38
+"""Lowest score of a fact said after the partial line in place of an answer that failed, or of
+a question declined before the model answers, when none answers it: on the benchmark's
+questions the facts that answer them but score under :data:`NEAR_SCORE` scored 0.39–0.44
+("Is there somewhere to buy food on the boat?" and "There is a snack bar on board ..."), and
+the questions a persona cannot answer that score as much get a hedge with the nearest thing it
+knows ("Do you have free Wi-Fi?" → "I'm not sure about that exactly. The public computers are
+free to use ...") rather than the unknown line."""
 MARGIN = 0.1
 """Facts scoring more than this under the best one do not answer the question."""
 

@@ -15,7 +15,10 @@ invention adds terms that nothing the character knows contains.
   gift shop has postcards." for "The gift shop sells postcards.", but not "Yes, you can wash
   the burrs with water." for "Never wash the burrs with water.";
 * a number that nothing known contains, or fewer than :data:`MIN_KNOWN` of them known (all
-  of them, and one of the question's, when no known sentence answers it): **ungrounded**;
+  of them, and one of the question's, when no known sentence answers it): **ungrounded**; so
+  is a figure said of something else than what states it (another text's or clause's number,
+  a number with another unit, a time of other days, part of a list of times) or a name
+  nothing known holds;
 * otherwise **grounded**: the held words are said, and the rest of the answer is not checked.
 
 What is known: the passages found for the question, the persona, the start script, the
@@ -35,11 +38,12 @@ docs/knowledge.md ("Grounded answers").
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from characters.knowledge.chunking import sentences
 from characters.knowledge.keywords import terms
-from characters.knowledge.weekdays import day_conflict
+from characters.knowledge.weekdays import day_conflict, days_named, figure_days
 
 MIN_KNOWN = 0.5
 """Share of an answer's own terms that must be known for it to be grounded."""
@@ -90,7 +94,7 @@ _NUMBER_WORD = re.compile(
 """A figure said in words ("seventeen dollars", "half past nine")."""
 _NUMBER = r"\d[\d.,]*\s*"
 _LENGTH = _NUMBER + r"(?:mm|cm|m|km|metres?|meters?|feet|foot|ft|inch|inches|miles?|yards?)\b"
-_DURATION = _NUMBER + r"(?:seconds?|minutes?|mins?|hours?|days?)\b"
+_DURATION = _NUMBER + r"(?:seconds?|minutes?|mins?|hours?|days?|nights?|weeks?|months?|years?)\b"
 _MEASURES: dict[str, re.Pattern[str]] = {
     word: re.compile(pattern, re.IGNORECASE)
     for words, pattern in (
@@ -107,19 +111,32 @@ _MEASURES: dict[str, re.Pattern[str]] = {
             r"\b(?:a|per) (?:day|week|month|year)\b|\d(?::\d\d)?\s*(?:am|pm)\b",
         ),
         (("fast",), _NUMBER + r"(?:km/h|kph|mph|knots?)\b|\bper hour\b"),
+        (
+            ("long",),
+            f"{_DURATION}|{_LENGTH}|\\b(?:an?|one|half an?) (?:hour|day|week|month|year)\\b",
+        ),
     )
     for word in words
 }
-"""What a question "How deep ...?", "How heavy ...?", "How often ...?" asks for, as a text that
-states it must say it: a length, a weight, a temperature, a frequency (or a list of times), a
-speed."""
+"""What a question "How deep ...?", "How heavy ...?", "How often ...?", "How long ...?" asks
+for, as a text that states it must say it: a length, a weight, a temperature, a frequency (or a
+list of times), a speed, a duration or a length; "What time ...?": a time of day; "When ...?":
+a time, a day, a date, a year or a duration ("within 3 days"), not a price or a count."""
 _MEASURES["time"] = re.compile(
     r"\b\d{1,2}(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|\b\d{1,2}:\d\d\b|\bnoon\b|"
     r"\bmidnight\b|\bat \d",
     re.IGNORECASE,
 )
+_MEASURES["when"] = re.compile(
+    rf"{_MEASURES['time'].pattern}|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekends?\b|"
+    r"\bweekdays?\b|\b(?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\b|\bevery\b|\bdaily\b|\b(?:1[5-9]|20)\d\d\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
+    r"\b(?:morning|afternoon|evening|night|tonight|today|tomorrow)\b|" + _DURATION,
+    re.IGNORECASE,
+)
 _MEASURE_ASKED = re.compile(
-    r"\bhow (" + "|".join(w for w in _MEASURES if w != "time") + r")\b|\bwhat (time)s?\b",
+    r"\bhow (" + "|".join(w for w in _MEASURES if w not in ("time", "when")) + r")\b|"
+    r"\bwhat (time)s?\b|^\W*(when)\b",
     re.IGNORECASE,
 )
 
@@ -128,7 +145,7 @@ def asked_measure(question: str) -> re.Pattern[str] | None:
     """What a text answering ``question`` must state, for a question that asks for a measure
     ("How deep ...?": a length; "What time ...?": a time of day): the pattern of it."""
     m = _MEASURE_ASKED.search(_last_question(question))
-    return None if m is None else _MEASURES[(m.group(1) or m.group(2)).lower()]
+    return None if m is None else _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
 
 
 def lacks_measure(question: str, known: Iterable[str]) -> bool:
@@ -146,6 +163,78 @@ def _last_question(text: str) -> str:
     return pieces[-1] if pieces else text
 
 
+_TIME = r"\d{1,2}(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)"
+_TIME_LIST = re.compile(rf"{_TIME}(?:\s*(?:,|,?\s*(?:and|or))\s*{_TIME})+", re.IGNORECASE)
+"""Times given as a list of alternatives: "at 11 am and 2 pm", "8 am, 11 am, 2 pm and 5 pm"
+(not a range: "from 10 am to 7 pm")."""
+_ONE_OF = re.compile(r"\b(?:first|last|next|earliest|latest)\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\d{1,2}(?=(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.))", re.IGNORECASE)
+
+
+def listed_times(question: str, fact: str) -> list[set[str]]:
+    """The lists of times in ``fact`` (:data:`_TIME_LIST`) that an answer to ``question``, a
+    question for a time ("What time do the guided tours start?"), must give whole when it
+    gives one of them: "at 11 am" is half of "Guided tours start at 11 am and 2 pm.". None
+    for a question about one of them ("What time is the last ferry?") or for no time."""
+    if asked_measure(question) not in (_MEASURES["time"], _MEASURES["often"], _MEASURES["when"]):
+        return []
+    if _ONE_OF.search(_last_question(question)):
+        return []
+    return [set(_CLOCK.findall(m.group(0))) for m in _TIME_LIST.finditer(fact)]
+
+
+_NAMED = r"(?:(?:Dr|Mr|Mrs|Ms)\.? )?[A-Z][a-z]+"
+_NAME_LIST = re.compile(rf"\b{_NAMED}(?:, {_NAMED})*,? and {_NAMED}\b")
+_WHO = re.compile(r"^\W*(?:who|which)\b", re.IGNORECASE)
+
+
+def listed_names(question: str, fact: str) -> list[set[str]]:
+    """The lists of names in ``fact`` ("The instructors are Yuki, Tariq and Beth.") that an
+    answer to ``question``, a question for people ("Who are the coaches?"), must give whole;
+    empty for another question."""
+    if not _WHO.search(_last_question(question)):
+        return []
+    return [
+        {t for t in terms(m.group(0)) if t not in ("dr", "mr", "mrs", "ms")}
+        for m in _NAME_LIST.finditer(fact)
+    ]
+
+
+_GENERIC = frozenset(
+    terms(
+        """cost costs price pay charge fee fees dollar dollars cent cents euro euros time times
+        open opens close closes hour hours day days week weeks month months year years minute
+        minutes long old age extra take takes last start starts begin end need use buy get"""
+    )
+)
+"""Terms of a question that do not name what it is about ("How much does a grounds bin
+cost?" is about the bin)."""
+
+
+_UNITS = frozenset(
+    terms(
+        """second seconds minute minutes hour hours day days night nights week weeks month
+        months year years dollar dollars cent cents euro euros pound pounds percent kg kilo
+        kilos gram grams km mile miles metre metres meter meters people person persons item
+        items page pages pm"""
+    )
+)
+"""Words that measure or count, after a number."""
+_HOW_MANY = re.compile(r"\bhow many (\w+)", re.IGNORECASE)
+_NAME = re.compile(r"(?<=[a-z,;:] )(?!I\b)[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
+"""A capitalised word after a lower-case word or a comma: a name, not a sentence's start."""
+
+
+def _number_pairs(text: str) -> set[tuple[str, str]]:
+    """Each number of ``text`` with the term after it, if a word ("4 toys", "3 week")."""
+    found = terms(text)
+    return {
+        (t, found[i + 1])
+        for i, t in enumerate(found[:-1])
+        if _is_number(t) and not _is_number(found[i + 1])
+    }
+
+
 _AGREES = re.compile(
     r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|definitely|certainly|correct|right|exactly|"
     r"(?:that's|that is|you're|you are) (?:right|correct)|you can|you bet)\b",
@@ -154,7 +243,8 @@ _AGREES = re.compile(
 _DENIES = re.compile(r"^\W*(?:no|nope|sorry|unfortunately|i'm afraid)\b", re.IGNORECASE)
 _RESTRICTS = re.compile(
     r"\b(?:not|no|never|none|only|except|without|closed|cannot|can't|don't|doesn't|isn't|"
-    r"aren't|won't|must|required|forbidden|prohibited|banned|until|up to|at most|before)\b",
+    r"aren't|won't|must|required|forbidden|prohibited|banned|until|up to|at most|at least|"
+    r"before|under|over)\b",
     re.IGNORECASE,
 )
 
@@ -198,7 +288,7 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     Wednesday?" against "open Monday to Friday", and any answer that says other days than the
     fact: "The library is open on Mondays.")."""
     if not fact:
-        return bool(_AGREES.search(answer))
+        return bool(_AGREES.search(answer) or _DENIES.search(answer))
     restricts = bool(_RESTRICTS.search(fact))
     days = day_conflict(question, fact)  # "You're open on Mondays?" and "open Tuesday to ..."
     if days is not None and day_conflict(question, answer) not in (None, days):
@@ -245,8 +335,11 @@ class Grounding:
         self._asked_text = question
         self._question = set(terms(question))
         self._asked = self._question | FILLER
+        known = list(dict.fromkeys(known))
+        self._texts = [set(terms(text)) for text in known]
+        """Each known text's terms (a passage, with its heading; a persona's sentence)."""
         self._sentences = [s for text in known for s in sentences(text)]
-        self._known = {t for text in self._sentences for t in terms(text)}
+        self._known = set().union(*self._texts)
         self._numbers_given = numbers is not None
         self._numbers = (
             {t for t in self._known if _is_number(t)}
@@ -260,11 +353,16 @@ class Grounding:
         """Nothing known answers the question: an answer must be all known, and about it."""
         self._fact = set(terms(answer or ""))
         """The terms of the sentence that answers the question."""
+        self._clauses = [set(terms(c)) for c in re.split(r";|, and\b|, but\b", answer or "")]
+        """The terms of each clause of that sentence."""
         self._release = release and not yes_no
         self.released: list[str] = []
         """The chunks said before the verdict (:meth:`releasable`)."""
         self._third_person = (
-            re.compile(rf"\bas {re.escape(name)}\b|\b{re.escape(name)} {_VERB}\b", re.I)
+            re.compile(
+                rf"\bas {re.escape(name)}\b|\b{re.escape(name)} {_VERB}\b|^\W*{re.escape(name)}:",
+                re.I,
+            )
             if name.strip()
             else None
         )
@@ -272,6 +370,25 @@ class Grounding:
             answer and _FIGURE.search(question) and any(map(_is_number, terms(answer)))
         )
         """The question asks for a figure that the sentence answering it has."""
+        self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
+        """Lists of times the sentence that answers the question has, to be given whole."""
+        self._days = figure_days(answer or "") if _FIGURE.search(question) or yes_no else {}
+        """The days each time of that sentence is for ("7" → Monday to Friday)."""
+        self._asked_days = days_named(_last_question(question))
+        self._subject = self._question - _GENERIC - FILLER
+        self._unheard = {
+            t for t in self._question if t not in self._known and not _is_number(t) and yes_no
+        }
+        """What a yes/no question names that nothing known holds ("club" in "Is there a book
+        club I could join?"): an answer may not say it is there."""
+        self._pairs = {p for text in known for p in _number_pairs(text)}
+        """Each known number with the word after it ("4 toys", "3 weeks")."""
+        after = Counter(unit for _, unit in self._pairs)
+        self._units = {unit for unit, n in after.items() if n > 1 or unit in _UNITS} | set(
+            terms(" ".join(m.group(1) for m in _HOW_MANY.finditer(question)))
+        )
+        """Words that measure or count: units ("weeks", "dollars"), words known texts say after
+        two numbers or more, what "How many books ...?" counts."""
         self._measure = asked_measure(question)
         """What the question asks for, if a measure (:func:`asked_measure`)."""
         self._unmeasured = lacks_measure(question, self._sentences)
@@ -372,9 +489,17 @@ class Grounding:
         # by "... costs 60 dollars".
         checked = stated if self._numbers_given else added
         invented_number = any(_is_number(t) and t not in self._numbers for t in checked)
-        if invented_number or (self._unmeasured and any(map(_is_number, added))):
-            # "How deep is the pool?" → "The pool is 38 degrees.": a figure, but not the one
-            # asked for, which nothing known states.
+        if (
+            invented_number
+            or (self._unmeasured and any(map(_is_number, added)))
+            or self._other_days(said)
+            or self._unsupported(stated, added)
+            or self._mispaired(said)
+            or self._invented_name(said)
+        ):
+            # A number nothing known states, or a figure of a measure nothing known states
+            # ("How deep is the pool?" → "The pool is 38 degrees."), a time of other days, a
+            # number said of something else or with another unit, an invented name.
             self.verdict = False
         elif (
             self._measure is not None
@@ -387,17 +512,108 @@ class Grounding:
         elif self._figure and not any(map(_is_number, stated)) and not _NUMBER_WORD.search(said):
             if final:  # "What time do you close?" → "The library is closed on Sundays."
                 self.verdict = False
+        elif self._short_of_fact(" ".join([*self.released, said])):
+            if final:  # "Membership is free, isn't it?" → "Membership is 20 dollars?" lacks 20
+                self.verdict = False
+        elif self._partial_list(said):
+            if final:  # "What time do the tours start?" → "At 11 am." (and 2 pm)
+                self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):
             known = sum(t in self._known for t in added)
             if self._unanswered:
                 # Nothing known answers it: every term must be known ("Dr. Patel ... is John."
-                # is not), and some must be the question's (not a known fact about something
-                # else: "What would highlights cost?" → the cancellation rule).
-                self.verdict = known == len(added) and not self._question.isdisjoint(stated)
+                # is not), one must name what the question is about, not only its generic
+                # words ("What would highlights cost me?" → the other prices), and a yes/no
+                # answer may not say there is what nothing known names ("Is there a book
+                # club?" → "There is a book club ...").
+                about = self._subject or self._question
+                self.verdict = (
+                    known == len(added)
+                    and not about.isdisjoint(stated)
+                    and (self._unheard.isdisjoint(stated) or bool(_NEGATIVE.search(said)))
+                )
             else:
                 self.verdict = known >= MIN_KNOWN * len(added)
             if self.verdict and self._disagrees(said):
                 self.verdict = False
+
+    def _mispaired(self, said: str) -> bool:
+        """A known number said with another known unit than anything known says it with: "up
+        to 4 weeks" where 4 is the toys and 3 the weeks; "The library has 12 books." to "How
+        many books ...?" where 12 is the items."""
+        return any(
+            unit in self._units and (number, unit) not in self._pairs
+            for number, unit in _number_pairs(said)
+            if number in self._numbers
+        )
+
+    def _invented_name(self, said: str) -> bool:
+        """A name (a capitalised word inside a sentence) that nothing known or asked holds:
+        "Dr. Patel's first name is John."."""
+        for m in _NAME.finditer(said):
+            if not set(terms(m.group(0))) <= self._known | self._question:
+                return True
+        return False
+
+    def _short_of_fact(self, said: str) -> bool:
+        """A yes/no question's answer that does not say what the sentence answering it says:
+        one of its numbers, if it has some and the question is not about being open on a day,
+        and one of its limits if it has some ("No, you can't come on Saturday." lacks "closed
+        at weekends"; "Membership is free for members." lacks "20 dollars"). Until it does,
+        it is not grounded; when it ends so, the sentence is said. An answer the days the
+        sentence names back ("Yes, we're open on Wednesdays.") is not held."""
+        if not self._answer:
+            return False
+        days = day_conflict(self._asked_text, self._answer)
+        if days is False:
+            return False  # "Yes, we're open on Wednesdays.": the days the fact names back it
+        numbers = {t for t in self._fact if _is_number(t)}
+        if days is None and numbers and numbers.isdisjoint(terms(said)):
+            return True
+        limits = _limits(self._answer)
+        return bool(limits) and limits.isdisjoint(_limits(said))
+
+    def _partial_list(self, said: str) -> bool:
+        """The answer gives some times or names of a list of the answering sentence, not all
+        (no name of a list of names is as partial: "The vets work at the clinic.")."""
+        given = set(_CLOCK.findall(said)) | set(terms(said))
+        return any(
+            not items <= given and (given & items or not any(map(_is_number, items)))
+            for items in self._lists
+        )
+
+    def _other_days(self, said: str) -> bool:
+        """A question for a figure on some days ("What time do you close on weekdays?") gets
+        a time the answering sentence gives only for other days ("1 pm", Saturday's)."""
+        if not self._days or not self._asked_days:
+            return False
+        return any(
+            self._asked_days.isdisjoint(self._days.get(n, self._asked_days))
+            for n in _CLOCK.findall(said)
+        )
+
+    def _unsupported(self, stated: list[str], added: list[str]) -> bool:
+        """A number said about what the question names, that nothing known says of it: "A
+        replacement grounds bin costs 49 dollars." where 49 dollars is the burr set's; "45
+        dollars to bring a bike" where 45 is the car's, in the clause before "a bike costs 5
+        dollars". Said of it: in the same known text (a passage, with its heading; a persona's
+        sentence), or for a number of the sentence that answers the question, in the same
+        clause of it. What the question names: its terms that the answer repeats and exactly
+        one known text holds, not the generic ones (:data:`_GENERIC`: cost, time, day) nor
+        those several texts hold ("the ferry", "the library": what the place is about)."""
+        subject = {
+            t
+            for t in self._subject.intersection(stated)
+            if 0 < sum(t in k for k in self._texts) < 2
+        }
+        if not subject:
+            return False
+        for number in {t for t in added if _is_number(t)}:
+            within = self._clauses if number in self._fact else self._texts
+            holding = [t for t in within if number in t]
+            if holding and not any(subject <= t for t in holding):
+                return True
+        return False
 
     def _disagrees(self, said: str) -> bool:
         return self._answer is not None and disagrees(

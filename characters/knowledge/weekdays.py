@@ -42,13 +42,52 @@ def open_days(fact: str) -> frozenset[int] | None:
     """The days ``fact`` says the place is open, or None when it does not say which: it must
     say "open" or "closed" and name days."""
     opened, closed = _read(fact)
-    if not re.search(r"\b(?:open|closed|shut)\b", fact, re.IGNORECASE):
+    if not re.search(r"\b(?:open|closed|shut)\b", fact, re.IGNORECASE) and not (
+        # "opens at 9 am and closes at 5 pm, every day except Monday" (not "closes at 5 pm on
+        # Fridays", a single day, which says nothing of the others)
+        re.search(r"\b(?:opens|closes)\b", fact, re.IGNORECASE) and len(opened | closed) > 1
+    ):
         return None
     if opened:
         return opened - closed
     if closed:
         return EVERY_DAY - closed
     return None
+
+
+_FIGURE_DAYS = re.compile(
+    rf"(?P<days>(?:{_DAY})(?:\s*(?:to|through|thru|until|till|-|–)\s*(?:{_DAY}))?|\bweekdays?\b|"
+    r"\bweekends?\b|\bevery day\b|\bdaily\b)"
+    r"|(?P<time>\b\d{1,2}(?=(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)))",
+    re.IGNORECASE,
+)
+
+
+def figure_days(fact: str) -> dict[str, frozenset[int]]:
+    """The days each time of day in ``fact`` is for, by its hour ("7" → Monday to Friday in
+    "open Monday to Friday from 10 am to 7 pm and on Saturdays from 9 am to 1 pm"): the days
+    named right after it ("until 8 pm on Thursdays"), else the last days named before it, else
+    the first named after it ("from 8 am to 6 pm, Monday to Friday"). Empty when the fact names
+    no days."""
+    found = list(_FIGURE_DAYS.finditer(fact))
+    if not any(m.group("days") for m in found):
+        return {}
+    out: dict[str, frozenset[int]] = {}
+    for i, m in enumerate(found):
+        if not m.group("time"):
+            continue
+        after = next((f for f in found[i + 1 :] if f.group("days")), None)
+        before = next((f for f in reversed(found[:i]) if f.group("days")), None)
+        right_after = after is not None and re.fullmatch(
+            r"(?:[:.]\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)\W*(?:on\s+|every\s+)?",
+            fact[m.end() : after.start()],
+            re.IGNORECASE,
+        )
+        source = after if right_after or before is None else before
+        assert source is not None
+        days = days_named(source.group("days"))
+        out[m.group("time")] = out.get(m.group("time"), frozenset()) | days
+    return out
 
 
 def day_conflict(question: str, fact: str) -> bool | None:
