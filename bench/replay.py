@@ -15,7 +15,8 @@ questions, 92.8 %, matched the real run to the answer). Run from the repository 
     python bench/replay.py knowledge bench/results/knowledge-s1.json -v
 
 Prints the accuracy before (as recorded) and now, every answer that changed verdict, and with
-``-v`` every answer still wrong.
+``-v`` every answer still wrong; ``--out DIR`` writes the replayed answers, a results file per
+input file.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("bench", choices=("answers", "knowledge"))
     parser.add_argument("results", type=Path, nargs="+", help="results files of that benchmark")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every wrong answer")
+    parser.add_argument(
+        "--out", type=Path, help="write the replayed answers, one results file per input, here"
+    )
     args = parser.parse_args(argv)
     if args.bench == "answers":
         import bench.answers as bench
@@ -72,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     questions = {(x.persona, x.text): x for x in bench.QUESTIONS}
     indexes: dict[str, Any] = {}
     before = now = total = 0
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
     for path in args.results:
+        replayed = []
         rows = json.loads(path.read_text())["results"]
         llm.said.clear()
         asked = []
@@ -91,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 }
             results = bench.run_accuracy(engines, [q for q, _ in asked], indexes, False)
         for (question, row), result in zip(asked, results, strict=True):
+            replayed.append(result.as_dict())
             total += 1
             before += row["ok"]
             now += result.score.ok
@@ -106,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"    model: {row.get('replaced') or row['answer']}")
                 print(f"    was:   {row['answer']}")
                 print(f"    now:   {result.answer}  {'; '.join(result.score.failed)}")
+        if args.out:
+            (args.out / path.name).write_text(json.dumps({"results": replayed}, indent=1))
     print(f"{total} answers: {before / total:.1%} as recorded, {now / total:.1%} now")
 
 

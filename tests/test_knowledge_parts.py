@@ -539,21 +539,3 @@ def test_words_that_go_with_an_action_are_not_replaced(
     calls = [e for e in events if isinstance(e, AgentToolCall)]
     assert [(c.name, c.arguments) for c in calls] == [("show_map", {"room": "dome"})]
     assert _done(iter(events)).text.startswith("Of course, here is the dome on your screen")
-
-
-def test_a_passage_only_near_the_question_is_said_after_the_hedge(
-    guide: tuple[Conversation, RecordingLLM],
-) -> None:
-    """No passage passes the search's MIN_SCORE for "Can I bring a pet?" (the tours' passage
-    scores 0.41), so the model is not asked; but the passage is near it (NEAR_SCORE): its
-    sentence nearest the question is said after the partial line, not the unknown line."""
-    conversation, llm = guide
-    settings = conversation.engines.settings
-    assert conversation.search("Can I bring a pet?") == []
-    done = _done(conversation.respond("Can I bring a pet?"))
-    assert done.text == f"{settings.knowledge_partial_line} Dogs are not allowed on the tours."
-    assert llm.asked == []
-    # Nothing near: the unknown line, as before.
-    assert _done(conversation.respond("Do you sell souvenir mugs?")).text == (
-        settings.knowledge_unknown_line
-    )

@@ -65,8 +65,6 @@ from characters.conversation.tools import (
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
 from characters.knowledge.grounding import Grounding, lacks_measure
-from characters.knowledge.index import MIN_SCORE as MIN_PASSAGE_SCORE
-from characters.knowledge.index import NEAR_SCORE as NEAR_PASSAGE_SCORE
 from characters.knowledge.index import follows_up
 from characters.knowledge.weekdays import day_conflict
 from characters.models import resolve
@@ -325,19 +323,15 @@ class Conversation:
         ):
             self.retrieve = self.search
 
-    def search(self, user_text: str, *, min_score: float = MIN_PASSAGE_SCORE) -> list[str]:
+    def search(self, user_text: str) -> list[str]:
         """The passages of the character's documents that bear on ``user_text`` (or, for a
-        follow-up, on it with the previous user turn), within ``knowledge_max_chars``; with
-        ``min_score``, those scoring that much."""
+        follow-up, on it with the previous user turn), within ``knowledge_max_chars``."""
         knowledge = self.character.knowledge
         if knowledge is None:
             return []
         before = self._last_question()
         found = knowledge.search(
-            user_text,
-            context=before,
-            max_chars=self.engines.settings.knowledge_max_chars,
-            min_score=min_score,
+            user_text, context=before, max_chars=self.engines.settings.knowledge_max_chars
         )
         return found.texts
 
@@ -540,9 +534,7 @@ class Conversation:
         that answers the question (:meth:`answering_passages`); for a character without
         documents, the persona's sentence that answers it
         (:meth:`~characters.conversation.persona.PersonaFacts.answering`, in the first person);
-        else ``knowledge_unknown_line``; when no passage was found, the passages near the
-        question (:data:`~characters.knowledge.index.NEAR_SCORE`) are read, and a sentence of
-        theirs comes after ``knowledge_partial_line``. Never a sentence when the question asks for a measure
+        else ``knowledge_unknown_line``. Never a sentence when the question asks for a measure
         none states (:func:`~characters.knowledge.grounding.lacks_measure`: "How deep is the
         pool?" is not answered by its temperature). A sentence that holds only part of what
         the question asks (:func:`~characters.conversation.facts.coverage`), or is only near
@@ -553,13 +545,7 @@ class Conversation:
         s = self.engines.settings
         partial = s.knowledge_partial_line
         before = self._last_question()
-        weak = False
         if self.character.knowledge is not None:
-            if not retrieved and partial:
-                # Nothing passed the search: a passage near the question may still be said
-                # after the partial line ("Can I pay in cash?" → "... Payment is by card only.").
-                retrieved = self.search(user_text, min_score=NEAR_PASSAGE_SCORE)
-                weak = True
             if lacks_measure(user_text, retrieved):
                 return s.knowledge_unknown_line
 
@@ -572,7 +558,7 @@ class Conversation:
                 found = facts.answering(user_text, context=before, min_score=min_score)
                 return [first_person(f) for f in found if not lacks_measure(user_text, [f])]
 
-        found, near = find(None), weak
+        found, near = find(None), False
         if not found and partial:
             found, near = find(HEDGE_SCORE), True
         if not found:

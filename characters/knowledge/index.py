@@ -40,10 +40,6 @@ MIN_SCORE = 0.5
 benchmark's tune questions: their answers' passages scored 0.66–1.09, the best passages for
 questions the documents do not answer 0.27–0.47 (one, "How much does the K7 cost?", 0.82: the
 passage about the K7's warranty and spare-part prices)."""
-NEAR_SCORE = 0.4
-"""Lowest score of a passage near a question that no passage passes :data:`MIN_SCORE` for: its
-sentence nearest the question is said after the partial line rather than the unknown line
-("Can I pay in cash?" and the makerspace's costs, 0.45, which say "Payment is by card only.")."""
 MARGIN = 0.15
 """Passages scoring more than this below the best one are left out."""
 FOLLOW_UP_PENALTY = 0.05
@@ -129,16 +125,9 @@ class KnowledgeIndex:
     def __len__(self) -> int:
         return len(self.sources)
 
-    def search(
-        self,
-        query: str,
-        *,
-        context: str = "",
-        max_chars: int = 700,
-        min_score: float = MIN_SCORE,
-    ) -> Search:
+    def search(self, query: str, *, context: str = "", max_chars: int = 700) -> Search:
         """The passages that answer ``query`` best (``context``: the user's previous words),
-        at most ``max_chars`` of them (the first one always, if any scores ``min_score``)."""
+        at most ``max_chars`` of them (the first one always, if any passes)."""
         started = time.perf_counter()
         if not self.sources or not query.strip() or max_chars <= 0:
             return Search([], time.perf_counter() - started)
@@ -156,7 +145,7 @@ class KnowledgeIndex:
         best = float(scores[order[0]])
         for i in order[:16]:
             score = float(scores[i])
-            if score < min_score or score < best - MARGIN:
+            if score < MIN_SCORE or score < best - MARGIN:
                 break
             source = self.sources[i]
             if hits and used + len(source.text) > max_chars:
