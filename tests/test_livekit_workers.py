@@ -168,6 +168,25 @@ def node_of(database_url: str, session_id: str) -> str | None:
     return None if row is None else row[0]
 
 
+def wait_heartbeat(database_url: str, session_id: str, within_s: float) -> None:
+    """Until a heartbeat of the session's worker is stored after its start (a worker killed
+    before one leaves no RUNNING time to bill, and the billing check below would not hold)."""
+    import psycopg
+
+    deadline = time.monotonic() + within_s
+    while True:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT started_at, last_seen_at FROM realtime_sessions WHERE id = %s",
+                (session_id,),
+            ).fetchone()
+        if row is not None and row[0] is not None and row[1] is not None and row[1] > row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no heartbeat of session {session_id} in {within_s} s: {row}")
+        time.sleep(0.2)
+
+
 def running_time(database_url: str, session_id: str) -> tuple[float, int]:
     """(seconds RUNNING, credits charged) of a session, as stored."""
     import psycopg
@@ -319,6 +338,7 @@ async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
     node_b = await asyncio.to_thread(node_of, d.database_url, b_id)
     assert {node_a, node_b} == {"worker-a", "worker-b"}
     victim = next(w for w in d.workers if w.name == node_a)
+    await asyncio.to_thread(wait_heartbeat, d.database_url, a_id, 15)
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait(10)
 
