@@ -371,6 +371,10 @@ class Grounding:
         )
         """The question asks for a figure that the sentence answering it has."""
         self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
+        self._answer_days = day_conflict(question, self._answer) if self._answer else None
+        self._fact_numbers = {t for t in self._fact if _is_number(t)}
+        self._fact_limits = _limits(self._answer or "")
+        """What a yes/no answer is held to (:meth:`_short_of_fact`), read once."""
         """Lists of times the sentence that answers the question has, to be given whole."""
         self._days = figure_days(answer or "") if _FIGURE.search(question) or yes_no else {}
         """The days each time of that sentence is for ("7" → Monday to Friday)."""
@@ -564,14 +568,13 @@ class Grounding:
         sentence names back ("Yes, we're open on Wednesdays.") is not held."""
         if not self._answer:
             return False
-        days = day_conflict(self._asked_text, self._answer)
+        days = self._answer_days
         if days is False:
             return False  # "Yes, we're open on Wednesdays.": the days the fact names back it
-        numbers = {t for t in self._fact if _is_number(t)}
+        numbers = self._fact_numbers
         if days is None and numbers and numbers.isdisjoint(terms(said)):
             return True
-        limits = _limits(self._answer)
-        return bool(limits) and limits.isdisjoint(_limits(said))
+        return bool(self._fact_limits) and self._fact_limits.isdisjoint(_limits(said))
 
     def _partial_list(self, said: str) -> bool:
         """The answer gives some times or names of a list of the answering sentence, not all
