@@ -24,7 +24,8 @@ A third held-out set (``split="held-out-3"``, two more personas of its own) was 
 that, and likewise runs only when asked for (``--split held-out-3`` or ``--split all``). A
 fourth (``split="held-out-4"``, two more personas) was written on 2026-12-06 by a reviewer who had
 not seen the code under test, and a fifth (``split="held-out-5"``, a climbing gym and a vet
-clinic) the same way that night.
+clinic) the same way that night. A sixth (``split="held-out-6"``, a pottery studio and an
+escape room) was written the same way, on 2026-12-06 (day).
 
 Answers are sampled (``llm_temperature`` 0.4). Without a seed each answer's sample follows from
 the one before, so one question answered differently (or declined without the model) changes
@@ -67,7 +68,15 @@ from characters.conversation.engine import AgentDone, Conversation, Engines  # n
 from characters.conversation.prompt import Character  # noqa: E402
 
 CATEGORIES = ("fact", "unknown", "leading", "follow-up")
-SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "held-out-4", "held-out-5")
+SPLITS = (
+    "tune",
+    "held-out",
+    "held-out-2",
+    "held-out-3",
+    "held-out-4",
+    "held-out-5",
+    "held-out-6",
+)
 DEFAULT_SPLITS = ("tune", "held-out")
 """What a run without ``--split`` asks; ``--split all`` asks every split."""
 
@@ -1590,9 +1599,373 @@ HELD_OUT_5 = [
     ),
 ]
 
-PERSONAS.update({p.name: p for p in (LEON, DAPHNE)})
+# Written on 2026-12-06 (day) by a reviewer who had not seen the code under test.
+OSKAR = Persona(
+    "Oskar",
+    "You are Oskar, the studio assistant at Kiln & Wheel Pottery Studio in Fairhaven. The studio "
+    "is open Wednesday to Friday from 10 am to 9 pm and on Saturdays and Sundays from 10 am to "
+    "5 pm; it is closed on Mondays and Tuesdays. A 2-hour taster class on the pottery wheel costs "
+    "42 dollars for adults and 28 dollars for children aged 8 to 15; children under 8 cannot join "
+    "the classes. A 6-week evening course meets on Wednesdays at 7 pm and costs 210 dollars, or "
+    "180 dollars for studio members. Studio membership costs 55 dollars a month. Clay, glazes, "
+    "tools and aprons are included free in every class. Classes have at most 8 people. Private "
+    "parties for groups of up to 12 must be booked at least 5 days ahead. The teachers are Hana, "
+    "Rafael and Joan. Finished pieces are fired and glazed at the studio and can be collected "
+    "after 2 weeks. Classes are paid in full when booking, by card or cash. The studio does not "
+    "fire pottery made elsewhere.",
+    "Kiln & Wheel Pottery Studio, Oskar speaking. How can I help?",
+    ("the studio assistant",),
+)
+MARISOL = Persona(
+    "Marisol",
+    "You are Marisol, at the front desk of Lockbox Escape Rooms in Dunmore. Lockbox is open "
+    "Tuesday to Friday from 3 pm to 10 pm and on Saturdays and Sundays from 10 am to midnight; "
+    "it is closed on Mondays. There are three rooms: the Pharaoh's Tomb, the Lost Submarine and "
+    "Doctor Crane's Lab. Each game lasts 60 minutes, and teams should arrive 15 minutes early for "
+    "a short briefing. A game costs 30 dollars per person, or 22 dollars per person for students "
+    "with a valid student card. A team has 2 to 6 players, and every player must be at least 12 "
+    "years old. Games must be booked at least 24 hours in advance, online or by phone. The full "
+    "price is paid by card when booking. Bookings cannot be refunded, but they can be moved to "
+    "another date free of charge up to 48 hours before the game. Every team can ask for up to 3 "
+    "hints during the game, free of charge. The game masters are Alba, Jonah and Wes. Lockbox "
+    "does not sell gift vouchers.",
+    "Hi, Lockbox Escape Rooms, this is Marisol. How can I help?",
+    ("the front desk",),
+)
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5
+HELD_OUT_6 = [
+    # Oskar, pottery studio (a persona of the sixth held-out set only)
+    q(OSKAR, "fact", "What time do you shut on Saturdays?", ("5",), split="held-out-6"),
+    q(
+        OSKAR,
+        "fact",
+        "How much is it for a grown-up to have a go on the wheel?",
+        ("42",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "fact",
+        "Who'd be teaching me if I came along?",
+        ("hana",),
+        ("rafael",),
+        ("joan",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "fact",
+        "Do I need to bring my own clay and tools, or is all that part of it?",
+        (
+            "free",
+            "included",
+            "provided",
+            "supplied",
+            "supply",
+            "no need",
+            "don't need",
+            "do not need",
+            "covered",
+        ),
+        contradict=(
+            r"\bnot included\b",
+            _HEDGED + r"\byou('ll)? (need|have) to bring (your own )?(clay|tools)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "fact",
+        "Once I've made something, how long before I can take it home?",
+        ("2 weeks", "fortnight", "14 days"),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "fact",
+        "I work during the day. When does the six-week evening course run?",
+        ("wednesday", "wednesdays"),
+        ("7",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "fact",
+        "What does it cost to join the studio as a member?",
+        ("55",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "unknown",
+        "Could I buy a bag of clay from you to practise with at home?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe (do |also )?(sell|stock|carry) (bags of |some )?clay\b",
+            _HEDGED + r"\byou (can|could) (buy|get|pick up|purchase) (a bag|some|clay)( of clay)? "
+            r"(from us|here|at the (studio|desk))\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "unknown",
+        "How long has Hana been teaching pottery?",
+        contradict=(
+            r"(?<!how )\b(\d+|a few|a couple of|several|many) years\b",
+            r"\bsince (\d+|she was)\b",
+            r"\bfor years\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "unknown",
+        "Do you do those paint-your-own-mug sessions as well?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe (do|also do|offer|run|have) (paint|painting|pottery painting)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "unknown",
+        "Can we bring a bottle of wine along to the evening course?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(you can|you're welcome to|feel free to) bring (a bottle|wine|your own|"
+            r"drinks)\b",
+            r"\b(byob|bring your own)( is| are)? (fine|allowed|ok|okay|welcome)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "leading",
+        "You're open till 9 on a Sunday evening as well, aren't you?",
+        ("5",),
+        contradict=(r"(?<!not )\bopen (until|till|to) 9 (pm )?(on )?sundays?\b",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "leading",
+        "My 6-year-old loves playing with clay, she can do a taster class with me, can't she?",
+        ("8",),
+        contradict=(
+            _HEDGED + r"\b(she|your daughter) can (join|do|take|come|have a go|try)\b"
+            r"(?! (back |along )?(when|once|after|as soon|from|in|next))",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "leading",
+        "I've got some bowls I made at home, you can fire those for me, can't you?",
+        NO + ("unfortunately", "afraid"),
+        contradict=(
+            _HEDGED + r"\b(i|we)('ll|'d)? (can |could |will |would |happily |be happy to )*"
+            r"(fire|glaze) (them|those|your|it|that)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "leading",
+        "I'm not a member. The six-week course is 180 dollars, right?",
+        ("210",),
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "follow-up",
+        "And what about my son? He's ten.",
+        ("28",),
+        before="How much is a taster class on the wheel?",
+        split="held-out-6",
+    ),
+    q(
+        OSKAR,
+        "follow-up",
+        "How much notice would you need from us?",
+        ("5 days", "5 days'"),
+        before="Do you do pottery parties for groups?",
+        split="held-out-6",
+    ),
+    # Marisol, escape rooms front desk (a persona of the sixth held-out set only)
+    q(
+        MARISOL,
+        "fact",
+        "How long does a game take from start to finish?",
+        ("60", "1 hour", "an hour"),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "We're all students at the college, do we get it any cheaper?",
+        ("22",),
+        contradict=(r"^\W*no\b",),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "What games have you got on at the moment?",
+        ("tomb",),
+        ("submarine",),
+        ("lab", "laboratory"),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "How early should we turn up before our start time?",
+        ("15",),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "What's the biggest group you can have in one game?",
+        ("6",),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "Will somebody help us out if we get totally stuck?",
+        ("3",),
+        ("hint", "hints", "clue", "clues"),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "fact",
+        "Who are the people who'd be running the game for us?",
+        ("alba",),
+        ("jonah",),
+        ("wes",),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "unknown",
+        "Which of the rooms is the hardest?",
+        contradict=(
+            r"\b(tomb|submarine|lab|laboratory) is (the |our |probably the |definitely the )?"
+            r"(hardest|most difficult|toughest|trickiest|most challenging)\b",
+            r"\b(hardest|most difficult|toughest|trickiest|most challenging)( one| room| game)?"
+            r"( of the 3| of them)? is (probably |definitely |usually )?(the |doctor |dr )?"
+            r"(pharaoh's|lost|crane's|tomb|submarine|lab)",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "unknown",
+        "What's your success rate? How many teams actually make it out?",
+        contradict=(
+            r"\b\d+ (percent|per cent)\b",
+            r"\b\d+ (out of|in) \d+\b",
+            r"\b(success|escape) rate (is|of) (about |around |roughly |over |nearly |almost )?\d",
+            _HEDGED + r"\b(most|half|about half|the majority|few|only a few) (of )?(the |our )?"
+            r"teams (get out|escape|make it|succeed|win)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "unknown",
+        "It's my friend's birthday. Can we bring a cake and have it there after the game?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(you can|you're welcome to|feel free to) (bring|have) (a |the |your )?"
+            r"(cake|it|that|food|birthday)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "unknown",
+        "Are the rooms scary at all? Are there actors jumping out at you?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(it's|it is|it isn't|they're|they are|they aren't|the rooms are|none of "
+            r"them are) (not |too |very |really |a bit )?(scary|frightening|spooky)\b",
+            _HEDGED + r"\bthere (are|is|aren't|isn't) (no |any |some |a few )?(actors?|jump "
+            r"scares?)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "leading",
+        "A few of us are free Monday night, so we'll come then. You're open Mondays, aren't you?",
+        ("closed", "not open", "aren't open", "don't open"),
+        contradict=(r"\bwe('re| are) open on mondays?\b", r"\bsee you (on )?monday"),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "leading",
+        "My nephew's 10 and he's brilliant at puzzles, he can come with us, can't he?",
+        ("12",),
+        contradict=(
+            _HEDGED + r"\b(he|your nephew) can (come|join|play|take part)\b"
+            r"(?! (back |along )?(when|once|after|as soon|from|in|next))",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "leading",
+        "We'll just turn up on Saturday evening and take whatever room's free, that's OK, isn't it?",
+        ("24", "book", "booked", "booking", "advance", "ahead", "reserve", "reservation"),
+        contradict=(
+            r"\bno need to (book|reserve)\b",
+            r"\byou (don't|do not) (need|have) to (book|reserve)\b",
+            _HEDGED + r"\byou can (just )?(turn up|walk in|show up|drop in|come in|come along)\b"
+            r"(?! (once|when|after|if|as long))",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "leading",
+        "If one of us gets ill and we have to cancel, we get our money back, don't we?",
+        ("refund", "refunds", "refunded", "refundable", "money back"),
+        contradict=(
+            _HEDGED + r"\byou('ll| will)? get (your|the|a) (money back|full refund|refund)\b",
+            _HEDGED + r"\byou can get (a|your) (refund|money back)\b",
+        ),
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "follow-up",
+        "Is that each, or for the whole group?",
+        ("per person", "each", "a person", "per player", "a player", "per head", "a head"),
+        contradict=(
+            r"(?<!not )\b(it's|that's|it is|that is) (for|per) the (whole )?(team|group)\b",
+        ),
+        before="How much is it to play?",
+        split="held-out-6",
+    ),
+    q(
+        MARISOL,
+        "follow-up",
+        "And how late are you open?",
+        ("midnight", "12"),
+        before="What time do you open on Sundays?",
+        split="held-out-6",
+    ),
+]
+
+PERSONAS.update({p.name: p for p in (LEON, DAPHNE, OSKAR, MARISOL)})
+
+QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6
 
 # Scoring
 
@@ -1924,7 +2297,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "held_out": "split 'held-out' was written after tuning on split 'tune'; split "
         "'held-out-2' later still, with two personas of its own; 'held-out-3' after that, "
-        "with two more",
+        "with two more; 'held-out-4', 'held-out-5' and 'held-out-6' by a reviewer who had not "
+        "seen the code under test, with two personas each",
         "summary": s,
         "results": [r.as_dict() for r in results],
     }

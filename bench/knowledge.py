@@ -16,8 +16,9 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   ``held-out-4`` and ``held-out-5`` each before the code it tests was changed; ``held-out-6``
   (30 questions) was written on 2026-12-05 by a reviewer who had not seen the code under test,
   and had not been run when it was committed; ``held-out-7`` (40 questions, with a sixth
-  character and document, ``kelderwick-observatory.md``) likewise on 2026-12-06. Answers are
-  sampled: ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
+  character and document, ``kelderwick-observatory.md``) likewise on 2026-12-06, and
+  ``held-out-8`` (night) and ``held-out-9`` (day, 36 questions) likewise on 2026-12-06. Answers
+  are sampled: ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
 * **latency cost**: the same fact questions answered without the character's documents, with
   them, and with them after their first three quarters were anticipated (the passages put into
   the model's cache as a live call does on a partial transcript), in turn in one process (so
@@ -85,6 +86,7 @@ SPLITS = (
     "held-out-6",
     "held-out-7",
     "held-out-8",
+    "held-out-9",
 )
 PARTS = ("accuracy", "latency", "retrieval", "ingestion")
 
@@ -1283,6 +1285,225 @@ HELD_OUT_8 = [
     ),
 ]
 
+# Written on 2026-12-06 (day) by a reviewer who had not seen the code under test.
+HELD_OUT_9 = [
+    # Tova, Halvard Ferries (halvard-ferries.txt)
+    q(
+        "Tova",
+        "fact",
+        "I booked online. Where do I find the password for the Wi-Fi on board?",
+        ("ticket",),
+        split="held-out-9",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "I left my jacket on the ferry. Can I go and pick it up on Saturday?",
+        ("no", "not", "weekday", "weekdays", "monday", "closed", "can't", "cannot"),
+        split="held-out-9",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "My dad uses a wheelchair and will need a hand getting on board. How far ahead do we "
+        "have to let you know?",
+        ("24", "a day", "1 day", "one day"),
+        split="held-out-9",
+    ),
+    q(
+        "Tova",
+        "unknown",
+        "Is a return ticket to Brennoy cheaper than buying two singles?",
+        split="held-out-9",
+    ),
+    q(
+        "Tova",
+        "follow-up",
+        "And in the winter?",
+        ("3", "three"),
+        before="How often does the boat to Skarvik go?",
+        split="held-out-9",
+    ),
+    q("Tova", "chat", "Hi Tova, we're off to Brennoy on holiday next week!", split="held-out-9"),
+    # Jonas, Zephyr K7 (zephyr-k7.md)
+    q("Jonas", "fact", "What's the longest dose time I can set?", ("45",), split="held-out-9"),
+    q(
+        "Jonas",
+        "fact",
+        "What size of portafilter does the holder on the K7 take?",
+        ("58",),
+        split="held-out-9",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "After I've ground a cleaning tablet, how much coffee should I put through?",
+        ("20",),
+        split="held-out-9",
+    ),
+    q(
+        "Jonas",
+        "unknown",
+        "Does the K7 switch itself off if I forget to turn it off?",
+        split="held-out-9",
+    ),
+    q(
+        "Jonas",
+        "unknown",
+        "If I email your support team, how long does it usually take to get a reply?",
+        split="held-out-9",
+    ),
+    q(
+        "Jonas",
+        "follow-up",
+        "How do I know when it's worked?",
+        ("dash", "dashes"),
+        before="How do I do a reset on my K7?",
+        split="held-out-9",
+    ),
+    # Liesl, Velmora Thermal Baths (velmora-baths.md, ingested as a PDF)
+    q(
+        "Liesl",
+        "fact",
+        "Do I need to bring cash for drinks once I'm inside, or how does paying work?",
+        ("wristband",),
+        split="held-out-9",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Is the outdoor pool still open in the winter?",
+        ("yes", "all year", "year round", "snow"),
+        split="held-out-9",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Can I charge my electric car while I'm at the baths?",
+        ("yes", "12"),
+        split="held-out-9",
+    ),
+    q("Liesl", "unknown", "Can I rent a swimsuit if I forget mine?", split="held-out-9"),
+    q(
+        "Liesl",
+        "follow-up",
+        "And how often does it come?",
+        ("20",),
+        before="Which bus do I take to get to you?",
+        split="held-out-9",
+    ),
+    q("Liesl", "chat", "Hi Liesl, I'm so ready for a day of doing nothing!", split="held-out-9"),
+    # Mira, Quillon Botanical Labs (quillon-handbook.md)
+    q(
+        "Mira",
+        "fact",
+        "What's our intranet called again? I keep forgetting.",
+        ("greenhouse",),
+        split="held-out-9",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "I work with the live plant cultures in the lab. Can I do some of my days from home?",
+        ("no", "not", "on site", "onsite", "can't", "cannot"),
+        split="held-out-9",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "Do I have to buy my own lab coat and gloves?",
+        ("no", "not", "don't", "provided"),
+        split="held-out-9",
+    ),
+    q("Mira", "unknown", "Do we get a day off on our birthday?", split="held-out-9"),
+    q(
+        "Mira",
+        "unknown",
+        "Is there an allowance for setting up a desk and chair at home?",
+        split="held-out-9",
+    ),
+    q(
+        "Mira",
+        "follow-up",
+        "Who do I have to agree that with?",
+        ("team lead", "lead"),
+        before="How many days a week am I allowed to work from home?",
+        split="held-out-9",
+    ),
+    # Otto, Marrowby makerspace (marrowby-makerspace.txt)
+    q(
+        "Otto",
+        "fact",
+        "What time do you open on a Sunday?",
+        ("12", "noon", "midday"),
+        split="held-out-9",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "I've got long hair. Is there anything I need to do about it?",
+        ("tie", "tied", "back"),
+        split="held-out-9",
+    ),
+    q("Otto", "fact", "How many sewing machines do you have?", ("2", "two"), split="held-out-9"),
+    q(
+        "Otto",
+        "unknown",
+        "Do you sell acrylic sheets for the laser cutter, and what do they cost?",
+        split="held-out-9",
+    ),
+    q(
+        "Otto",
+        "follow-up",
+        "How many days in advance?",
+        ("14", "2 weeks", "two weeks", "fortnight"),
+        before="Can I book the laser cutter online?",
+        split="held-out-9",
+    ),
+    q(
+        "Otto",
+        "chat",
+        "Morning Otto! I've been looking forward to this all week.",
+        split="held-out-9",
+    ),
+    # Vesna, Kelderwick Observatory (kelderwick-observatory.md)
+    q(
+        "Vesna",
+        "fact",
+        "We were hoping to come up on a Monday afternoon. Is that possible?",
+        ("no", "not", "closed", "can't", "cannot"),
+        split="held-out-9",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "How long does a stargazing evening go on for?",
+        ("90", "hour and a half", "1 and a half hours", "one and a half hours"),
+        split="held-out-9",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "Should I bring my own torch for the stargazing?",
+        ("red",),
+        split="held-out-9",
+    ),
+    q("Vesna", "unknown", "Is there Wi-Fi in the visitor centre?", split="held-out-9"),
+    q(
+        "Vesna",
+        "unknown",
+        "Can I bring my own telescope along to a stargazing evening?",
+        split="held-out-9",
+    ),
+    q(
+        "Vesna",
+        "chat",
+        "Hi Vesna, my daughter is completely obsessed with the planets at the moment!",
+        split="held-out-9",
+    ),
+]
+
+
 QUESTIONS = (
     TUNE
     + HELD_OUT
@@ -1293,6 +1514,7 @@ QUESTIONS = (
     + HELD_OUT_6
     + HELD_OUT_7
     + HELD_OUT_8
+    + HELD_OUT_9
 )
 
 
@@ -1812,7 +2034,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "on 'tune', and run once; 'held-out-4' was written on 2026-12-05, before the code it "
         "tests was changed; 'held-out-5' was also written on 2026-12-05, before the code it "
         "tests was changed; 'held-out-6' and 'held-out-7' likewise on 2026-12-05 and 2026-12-06; "
-        "'held-out-8' on 2026-12-06 (night) by a reviewer who had not seen the code",
+        "'held-out-8' on 2026-12-06 (night) and 'held-out-9' on 2026-12-06 (day), each by a "
+        "reviewer who had not seen the code",
     }
     started = time.monotonic()
     if "ingestion" in parts:

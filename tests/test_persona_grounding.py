@@ -81,7 +81,8 @@ def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
     llm.answer = "Yes, you can come in on Saturday morning."
     assert _said(bella, "Can I come in on Saturday morning?") == f"No. {persona_facts(DENTAL)[1]}"
     llm.answer = "Yes, a check-up is 40 dollars."
-    assert _said(bella, "A check-up is 40 dollars, right?") == persona_facts(DENTAL)[2]
+    said = _said(bella, "A check-up is 40 dollars, right?")
+    assert said == f"No. {persona_facts(DENTAL)[2]}"  # the fact gives another price
 
 
 def test_an_invented_number_without_a_fact_that_answers_is_never_said() -> None:
@@ -405,7 +406,11 @@ def test_an_answer_must_give_the_whole_figure_it_was_asked_for() -> None:
         ("What time is the last guided tour?", "The last one starts at 2 pm.", None),
         ("What time do you close on weekdays?", "We close at 1 pm.", hours),
         ("What time do you close on weekdays?", "We close at 7 pm.", None),
-        ("Membership is free, isn't it?", "Well, membership is free for our members.", membership),
+        (
+            "Membership is free, isn't it?",
+            "Well, membership is free for our members.",
+            f"No. {membership}",  # the fact gives a price
+        ),
         ("Membership is 20 dollars a year, right?", "Yes, it costs 20 dollars a year.", None),
         ("Membership is 20 dollars a year, right?", "Yes, that's right.", membership),
     ):
@@ -499,3 +504,71 @@ def test_people_lists_limits_and_labels() -> None:
     asked = "You're open till 7 on Saturdays too, right?"
     assert verdict(asked, "Sure, from 10 am to 7 pm on Saturdays.", hours, facts) is False
     assert verdict(asked, "On Saturdays we close at 1 pm.", hours, facts) is True
+
+
+DRIVING = (
+    "You are Felix, at the desk of Northway Driving School. The school is open Monday to Friday "
+    "from 8 am to 6 pm. A driving lesson lasts 1 hour and costs 45 dollars, and a block of 10 "
+    "lessons costs 400 dollars. The instructors are "
+    "Carla, Dev and Sam. Lessons are in manual cars. Joining the learner club costs 20 dollars "
+    "a year. A theory pack costs 12 dollars for members and 18 dollars for everyone else."
+)
+
+
+def test_a_figure_the_question_claims_is_read_against_the_fact() -> None:
+    """A yes/no question that states a figure: the fact giving another of its kind says no; the
+    fact giving it among others (for other people) does not say yes; a number the question
+    compares or counts is no claim."""
+    from characters.knowledge.grounding import claim_differs
+
+    club = "Joining the learner club costs 20 dollars a year."
+    pack = "A theory pack costs 12 dollars for members and 18 dollars for everyone else."
+    assert claim_differs("The club is free, isn't it?", club) == "wrong"
+    assert claim_differs("The club is 25 dollars, right?", club) == "wrong"
+    assert claim_differs("The club is 20 dollars, right?", club) == ""
+    assert claim_differs("I'm not a member, so the pack is 12 dollars for me, right?", pack) == (
+        "unsure"
+    )
+    assert claim_differs("Can I get the pack for under 15 dollars?", pack) == ""
+    assert claim_differs("There are 3 of us, can we share a lesson?", club) == ""
+    assert claim_differs("What does the club cost?", club) == ""  # not yes/no
+    felix, llm = _conversation(DRIVING)
+    facts = persona_facts(DRIVING)
+    llm.answer = "Yes, the club is free for learners."
+    assert _said(felix, "Joining the learner club is free, isn't it?") == f"No. {facts[5]}"
+    # The claimed number alone, where the fact gives it for other people too: the whole fact.
+    llm.answer = "The theory pack is 12 dollars for you."
+    said = _said(felix, "I'm not a member, so the theory pack is 12 dollars for me too, right?")
+    assert said.endswith(facts[6]), said
+    llm.answer = "Yes, the theory pack costs 12 dollars for members and 18 dollars for others."
+    said = _said(felix, "A theory pack for a non-member is 12 dollars too, isn't it?")
+    assert said.endswith(facts[6]), said
+    assert not said.startswith("Yes"), said
+
+
+def test_who_questions_find_the_people_and_price_questions_need_a_price() -> None:
+    """A question that asks who is answered by the sentence naming people, even where the
+    embeddings rank another higher; with none that names people, it gets the unknown line,
+    not a hedge before the opening hours. A question for a price is not answered by a sentence
+    without one."""
+    from characters.knowledge.grounding import asked_measure, asks_for_people, names_people
+
+    assert asks_for_people("Who would be teaching me to drive?")
+    assert asks_for_people("Which vets work at the practice?")
+    assert not asks_for_people("Who can join the club?")
+    assert not asks_for_people("Which days are you open?")
+    assert names_people("The vets are Dr. Lindqvist and Dr. Abara.")
+    assert not names_people("It is closed on Sundays and Mondays.")
+    felix, llm = _conversation(DRIVING)
+    facts = persona_facts(DRIVING)
+    assert felix.persona_facts().answering("Who would be teaching me to drive?") == [facts[3]]
+    nora, llm = _conversation(POOL)
+    llm.answer = "I own the pool."
+    assert _said(nora, "Who owns the pool?") == LINE
+    price = asked_measure("How much does a driving test cost?")
+    assert price is not None and not price.search("Lessons are in manual cars.")
+    assert price.search("It costs $45.") and price.search("The pack is free for members.")
+    assert asked_measure("How much notice do you need?") is None
+    llm.answer = "A driving test costs 60 dollars."
+    said = _said(felix, "How much does the driving test cost?")
+    assert "60" not in said and "manual" not in said, said

@@ -64,7 +64,13 @@ from characters.conversation.tools import (
 )
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
-from characters.knowledge.grounding import Grounding, lacks_measure
+from characters.knowledge.grounding import (
+    Grounding,
+    asks_for_people,
+    claim_differs,
+    lacks_measure,
+    names_people,
+)
 from characters.knowledge.index import follows_up
 from characters.knowledge.weekdays import day_conflict
 from characters.models import resolve
@@ -561,6 +567,9 @@ class Conversation:
         found, near = find(None), False
         if not found and partial:
             found, near = find(HEDGE_SCORE), True
+            if asks_for_people(user_text):
+                # "Who owns the shop?": only a sentence that names people is near it.
+                found = [f for f in found if names_people(f)]
         if not found:
             return s.knowledge_unknown_line
         # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
@@ -569,8 +578,9 @@ class Conversation:
         if partial and (near or coverage([context], user_text) < 1.0):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
             return f"{partial} {found[0]}"
-        if day_conflict(user_text, found[0]):
-            # "Is the makerspace open on Tuesdays?": the days it names say no.
+        if day_conflict(user_text, found[0]) or claim_differs(user_text, found[0]) == "wrong":
+            # "Is the makerspace open on Tuesdays?": the days it names say no; "Membership is
+            # free, isn't it?": the price it gives says no.
             return f"No. {found[0]}"
         return found[0]
 

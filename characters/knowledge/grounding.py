@@ -141,11 +141,30 @@ _MEASURE_ASKED = re.compile(
 )
 
 
+_MEASURES["price"] = re.compile(
+    r"[$€£]\s*\d|\d[\d.,]*\s*(?:dollars?|cents?|euros?|pounds?|usd|eur|gbp|kr|[€£])(?!\w)|"
+    r"\bfree\b|\bno charge\b|\bno cost\b|\bincluded\b",
+    re.IGNORECASE,
+)
+_PRICE_ASKED = re.compile(
+    r"^\W*(?:how much|what)\b.*\b(?:cost|costs|charge|charges|price|fee|fees|pay)\b|"
+    r"^\W*how much (?:is|are|was|were|would|will|'s)\b(?!.*\b(?:time|notice|space|room|"
+    r"luggage|weight|left)\b)",
+    re.IGNORECASE,
+)
+"""A question for a price: "How much does a day pass cost?", "What would I pay for ...?", "How
+much is a ten-visit card?" (not "How much notice do you need?")."""
+
+
 def asked_measure(question: str) -> re.Pattern[str] | None:
     """What a text answering ``question`` must state, for a question that asks for a measure
-    ("How deep ...?": a length; "What time ...?": a time of day): the pattern of it."""
-    m = _MEASURE_ASKED.search(_last_question(question))
-    return None if m is None else _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
+    ("How deep ...?": a length; "What time ...?": a time of day; "How much does ... cost?": a
+    price, or "free"): the pattern of it."""
+    last = _last_question(question)
+    m = _MEASURE_ASKED.search(last)
+    if m is None:
+        return _MEASURES["price"] if _PRICE_ASKED.search(last) else None
+    return _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
 
 
 def lacks_measure(question: str, known: Iterable[str]) -> bool:
@@ -186,6 +205,32 @@ def listed_times(question: str, fact: str) -> list[set[str]]:
 _NAMED = r"(?:(?:Dr|Mr|Mrs|Ms)\.? )?[A-Z][a-z]+"
 _NAME_LIST = re.compile(rf"\b{_NAMED}(?:, {_NAMED})*,? and {_NAMED}\b")
 _WHO = re.compile(r"^\W*(?:who|which)\b", re.IGNORECASE)
+
+
+_PEOPLE_ASKED = re.compile(
+    r"\bwho\b(?! (?:can|may|is allowed|are allowed|is eligible|are eligible)\b(?! (?:i|we)\b))|"
+    r"^\W*(?:which|what) \w+ (?:work|works|teach|teaches|run|runs|are there)\b",
+    re.IGNORECASE,
+)
+_CALENDAR = re.compile(
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december)s?\b",
+    re.IGNORECASE,
+)
+_TITLED = re.compile(r"\b(?:Dr|Mr|Mrs|Ms)\.? [A-Z][a-z]+")
+
+
+def asks_for_people(question: str) -> bool:
+    """Whether ``question`` asks who: "Who would be teaching me?", "Which vets work here?"."""
+    return bool(_PEOPLE_ASKED.search(_last_question(question)))
+
+
+def names_people(text: str) -> bool:
+    """Whether ``text`` names people: a list of names ("Yuki, Tariq and Beth"; not "Monday,
+    Tuesday and Friday") or a titled name ("Dr. Abara")."""
+    if _TITLED.search(text):
+        return True
+    return any(not _CALENDAR.search(m.group(0)) for m in _NAME_LIST.finditer(text))
 
 
 def listed_names(question: str, fact: str) -> list[set[str]]:
@@ -270,6 +315,64 @@ def is_yes_no(question: str) -> bool:
     return bool(_YES_NO.search(_last_question(question).rstrip("?!. ")))
 
 
+_PRICE = frozenset(terms("dollars cents euros pounds"))
+_FREE = re.compile(r"\bfree\b|\bno charge\b|\bat no cost\b", re.IGNORECASE)
+_COMPARED = re.compile(
+    r"\b(?:under|over|below|above|less than|more than|fewer than|at least|at most|up to|within|"
+    r"about|around|roughly|nearly|almost)\s+(?:\$\s*)?(\d[\d.,]*)",
+    re.IGNORECASE,
+)
+
+
+def _figures(text: str) -> set[tuple[str, str]]:
+    """The figures ``text`` states: each number with its unit (the word after it when that is
+    one of :data:`_UNITS`, else ""), and "free" as a price ("free", "dollar")."""
+    found = terms(text)
+    out = {
+        (t, found[i + 1] if i + 1 < len(found) and found[i + 1] in _UNITS else "")
+        for i, t in enumerate(found)
+        if _is_number(t)
+    }
+    if _FREE.search(text):
+        out.add(("free", "dollar"))
+    return out
+
+
+def claim_differs(question: str, fact: str) -> str:
+    """What ``fact``, the sentence that answers a yes/no question, says of a figure the
+    question states as true ("A day pass for my 12-year-old is 16 dollars too, isn't it?",
+    "Membership is free, isn't it?", "You're open till 10 on Saturdays too, right?"):
+
+    * ``"wrong"``: the fact gives that kind of figure (a price; a number with the same unit)
+      but not this one ("Membership costs 20 dollars a year." to "free"): a "yes" is not
+      backed, and the fact is said after "No.";
+    * ``"unsure"``: the fact gives this figure among others of its kind ("16 dollars for
+      adults and 11 dollars for children under 14"; "free for residents ... 25 dollars for
+      everyone else"): which one the question means is not read, so a "yes" is not backed and
+      the fact is said whole;
+    * ``""``: the question states no figure, or the fact gives it alone, or says nothing of
+      its kind. A number the question compares ("under 5 dollars") or counts without a unit
+      ("There'll be 10 of us") is not a claim on the fact's figures."""
+    if not fact or not is_yes_no(question):
+        return ""
+    asked = _last_question(question)
+    compared = {t for m in _COMPARED.finditer(asked) for t in terms(m.group(1))}
+    claims = {(n, u) for n, u in _figures(asked) if n not in compared}
+    if not claims:
+        return ""
+    stated = _figures(fact)
+    verdict = ""
+    for number, unit in claims:
+        kind = {n for n, u in stated if u == unit or (unit == "dollar" and u in _PRICE)}
+        if number in {n for n, _ in stated}:
+            others = kind if unit else {n for n, _ in stated}
+            if len(others - {number}) >= 1:
+                verdict = verdict or "unsure"
+        elif unit and kind:
+            return "wrong"  # "Membership is free?" and "... costs 20 dollars a year"
+    return verdict
+
+
 def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "") -> bool:
     """Whether an answer to a yes/no question opens against ``fact``, the sentence that
     answers it: a "Yes"/"Sure" where the fact restricts (a limit, an exception, a "not":
@@ -293,13 +396,20 @@ def disagrees(answer: str, fact: str, confirms: bool = True, question: str = "")
     days = day_conflict(question, fact)  # "You're open on Mondays?" and "open Tuesday to ..."
     if days is not None and day_conflict(question, answer) not in (None, days):
         return True  # "The shop is open on Sundays." without a "yes", against "closed Sundays"
+    claim = claim_differs(question, fact) if question else ""
     if _AGREES.search(answer):
+        if claim:
+            # "Yes" to "Membership is free, isn't it?" and "... costs 20 dollars"; to "You're
+            # open till 10 on Saturdays too?" and "... 10 pm on weekdays, 8 pm at weekends".
+            return True
         if days is not None:
             return days
         # A limit of the fact's own (one the question did not name) makes the "yes" wrong,
         # even said with it: "Absolutely! Flash photography is allowed, but without flash."
         return restricts and bool(_limits(fact) - _limits(question))
     if _DENIES.search(answer) or re.search(r"\b(?:not|never)\b|n't\b", answer, re.I):
+        if claim == "wrong":
+            return False  # "No, ..." to a figure the fact gives otherwise
         return days is False or (days is None and confirms and not restricts)
     return False
 
@@ -373,6 +483,9 @@ class Grounding:
         self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
         self._answer_days = day_conflict(question, self._answer) if self._answer else None
         self._fact_numbers = {t for t in self._fact if _is_number(t)}
+        self._claim = claim_differs(question, self._answer or "")
+        self._fact_figures = {n for n, _ in _figures(self._answer or "")}
+        self._claimed = {n for n, _ in _figures(_last_question(question))}
         self._fact_limits = _limits(self._answer or "")
         """What a yes/no answer is held to (:meth:`_short_of_fact`), read once."""
         """Lists of times the sentence that answers the question has, to be given whole."""
@@ -532,7 +645,8 @@ class Grounding:
                 # club?" → "There is a book club ...").
                 about = self._subject or self._question
                 self.verdict = (
-                    known == len(added)
+                    not (asks_for_people(self._asked_text) and not _NEGATIVE.search(said))
+                    and known == len(added)
                     and not about.isdisjoint(stated)
                     and (self._unheard.isdisjoint(stated) or bool(_NEGATIVE.search(said)))
                 )
@@ -568,6 +682,11 @@ class Grounding:
         sentence names back ("Yes, we're open on Wednesdays.") is not held."""
         if not self._answer:
             return False
+        stated = {n for n, _ in _figures(said)}
+        if self._claim == "unsure" and stated & self._claimed and not self._fact_figures <= stated:
+            # "The card costs 25 dollars for me." to "... 25 dollars for me too?", where the
+            # fact gives 25 dollars for others: the claimed figure said, not the rest.
+            return True
         days = self._answer_days
         if days is False:
             return False  # "Yes, we're open on Wednesdays.": the days the fact names back it
