@@ -236,6 +236,24 @@ def test_hybrid_search_finds_meaning_names_and_nothing_for_off_topic(embedder: E
     assert index.search("  ").hits == [] and index.search("x", max_chars=0).hits == []
 
 
+def test_a_question_about_an_open_day_finds_the_opening_days(embedder: Embedder) -> None:
+    """A question about coming on a day gets the passage that says which days the place
+    opens, however low its score; another question does not."""
+    index = _index(
+        embedder,
+        [
+            "Visitor centre: The visitor centre is open from Wednesday to Sunday, 1 pm to 6 pm.",
+            "Machines: There are three 3D printers and two sewing machines.",
+            "Prices: A planetarium show costs 9 dollars for adults.",
+        ],
+    )
+    asked = "We were hoping to come up on a Monday afternoon. Is that possible?"
+    assert index.search(asked).texts[0].startswith("Visitor centre")
+    assert all(
+        not t.startswith("Visitor centre") for t in index.search("How much is a show?").texts
+    )
+
+
 def test_search_at_the_avatar_limit_is_fast(embedder: Embedder) -> None:
     rng = np.random.default_rng(1)
     n = 1000  # about 50 000 tokens of passages
@@ -513,6 +531,23 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     when = "When does the first ferry leave?"
     assert verdict(when, "In summer, it leaves Port Vellin at 6:40 am.") is True
     assert verdict(when, "The Amber pool is 38 degrees.") is False
+    # "How much ... cost?" asks for a price (or "free"), not another figure.
+    assert verdict("How much does the crossing cost?", "It takes 1 hour and 25 minutes.") is False
+    assert lacks_measure("How much does the crossing cost?", known)
+    assert not lacks_measure("How much notice do you need?", known)
+
+
+def test_a_count_in_words_goes_with_what_the_text_counts() -> None:
+    known = ["Machines: There are three 3D printers, a laser cutter and two sewing machines."]
+    asked = "How many sewing machines do you have?"
+    for answer, grounded in (
+        ("We have three sewing machines.", False),
+        ("We have 3 sewing machines.", False),
+        ("We have two sewing machines.", True),
+    ):
+        g = Grounding(asked, known)
+        said = g.add(answer)
+        assert (said if said is not None else g.finish()) is grounded, answer
 
 
 def test_words_that_go_with_an_action_are_not_replaced(

@@ -575,12 +575,14 @@ class Conversation:
         # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
         # "A night tour costs ...") or, for a persona, the fact itself.
         context = next((p for p in retrieved if found[0] in p), found[0])
+        if day_conflict(user_text, found[0]):
+            # "Is the makerspace open on Tuesdays?": the days it names say no, however near.
+            return f"No. {found[0]}"
         if partial and (near or coverage([context], user_text) < 1.0):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
             return f"{partial} {found[0]}"
-        if day_conflict(user_text, found[0]) or claim_differs(user_text, found[0]) == "wrong":
-            # "Is the makerspace open on Tuesdays?": the days it names say no; "Membership is
-            # free, isn't it?": the price it gives says no.
+        if claim_differs(user_text, found[0]) == "wrong":
+            # "Membership is free, isn't it?": the price it gives says no.
             return f"No. {found[0]}"
         return found[0]
 

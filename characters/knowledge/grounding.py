@@ -270,9 +270,20 @@ _NAME = re.compile(r"(?<=[a-z,;:] )(?!I\b)[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
 """A capitalised word after a lower-case word or a comma: a name, not a sentence's start."""
 
 
+_COUNTS = {
+    word: str(n)
+    for n, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+    )
+}
+"""Numbers said in words, as digits: "three sewing machines" is "3 sewing machines" ("one" is
+left as it is: "the one", "one of us")."""
+
+
 def _number_pairs(text: str) -> set[tuple[str, str]]:
-    """Each number of ``text`` with the term after it, if a word ("4 toys", "3 week")."""
-    found = terms(text)
+    """Each number of ``text`` (in digits or, from two to twelve, in words) with the term after
+    it, if a word ("4 toys", "3 week", "two sewing machines")."""
+    found = [_COUNTS.get(t, t) for t in terms(text)]
     return {
         (t, found[i + 1])
         for i, t in enumerate(found[:-1])
@@ -500,6 +511,8 @@ class Grounding:
         club I could join?"): an answer may not say it is there."""
         self._pairs = {p for text in known for p in _number_pairs(text)}
         """Each known number with the word after it ("4 toys", "3 weeks")."""
+        self._counts = {_COUNTS[t] for text in known for t in terms(text) if t in _COUNTS}
+        """The numbers known texts say in words ("two sewing machines", "three 3D printers")."""
         after = Counter(unit for _, unit in self._pairs)
         self._units = {unit for unit, n in after.items() if n > 1 or unit in _UNITS} | set(
             terms(" ".join(m.group(1) for m in _HOW_MANY.finditer(question)))
@@ -629,7 +642,7 @@ class Grounding:
         elif self._figure and not any(map(_is_number, stated)) and not _NUMBER_WORD.search(said):
             if final:  # "What time do you close?" → "The library is closed on Sundays."
                 self.verdict = False
-        elif self._short_of_fact(" ".join([*self.released, said])):
+        elif self._short_of_fact(" ".join([*self.released, said]), final=final):
             if final:  # "Membership is free, isn't it?" → "Membership is 20 dollars?" lacks 20
                 self.verdict = False
         elif self._partial_list(said):
@@ -658,11 +671,12 @@ class Grounding:
     def _mispaired(self, said: str) -> bool:
         """A known number said with another known unit than anything known says it with: "up
         to 4 weeks" where 4 is the toys and 3 the weeks; "The library has 12 books." to "How
-        many books ...?" where 12 is the items."""
+        many books ...?" where 12 is the items; "three sewing machines" where three is the 3D
+        printers and two the sewing machines."""
         return any(
             unit in self._units and (number, unit) not in self._pairs
             for number, unit in _number_pairs(said)
-            if number in self._numbers
+            if number in self._numbers or number in self._counts
         )
 
     def _invented_name(self, said: str) -> bool:
@@ -673,19 +687,27 @@ class Grounding:
                 return True
         return False
 
-    def _short_of_fact(self, said: str) -> bool:
+    def _short_of_fact(self, said: str, *, final: bool = True) -> bool:
         """A yes/no question's answer that does not say what the sentence answering it says:
         one of its numbers, if it has some and the question is not about being open on a day,
         and one of its limits if it has some ("No, you can't come on Saturday." lacks "closed
         at weekends"; "Membership is free for members." lacks "20 dollars"). Until it does,
         it is not grounded; when it ends so, the sentence is said. An answer the days the
-        sentence names back ("Yes, we're open on Wednesdays.") is not held."""
+        sentence names back ("Yes, we're open on Wednesdays.") is not held. To a question that
+        claims a figure the sentence gives among others (:func:`claim_differs`), an answer that
+        says the claimed one must say them all; it is held to its end (``final``) until it
+        does."""
         if not self._answer:
             return False
         stated = {n for n, _ in _figures(said)}
-        if self._claim == "unsure" and stated & self._claimed and not self._fact_figures <= stated:
+        if (
+            self._claim == "unsure"
+            and not self._fact_figures <= stated
+            and (not final or stated & self._claimed)
+        ):
             # "The card costs 25 dollars for me." to "... 25 dollars for me too?", where the
-            # fact gives 25 dollars for others: the claimed figure said, not the rest.
+            # fact gives 25 dollars for others: the claimed figure said, not the rest. Until
+            # the answer ends, it may still go on to say it ("The 6-week course costs" ...).
             return True
         days = self._answer_days
         if days is False:

@@ -32,6 +32,7 @@ import numpy as np
 from characters.knowledge.chunking import sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, Vectors
 from characters.knowledge.keywords import Keywords
+from characters.knowledge.weekdays import asks_about_days, days_fact, open_days
 
 KEYWORD_WEIGHT = 0.3
 """Weight of the keyword score (0–1) beside the cosine similarity."""
@@ -114,6 +115,9 @@ class KnowledgeIndex:
         self._by_text = {s.text: i for i, s in enumerate(self.sources)}
         self._embedder = embedder
         self._keywords = Keywords([s.text for s in self.sources])
+        self._days: list[tuple[int, list[str]]] | None = None
+        """The passages with sentences that say which days the place opens, and those
+        sentences, found on first use (:meth:`_days_passage`)."""
         self._last: tuple[tuple[str, ...], Vectors] | None = None
         """The last texts searched for and their vectors (a turn's sentences are scored
         against the same question right after its search)."""
@@ -152,7 +156,30 @@ class KnowledgeIndex:
                 continue
             hits.append(Hit(source, score, float(similarity[i]), float(keywords[i])))
             used += len(source.text)
+        days = self._days_passage(query, scores)
+        if days is not None and all(h.source is not self.sources[days] for h in hits):
+            # "We were hoping to come up on a Monday afternoon. Is that possible?": the days
+            # the place opens answer it, whatever their score.
+            if not hits or used + len(self.sources[days].text) <= max_chars:
+                s = self.sources[days]
+                hits.append(Hit(s, float(scores[days]), float(similarity[days]), 0.0))
         return Search(hits, time.perf_counter() - started)
+
+    def _days_passage(self, query: str, scores: Vectors) -> int | None:
+        """For a question about being open on a day ("Can I come on Monday?"), the best
+        scoring passage with a sentence that says which days the place opens
+        (:func:`~characters.knowledge.weekdays.days_fact`); None for another question or
+        none."""
+        if not asks_about_days(query):
+            return None
+        if self._days is None:
+            self._days = [
+                (i, days)
+                for i, s in enumerate(self.sources)
+                if (days := [x for x in sentences(s.text) if open_days(x) is not None])
+            ]
+        found = [i for i, said in self._days if days_fact(query, said)]
+        return max(found, key=lambda i: float(scores[i])) if found else None
 
     def sentence_scores(
         self, query: str, passages: Sequence[str], *, context: str = ""

@@ -90,13 +90,22 @@ def figure_days(fact: str) -> dict[str, frozenset[int]]:
     return out
 
 
+def asks_about_days(question: str) -> bool:
+    """Whether ``question`` asks about being open (or coming) on some days: it names days and
+    says open, closed, come, visit ... (what :func:`day_conflict` reads)."""
+    return bool(_ASKS_OPEN.search(question)) and bool(days_named(question))
+
+
+_ASKS_OPEN = re.compile(r"\b(?:open|closed|come|visit|drop by|pop in|pop by)\b", re.IGNORECASE)
+
+
 def day_conflict(question: str, fact: str) -> bool | None:
     """For a yes/no question about being open on some days ("Are you open on Sunday?", "I'll
     come on Monday, you're open then, right?", "Are you closed on Mondays?"): True when
     ``fact`` says the opposite of what the question asks to confirm (a day it asks about is
     not open; for "closed", one is open), False when it says the same, None when either does
     not say."""
-    if not re.search(r"\b(?:open|closed|come|visit|drop by|pop in|pop by)\b", question, re.I):
+    if not _ASKS_OPEN.search(question):
         return None
     asked = days_named(question)
     days = open_days(fact)
