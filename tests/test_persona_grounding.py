@@ -80,6 +80,8 @@ def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
     bella, llm = _conversation(DENTAL)
     llm.answer = "Yes, you can come in on Saturday morning."
     assert _said(bella, "Can I come in on Saturday morning?") == f"No. {persona_facts(DENTAL)[1]}"
+    llm.answer = "I don't know."  # the days the fact names answer it
+    assert _said(bella, "Can I come in on Sunday?") == f"No. {persona_facts(DENTAL)[1]}"
     llm.answer = "Yes, a check-up is 40 dollars."
     said = _said(bella, "A check-up is 40 dollars, right?")
     assert said == f"No. {persona_facts(DENTAL)[2]}"  # the fact gives another price

@@ -291,6 +291,11 @@ def _number_pairs(text: str) -> set[tuple[str, str]]:
     }
 
 
+_ADMITS = re.compile(
+    r"\b(?:(?:don't|do not|doesn't|does not) know|not sure|no idea|no information)\b",
+    re.IGNORECASE,
+)
+"""An answer that says it does not know."""
 _AGREES = re.compile(
     r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|definitely|certainly|correct|right|exactly|"
     r"(?:that's|that is|you're|you are) (?:right|correct)|you can|you bet)\b",
@@ -590,7 +595,9 @@ class Grounding:
         if self._disagrees(answer):
             return False
         if self._answer and day_conflict(self._asked_text, self._answer) is not None:
-            return True  # "Yes, we're open on Wednesdays." as "open Monday to Friday" says
+            # "Yes, we're open on Wednesdays." as "open Monday to Friday" says; but not "I
+            # don't know." when the days it names answer.
+            return not _ADMITS.search(answer)
         negative = bool(_NEGATIVE.search(answer))
         for sentence in self._sentences:
             missing = self._question - set(terms(sentence))
