@@ -26,8 +26,9 @@ conversation so far and the tools' names and descriptions. The conversation also
 sentence that answers the question (``answer``: of the passages, or of the persona for a
 character without documents), and for a persona the texts whose numbers an answer may state
 (``numbers``): a yes/no answer against that sentence (:func:`disagrees`), a missing figure, a
-figure of another kind than the measure asked for (:func:`asked_measure`), or the start script
-said again (``opening``) is ungrounded; for a persona, words that only restate the question may
+figure of another kind than the measure asked for (:func:`asked_measure`, a price included), a
+"yes" to a figure the question claims that the sentence gives otherwise or among others
+(:func:`claim_differs`), or the start script said again (``opening``) is ungrounded; for a persona, words that only restate the question may
 be said before the verdict (:meth:`Grounding.releasable`), and a number the question itself
 gave must be backed too (docs/llm.md, "Answers checked against the persona"). An answer that
 ends undecided or ungrounded is replaced (by the engine) with the sentence that answers the
