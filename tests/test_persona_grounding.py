@@ -82,6 +82,11 @@ def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
     assert _said(bella, "Can I come in on Saturday morning?") == f"No. {persona_facts(DENTAL)[1]}"
     llm.answer = "I don't know."  # the days the fact names answer it
     assert _said(bella, "Can I come in on Sunday?") == f"No. {persona_facts(DENTAL)[1]}"
+    # Whisper wrote "Is the museum open every day?" as a statement in a live call.
+    llm.answer = "Yes, the clinic is open every day."
+    assert _said(bella, "It's the clinic open every day.") == f"No. {persona_facts(DENTAL)[1]}"
+    llm.answer = "Thank you!"
+    assert _said(bella, "It's a lovely day.") == "Thank you!"  # small talk is not checked
     llm.answer = "Yes, a check-up is 40 dollars."
     said = _said(bella, "A check-up is 40 dollars, right?")
     assert said == f"No. {persona_facts(DENTAL)[2]}"  # the fact gives another price

@@ -72,7 +72,7 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.index import follows_up
-from characters.knowledge.weekdays import day_conflict
+from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
 from characters.voices.tts import SpeechChunk, check_voice, synthesize, warm_up
@@ -467,7 +467,9 @@ class Conversation:
         if (
             not s.knowledge_grounding
             or not s.knowledge_unknown_line
-            or not asks_for_information(user_text)
+            # Whisper writes "Is the museum open every day?" as "It's the museum open every
+            # day.": a statement about the days the place opens is checked all the same.
+            or not (asks_for_information(user_text) or asks_about_days(user_text))
         ):
             return None
         if self.character.knowledge is not None:

@@ -73,6 +73,7 @@ def _is_number(term: str) -> bool:
 
 
 _YES_NO = re.compile(
+    r"^\W*it's (?:the|your|this|that) .*\b(?:open|closed)\b|"  # Whisper's "Is the ... open"
     r"^\W*(?:(?:so|and|but|well|ok|okay|oh)\W+)*(?:am|is|are|was|were|do|does|did|can|could|"
     r"will|would|shall|should|may|might|must|have|has|had|isn't|aren't|don't|doesn't|can't|"
     r"won't)\b|\b(?:right|correct|ok|okay|yes|true)\W*$|(?:\b(?:isn't|aren't|don't|doesn't|"
