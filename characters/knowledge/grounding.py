@@ -499,14 +499,16 @@ class Grounding:
         )
         """The question asks for a figure that the sentence answering it has."""
         self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
+        """Lists of times the sentence that answers the question has, to be given whole."""
         self._answer_days = day_conflict(question, self._answer) if self._answer else None
         self._fact_numbers = {t for t in self._fact if _is_number(t)}
         self._claim = claim_differs(question, self._answer or "")
         self._fact_figures = {n for n, _ in _figures(self._answer or "")}
         self._claimed = {n for n, _ in _figures(_last_question(question))}
         self._fact_limits = _limits(self._answer or "")
-        """What a yes/no answer is held to (:meth:`_short_of_fact`), read once."""
-        """Lists of times the sentence that answers the question has, to be given whole."""
+        """What a yes/no answer is held to (:meth:`_short_of_fact`, :meth:`_echo_holds`), read
+        once."""
+        self._asks_people = asks_for_people(question)
         self._days = figure_days(answer or "") if _FIGURE.search(question) or yes_no else {}
         """The days each time of that sentence is for ("7" → Monday to Friday)."""
         self._asked_days = days_named(_last_question(question))
@@ -596,7 +598,7 @@ class Grounding:
         """An answer that adds nothing to the question: whether a known sentence says it."""
         if self._disagrees(answer):
             return False
-        if self._answer and day_conflict(self._asked_text, self._answer) is not None:
+        if self._answer_days is not None:
             # "Yes, we're open on Wednesdays." as "open Monday to Friday" says; but not "I
             # don't know." when the days it names answer.
             return not _ADMITS.search(answer)
@@ -666,11 +668,12 @@ class Grounding:
                 # answer may not say there is what nothing known names ("Is there a book
                 # club?" → "There is a book club ...").
                 about = self._subject or self._question
+                negative = bool(_NEGATIVE.search(said))
                 self.verdict = (
-                    not (asks_for_people(self._asked_text) and not _NEGATIVE.search(said))
+                    not (self._asks_people and not negative)
                     and known == len(added)
                     and not about.isdisjoint(stated)
-                    and (self._unheard.isdisjoint(stated) or bool(_NEGATIVE.search(said)))
+                    and (self._unheard.isdisjoint(stated) or negative)
                 )
             else:
                 self.verdict = known >= MIN_KNOWN * len(added)
