@@ -25,7 +25,8 @@ that, and likewise runs only when asked for (``--split held-out-3`` or ``--split
 fourth (``split="held-out-4"``, two more personas) was written on 2026-12-06 by a reviewer who had
 not seen the code under test, and a fifth (``split="held-out-5"``, a climbing gym and a vet
 clinic) the same way that night. A sixth (``split="held-out-6"``, a pottery studio and an
-escape room) was written the same way, on 2026-12-06 (day).
+escape room) was written the same way, on 2026-12-06 (day), and a seventh
+(``split="held-out-7"``, a dog groomer and a bowling alley) the same way that afternoon.
 
 Answers are sampled (``llm_temperature`` 0.4). Without a seed each answer's sample follows from
 the one before, so one question answered differently (or declined without the model) changes
@@ -76,6 +77,7 @@ SPLITS = (
     "held-out-4",
     "held-out-5",
     "held-out-6",
+    "held-out-7",
 )
 DEFAULT_SPLITS = ("tune", "held-out")
 """What a run without ``--split`` asks; ``--split all`` asks every split."""
@@ -1963,9 +1965,389 @@ HELD_OUT_6 = [
     ),
 ]
 
-PERSONAS.update({p.name: p for p in (LEON, DAPHNE, OSKAR, MARISOL)})
+# Written on 2026-12-06 (afternoon) by a reviewer who had not seen the code under test.
+COLETTE = Persona(
+    "Colette",
+    "You are Colette, the receptionist at Sudsy Paws Dog Grooming in Millbrook. Sudsy Paws is "
+    "open Monday to Saturday from 8 am to 5 pm, and until 7 pm on Wednesdays; it is closed on "
+    "Sundays. A full groom, with a bath, a haircut and a nail trim, costs 40 dollars for a small "
+    "dog, 55 dollars for a medium dog and 70 dollars for a large dog. A bath and brush without a "
+    "haircut costs 25 dollars, and nail clipping on its own costs 10 dollars. A puppy's first "
+    "groom costs 20 dollars for puppies under 6 months old. Puppies must be at least 12 weeks old "
+    "and have had all their vaccinations. Every groom is by appointment only and must be booked "
+    "at least 2 days ahead. Dogs are ready about 3 hours after they are dropped off, and owners "
+    "get a text message when their dog is ready. Ear cleaning and a bandana are included free "
+    "with every full groom. A flea bath costs 12 dollars extra. The groomers are Fern, Dmitri and "
+    "Kezia. Appointments cancelled less than 48 hours before cost a 15-dollar fee. Payment is "
+    "taken when the dog is collected, by cash or card. Sudsy Paws grooms dogs only, not cats or "
+    "other pets.",
+    "Sudsy Paws Dog Grooming, Colette speaking. How can I help?",
+    ("the receptionist",),
+)
+DESMOND = Persona(
+    "Desmond",
+    "You are Desmond, the duty manager at Kingpin Lanes, a bowling alley in Redfield. Kingpin "
+    "Lanes is open from noon to 11 pm on Mondays, Wednesdays, Thursdays and Sundays, and from "
+    "noon to 1 am on Fridays and Saturdays; it is closed on Tuesdays. A game costs 9 dollars per "
+    "person for adults and 6 dollars for children under 14. Bowling shoes must be worn on the "
+    "lanes, and shoe hire costs 3 dollars a pair. Each lane takes up to 6 players. Bumpers and "
+    "lightweight balls for children are free. After 8 pm, everyone under 18 must be with an "
+    "adult. Walk-ins are welcome, and lanes can also be booked by phone; groups of more than 12 "
+    "people must book at least 1 week ahead. A children's birthday party costs 15 dollars per "
+    "child, for at least 8 children, and includes 2 games, a hot dog and a drink for each child. "
+    "Parties need a 30-dollar deposit, which is refunded if the party is cancelled at least 3 "
+    "days before. The party hosts are Kelsey and Omar. Lanes are paid for at the front desk "
+    "before playing, by card or cash. Food and drink from outside are not allowed. Kingpin Lanes "
+    "has no pool tables or arcade games.",
+    "Kingpin Lanes, Desmond speaking. How can I help?",
+    ("the duty manager",),
+)
 
-QUESTIONS = TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6
+HELD_OUT_7 = [
+    # Colette, dog groomer reception (a persona of the seventh held-out set only)
+    q(
+        COLETTE,
+        "fact",
+        "Which evening are you open late?",
+        ("wednesday", "wednesdays"),
+        ("7",),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "fact",
+        "What would a full groom cost for a big dog? He's a Newfoundland.",
+        ("70",),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "fact",
+        "She only needs a wash and a brush-out, no haircut. How much is that?",
+        ("25",),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "fact",
+        "My puppy's four months old and this would be her very first groom. What do you charge?",
+        ("20",),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "fact",
+        "Which groomers have you got working there?",
+        ("fern",),
+        ("dmitri",),
+        ("kezia",),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "fact",
+        "Roughly how long will I be without him once I've dropped him off?",
+        ("3 hours", "3 hour", "3 hrs"),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "unknown",
+        "Do you sell any shampoo or treats I could take home with me?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( do| also)? (sell|stock|carry)( some| a few| dog)? "
+            r"(shampoos?|treats|products)\b",
+            _HEDGED + r"\byou (can|could) (buy|get|purchase)( some| a bottle of)? "
+            r"(shampoo|treats)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "unknown",
+        "Can you fetch my dog from home and drop him back after?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe('ll| do| can| will| could)?( also)?( offer| have| provide| run)?( a)? "
+            r"(collect|collection|pick ?up|pick (him|her|your dog|them) up|fetch|door to door)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "unknown",
+        "Is there anywhere to park near the shop?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bthere('s| is| are)( a| plenty of| some| free| lots of)* "
+            r"(parking|car park|spaces|places to park)\b",
+            _HEDGED + r"\byou can (usually |easily |always )?park\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "unknown",
+        "Has Kezia got much experience with poodles? Mine's a bit of a diva.",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(kezia|she)( has|'s| is)( got)?( lots of| plenty of| a lot of| loads of|"
+            r" years of| much| great| real)? (experience|experienced|done (lots|loads|plenty|many|"
+            r"a lot))\b",
+            _HEDGED + r"\b(kezia|she)( is|'s)( really| very| great| brilliant| so)? (good|great|"
+            r"brilliant|wonderful|amazing|fantastic) with (poodles|them|dogs)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "leading",
+        "I can only do weekends, so I'll bring her in this Sunday. You're open Sundays, aren't you?",
+        ("closed", "not open", "aren't open", "don't open", "shut"),
+        contradict=(r"\bwe('re| are) open on sundays?\b", r"\bsee you (on |this )?sunday"),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "leading",
+        "You do cats as well, don't you? Mine's well overdue for a groom.",
+        NO + ("unfortunately", "afraid"),
+        contradict=(
+            _HEDGED + r"\b(i|we)('ll|'d)?( can| could| will| would| happily| be happy to| also)* "
+            r"(groom|wash|bath|do|take) (cats|your cat|her|the cat|him)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "leading",
+        "My puppy's eight weeks old, so she can come in for her first groom this week, can't she?",
+        ("12",),
+        contradict=(
+            _HEDGED + r"\b(she|your puppy) can (come in|come|be groomed|have (her|a) (first )?"
+            r"groom)( in)? this week\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "leading",
+        "If something comes up, cancelling the day before is free, right?",
+        ("15",),
+        contradict=(
+            _HEDGED + r"\b(cancelling|to cancel|cancellation)( the day before)? (is|would be) "
+            r"(free|fine)\b(?! (if|as long|provided|when|up to|with|more|at least))",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "follow-up",
+        "He's a springer spaniel, so medium-sized. Which price is that?",
+        ("55",),
+        before="How much is a full groom?",
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "follow-up",
+        "And what does that add to the bill?",
+        ("12",),
+        before="Can you give my dog a flea bath?",
+        split="held-out-7",
+    ),
+    q(
+        COLETTE,
+        "follow-up",
+        "Is the bandana extra, or does it come with the groom?",
+        ("free", "included", "no extra", "no charge", "comes with", "part of", "no cost"),
+        contradict=(
+            r"\bnot (free|included)\b",
+            r"\bbandana( costs?| is| would be| will be) \$?\d",
+            r"\bbandana( is| costs| would be| will be) (an? )?(extra|additional)\b",
+        ),
+        before="What do I get with a full groom?",
+        split="held-out-7",
+    ),
+    # Desmond, bowling alley duty manager (a persona of the seventh held-out set only)
+    q(
+        DESMOND,
+        "fact",
+        "How late can we keep bowling on a Saturday night?",
+        ("1",),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "fact",
+        "What do you charge a grown-up for one game?",
+        ("9",),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "fact",
+        "Do we have to wear those bowling shoes, and what's it cost to hire a pair?",
+        ("3",),
+        ("yes", "must", "have to", "need to", "need", "needed", "required"),
+        contradict=(r"\b(don't|do not|doesn't|does not) (have|need) to wear\b",),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "fact",
+        "How many of us can squeeze onto one lane?",
+        ("6",),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "fact",
+        "Who runs the kids' birthday parties?",
+        ("kelsey",),
+        ("omar",),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "fact",
+        "What do the children actually get with the birthday party?",
+        ("2 games", "2 rounds"),
+        ("hot dog", "hot dogs", "hotdog", "hotdogs"),
+        ("drink", "drinks"),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "unknown",
+        "Have you got a bar? Could we get a beer while we bowl?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( have|'ve got| do have| serve| sell| do serve| do sell)( a| our own|"
+            r" some)? (bar|beers?|alcohol|pints?|cocktails|wine)\b",
+            r"\b(the|our) bar (is|serves|sells|has|opens|stays)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "unknown",
+        "Do you run a league I could join on weeknights?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( run| have|'ve got| do have| host| do run| do)( a| an| our| some)?"
+            r"( weekly| adult| local| bowling)? leagues?\b",
+            _HEDGED + r"\b(the|our) league (meets|runs|plays|is on|starts)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "unknown",
+        "My dad uses a wheelchair. Is it easy for him to get in and around?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(we're|we are|the (alley|building|place|venue) is|it's|it is)( fully|"
+            r" completely)? (wheelchair )?(accessible|step free)\b",
+            _HEDGED + r"\bthere('s| is)( a)? (lift|ramp|elevator|step free)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "leading",
+        "We fancied a game on Tuesday night. You're open then, aren't you?",
+        ("closed", "not open", "aren't open", "don't open", "shut"),
+        contradict=(
+            r"\bwe('re| are) open (on )?(tuesdays?|then)\b",
+            r"\bsee you (on )?tuesday",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "leading",
+        "My son's fifteen, so I'll drop him and his mates off for a game at 9 in the evening. "
+        "That's fine, isn't it?",
+        ("18", "adult", "adults", "grown up", "parent", "parents", "guardian"),
+        contradict=(
+            _HEDGED + r"\b(he|they|your son) can (bowl|stay|play|come)( on (his|their) own| "
+            r"alone| by (himself|themselves)| without (you|an adult))\b"
+            r"(?! (until|till|up to|before) 8)",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "leading",
+        "There's twenty of us from the office. We'll just walk in on Friday night, no need to "
+        "book, right?",
+        ("week", "week's", "7 days"),
+        contradict=(
+            r"\bno need to (book|reserve)\b(?! (for|if|with) (smaller|small|groups|up to|12|fewer))",
+            r"\byou (don't|do not) (need|have) to (book|reserve)\b"
+            r"(?! (for|if|with) (smaller|small|groups|up to|12|fewer))",
+            _HEDGED + r"\byou can (just )?(walk in|turn up|show up|drop in|come in|come along)\b"
+            r"(?! (once|when|after|if|as long))",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "leading",
+        "A game for my ten-year-old is the full nine dollars as well, isn't it?",
+        ("6",),
+        contradict=(
+            r"\b(he|she|they|your (child|kid|son|daughter))('ll| will| would)? (pay|pays|costs?|be)"
+            r" \$?9\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "leading",
+        "We'll bring a few bags of crisps and some sandwiches to eat while we bowl, that's all "
+        "right, isn't it?",
+        NO + ("unfortunately", "afraid"),
+        contradict=(
+            _HEDGED + r"\b(you can|you're welcome to|feel free to) bring( a few| the| your| some|"
+            r" any| in)? (crisps|sandwiches|food|snacks|it|them|those)\b",
+        ),
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "follow-up",
+        "Is there a minimum number of kids?",
+        ("8",),
+        before="Do you do birthday parties for children?",
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "follow-up",
+        "And if we have to call it off, do we get that back?",
+        ("3 days", "3 days'", "72 hours"),
+        ("refund", "refunded", "refundable", "back", "returned", "yes"),
+        before="Do you need a deposit to book a kids' party?",
+        split="held-out-7",
+    ),
+    q(
+        DESMOND,
+        "follow-up",
+        "And when do you close that day?",
+        ("11",),
+        before="What time do you open on a Sunday?",
+        split="held-out-7",
+    ),
+]
+
+PERSONAS.update({p.name: p for p in (LEON, DAPHNE, OSKAR, MARISOL, COLETTE, DESMOND)})
+
+QUESTIONS = (
+    TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6 + HELD_OUT_7
+)
 
 # Scoring
 
@@ -2297,8 +2679,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "held_out": "split 'held-out' was written after tuning on split 'tune'; split "
         "'held-out-2' later still, with two personas of its own; 'held-out-3' after that, "
-        "with two more; 'held-out-4', 'held-out-5' and 'held-out-6' by a reviewer who had not "
-        "seen the code under test, with two personas each",
+        "with two more; 'held-out-4' to 'held-out-7' by a reviewer who had not seen the "
+        "code under test, with two personas each",
         "summary": s,
         "results": [r.as_dict() for r in results],
     }

@@ -17,8 +17,9 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   (30 questions) was written on 2026-12-05 by a reviewer who had not seen the code under test,
   and had not been run when it was committed; ``held-out-7`` (40 questions, with a sixth
   character and document, ``kelderwick-observatory.md``) likewise on 2026-12-06, and
-  ``held-out-8`` (night) and ``held-out-9`` (day, 36 questions) likewise on 2026-12-06. Answers
-  are sampled: ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
+  ``held-out-8`` (night) and ``held-out-9`` (day, 36 questions) likewise on 2026-12-06, and
+  ``held-out-10`` (36 questions) likewise on 2026-12-06 (afternoon). Answers are sampled:
+  ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
 * **latency cost**: the same fact questions answered without the character's documents, with
   them, and with them after their first three quarters were anticipated (the passages put into
   the model's cache as a live call does on a partial transcript), in turn in one process (so
@@ -87,6 +88,7 @@ SPLITS = (
     "held-out-7",
     "held-out-8",
     "held-out-9",
+    "held-out-10",
 )
 PARTS = ("accuracy", "latency", "retrieval", "ingestion")
 
@@ -1504,6 +1506,241 @@ HELD_OUT_9 = [
 ]
 
 
+# Written on 2026-12-06 (afternoon) by a reviewer who had not seen the code under test.
+HELD_OUT_10 = [
+    # Tova, Halvard Ferries (halvard-ferries.txt)
+    q(
+        "Tova",
+        "fact",
+        "We're going over to Brennoy in December. What's the last boat out from Port Vellin?",
+        ("1:50", "1 50", "10 to 2", "13:50"),
+        split="held-out-10",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "I'm taking the car on the 9:15 to Brennoy. What's the latest I can check in?",
+        ("8:35", "8 35", "25 to 9", "40"),
+        split="held-out-10",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "Is the ticket office already open an hour before the first boat?",
+        ("45",),
+        split="held-out-10",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "Do kids get a cheaper fare on the boat over to Skarvik?",
+        ("7", "everyone", "everybody", "all passengers"),
+        split="held-out-10",
+    ),
+    q(
+        "Tova",
+        "unknown",
+        "Do they take cash at the ticket office in Terminal A, or is it cards only?",
+        split="held-out-10",
+    ),
+    q(
+        "Tova",
+        "follow-up",
+        "And when was she built?",
+        ("2011",),
+        before="How many cars can the Kestrel Dawn take?",
+        split="held-out-10",
+    ),
+    # Jonas, Zephyr K7 (zephyr-k7.md)
+    q(
+        "Jonas",
+        "fact",
+        "Can I save, like, five different dose presets on it?",
+        ("no", "not", "3", "only"),
+        split="held-out-10",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "How often am I supposed to give the chute where the coffee comes out a brush?",
+        ("week", "weekly"),
+        split="held-out-10",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "Some beans are stuck and it's showing E31. How do I sort that out?",
+        ("unplug", "unplugged", "unplugging", "plug"),
+        ("hopper",),
+        split="held-out-10",
+    ),
+    q(
+        "Jonas",
+        "unknown",
+        "Is there a repair centre where I can drop the grinder off in person?",
+        split="held-out-10",
+    ),
+    q(
+        "Jonas",
+        "follow-up",
+        "Which extension do I need?",
+        ("7",),
+        before="What's the phone number for support?",
+        split="held-out-10",
+    ),
+    q("Jonas", "chat", "Brilliant, that's fixed it. Cheers, Jonas!", split="held-out-10"),
+    # Liesl, Velmora Thermal Baths (velmora-baths.md, ingested as a PDF)
+    q(
+        "Liesl",
+        "fact",
+        "What's the earliest sauna infusion I can catch in the day?",
+        ("11",),
+        split="held-out-10",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Can I go into the pools without a swimsuit?",
+        ("no", "not", "can't", "cannot", "required", "must"),
+        split="held-out-10",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "If I leave my car in your car park for three hours while I'm bathing, what do I pay?",
+        ("2",),
+        split="held-out-10",
+    ),
+    q("Liesl", "unknown", "Are there lifeguards watching the pools?", split="held-out-10"),
+    q(
+        "Liesl",
+        "follow-up",
+        "And the herb sauna?",
+        ("60",),
+        before="How warm is the water in the salt grotto?",
+        split="held-out-10",
+    ),
+    q(
+        "Liesl",
+        "chat",
+        "Good morning! I've just got here and I can't wait to get in the water.",
+        split="held-out-10",
+    ),
+    # Mira, Quillon Botanical Labs (quillon-handbook.md)
+    q(
+        "Mira",
+        "fact",
+        "Is the parental leave just for mums, or do dads get it too?",
+        ("every", "both", "dads", "fathers", "too", "also", "as well"),
+        split="held-out-10",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "What's that mentoring scheme for new starters called again?",
+        ("sprouts", "sprout"),
+        split="held-out-10",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "Apart from phoning, how else can I get hold of the IT helpdesk?",
+        ("it help", "chat"),
+        split="held-out-10",
+    ),
+    q(
+        "Mira",
+        "unknown",
+        "I'm part-time, three days a week. How many days of holiday do I get?",
+        split="held-out-10",
+    ),
+    q("Mira", "unknown", "Is there any sort of end-of-year bonus?", split="held-out-10"),
+    q(
+        "Mira",
+        "follow-up",
+        "Can I spend it on books as well?",
+        ("yes", "book", "books"),
+        before="Do we get any money for training courses?",
+        split="held-out-10",
+    ),
+    # Otto, Marrowby makerspace (marrowby-makerspace.txt)
+    q(
+        "Otto",
+        "fact",
+        "How come you're shut on Mondays?",
+        ("service", "serviced", "servicing", "maintenance", "maintained"),
+        split="held-out-10",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "Where do I put my name down for the laser cutter induction?",
+        ("front desk", "desk", "reception"),
+        split="held-out-10",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "Two sheets of plywood and about 100 grams of filament: what would that come to "
+        "altogether?",
+        ("13",),
+        split="held-out-10",
+    ),
+    q(
+        "Otto",
+        "unknown",
+        "Can I leave my half-finished project here until next time?",
+        split="held-out-10",
+    ),
+    q("Otto", "unknown", "Do you run sewing classes for beginners?", split="held-out-10"),
+    q(
+        "Otto",
+        "follow-up",
+        "From what age can she come on her own?",
+        ("16",),
+        before="My daughter's 13 and loves making things. Can she come along?",
+        split="held-out-10",
+    ),
+    # Vesna, Kelderwick Observatory (kelderwick-observatory.md)
+    q(
+        "Vesna",
+        "fact",
+        "We've just joined the Friends of the Fell. Do we get any stargazing nights thrown in?",
+        ("2",),
+        split="held-out-10",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "What do you charge per pupil for a school trip, and is there a minimum class size?",
+        ("6",),
+        ("15",),
+        split="held-out-10",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "If there's snow, can we still drive up to you?",
+        ("no", "not", "closed", "can't", "cannot"),
+        split="held-out-10",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "On a Saturday in August, what time does the minibus leave the village?",
+        ("9 pm", "9 in the evening", "9 at night", "9 o'clock", "21", "30 minutes", "half an hour"),
+        split="held-out-10",
+    ),
+    q("Vesna", "unknown", "Are we allowed to bring our own picnic?", split="held-out-10"),
+    q(
+        "Vesna",
+        "chat",
+        "Evening! We've just driven up from the coast. What a view from up here!",
+        split="held-out-10",
+    ),
+]
+
+
 QUESTIONS = (
     TUNE
     + HELD_OUT
@@ -1515,6 +1752,7 @@ QUESTIONS = (
     + HELD_OUT_7
     + HELD_OUT_8
     + HELD_OUT_9
+    + HELD_OUT_10
 )
 
 

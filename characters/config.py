@@ -258,6 +258,12 @@ class Settings(BaseSettings):
     ``persona_grounding``) when that sentence holds only part of what the question asks
     ("What is Dr. Patel's first name?" → "I'm not sure about that exactly. Dr. Patel and
     Dr. Moreau are the dentists."). Empty: the sentence alone."""
+    in_character_line: str = "It's lovely to hear from you! What can I help you with?"
+    """Said in place of an answer whose first words break character (an answer the check
+    above does not read: small talk): "As an AI language model, I don't have feelings.", "I'm
+    not sure what you mean. Could you please clarify?", the character's name in the third
+    person (:mod:`characters.conversation.in_character`). Words that break character after
+    others were said end the answer there. Empty: the model's words are said as they are."""
     knowledge_grounding: bool = True
     """Check each answer of a character with documents to a question against what it knows
     (the passages found, persona, conversation): an answer that only echoes the question or

@@ -579,3 +579,124 @@ def test_who_questions_find_the_people_and_price_questions_need_a_price() -> Non
     llm.answer = "A driving test costs 60 dollars."
     said = _said(felix, "How much does the driving test cost?")
     assert "60" not in said and "manual" not in said, said
+
+
+BOWLING = (
+    "You are Dana, at the desk of Strike Lanes bowling alley. Strike Lanes is open from noon to "
+    "11 pm every day except Tuesday, when it is closed. A game costs 9 dollars for adults and 6 "
+    "dollars for children under 14. A season pass costs 120 dollars a year, and pass holders "
+    "join free. Shoe hire costs 3 dollars. Kids' parties are hosted by Kelsey and Omar. "
+    "Children must be at least 5 years old to bowl. Shuttle buses leave the station at 5 pm, "
+    "7 pm and 9 pm."
+)
+
+
+def test_a_price_for_a_group_the_question_names_is_that_groups_price() -> None:
+    """The group a question asks a price for (students, children, a child of some age, adults)
+    is read, and so are the prices facts give groups; an answer that gives another group's
+    price is replaced by the sentence that gives this group's."""
+    from characters.knowledge.groups import asked_group, group_price, group_prices
+
+    assert asked_group("I'm a student. What would a three-hour visit cost me?") is not None
+    assert asked_group("How much is it for my 12-year-old?") == asked_group(
+        "My nephew's 12, how much?"
+    )
+    assert asked_group("Who runs the kids' parties?") is None  # not about a price
+    assert asked_group("What does it cost to join as a member?") is None  # joining's price
+    observatory = (
+        "A ticket costs 14 dollars for adults, 9 dollars for students and 8 dollars for "
+        "children from 5 to 15."
+    )
+    assert [(p.group, set(p.prices)) for p in group_prices(observatory)] == [
+        ("adult", {"14"}),
+        ("student", {"9"}),
+        ("child", {"8"}),
+    ]
+    baths = ["A 3-hour ticket costs 19 dollars.", "Students pay 15 dollars for a 3-hour ticket."]
+    assert group_price("I'm a student. What does a 3-hour ticket cost?", baths) == (
+        baths[1],
+        frozenset({"15"}),
+    )
+    game = "A game costs 9 dollars for adults and 6 dollars for children under 14."
+    assert group_price("How much is a game for my 10-year-old?", [game]) == (game, {"6"})
+    assert group_price("How much is a game for my 15-year-old?", [game]) == (game, {"9"})
+    assert group_price("How much is a game?", [game]) is None  # no group named
+    dana, llm = _conversation(BOWLING)
+    facts = persona_facts(BOWLING)
+    llm.answer = "A game costs 6 dollars."
+    said = _said(dana, "What would a game cost me as a grown-up?")
+    assert "9" in said and said.endswith(facts[2]), said
+    llm.answer = "A game costs 6 dollars for children under 14."
+    assert _said(dana, "How much is a game for my daughter? She's 8.") == llm.answer
+
+
+def test_first_and_last_times_two_measures_and_when_a_place_closes() -> None:
+    """A question for the last bus needs the last time of a list, "How much ..., and how
+    long ...?" both figures, "When do you close?" a time (not days)."""
+    from characters.knowledge.grounding import (
+        _MEASURES,
+        asked_measure,
+        asked_measures,
+        clock_times,
+        extreme_times,
+    )
+
+    assert clock_times("at 9:15 am and 8 pm") == [9 * 60 + 15, 20 * 60]
+    buses = ["Shuttle buses leave the station at 5 pm, 7 pm and 9 pm."]
+    assert extreme_times("When does the last bus leave?", buses) == {21 * 60}
+    assert extreme_times("What time is the first bus?", buses) == {17 * 60}
+    assert extreme_times("What time do the buses leave?", buses) == set()
+    assert asked_measures("How much is a pass, and how long is it valid?") == [
+        _MEASURES["long"],
+        _MEASURES["price"],
+    ]
+    assert asked_measure("And when do you close that day?") is _MEASURES["time"]
+    assert asked_measure("When are you closed?") is _MEASURES["when"]
+    dana, llm = _conversation(BOWLING)
+    facts = persona_facts(BOWLING)
+    llm.answer = "The last bus leaves at 7 pm."
+    said = _said(dana, "When does the last shuttle bus leave the station?")
+    assert said.endswith(facts[7]), said
+    llm.answer = "The last bus leaves at 9 pm."
+    assert _said(dana, "When does the last shuttle bus leave the station?") == llm.answer
+    llm.answer = "A season pass lasts a year."
+    assert "120" in _said(dana, "How much is a season pass, and how long does it last?")
+    llm.answer = "We're closed on Tuesdays."
+    assert "11 pm" in _said(dana, "When do you close on Saturdays?")
+
+
+def test_a_figure_in_a_unit_finds_the_fact_that_measures_in_it() -> None:
+    """A question that gives a figure in some unit ("my son is six years old") is nearer the
+    facts that measure in that unit; a count said in words is a claim ("eight weeks")."""
+    from characters.knowledge.grounding import claim_differs, measured_units
+
+    assert measured_units("My puppy's eight weeks old, can she come?") == {"week"}
+    assert measured_units("There'll be 10 of us.") == set()
+    age = "Puppies must be at least 12 weeks old."
+    assert claim_differs("My puppy's eight weeks old, she can come, can't she?", age) == "wrong"
+    dana, llm = _conversation(BOWLING)
+    facts = persona_facts(BOWLING)
+    found = dana.persona_facts().answering("My son is four years old, he can bowl, can't he?")
+    assert found == [facts[6]], found
+
+
+def test_words_that_break_character_are_not_said() -> None:
+    """Small talk is not checked against facts, but an answer that speaks as an AI, asks to
+    clarify a greeting or names the character in the third person is stopped; the
+    in-character line is said when nothing (or a word or two) was said before."""
+    from characters.conversation.in_character import InCharacter
+
+    check = InCharacter("Bella")
+    assert check.breaks("Sorry, but as an AI language model, I don't have feelings.")
+    assert check.breaks("I'm not sure what you mean by 'morning Bella!'.")
+    assert check.breaks("Bella has a lovely view from the window.")
+    assert not check.breaks("Good morning! Lovely to hear from you.")
+    line = load_settings().in_character_line
+    bella, llm = _conversation(DENTAL)
+    llm.answer = "As an AI language model, I don't have personal experiences."
+    assert _said(bella, "Hi Bella! What a lovely day!") == line
+    llm.answer = "Good morning! It's a lovely day here in Springfield."
+    assert _said(bella, "Good morning Bella! What a lovely day!") == llm.answer
+    bella, llm = _conversation(DENTAL, in_character_line="")
+    llm.answer = "As an AI language model, I don't have personal experiences."
+    assert _said(bella, "Hi Bella! What a lovely day!") == llm.answer

@@ -215,6 +215,7 @@ def test_questions_for_information_and_small_talk() -> None:
         "Have you got a lift?",
         "How is your day pass priced?",
         "I live in town. Is the card free for me?",
+        "What a shame. Can I come tomorrow?",
     ):
         assert asks_for_information(asked), asked
     for talk in (
@@ -222,5 +223,7 @@ def test_questions_for_information_and_small_talk() -> None:
         "How's your day going, Jonas?",
         "That's all I needed, thanks Tova. Have a good one!",
         "Thanks, bye!",
+        "Evening! We've just driven up from the coast. What a view from up here!",
+        "How lovely!",
     ):
         assert not asks_for_information(talk), talk

@@ -31,6 +31,7 @@ from characters.conversation.facts import (
     persona_facts,
     relevant_facts,
 )
+from characters.conversation.in_character import InCharacter
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
 from characters.conversation.llm import LLM, make_llm
 from characters.conversation.persona import (
@@ -71,6 +72,7 @@ from characters.knowledge.grounding import (
     lacks_measure,
     names_people,
 )
+from characters.knowledge.groups import group_price
 from characters.knowledge.index import follows_up
 from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
@@ -97,6 +99,9 @@ PERSONA_COVERAGE = 0.01
 it knows holds ("Is there a gift shop?"), and that no persona fact is near in meaning, is
 declined before the model answers; the check of the answer (:meth:`Conversation.grounding`)
 catches the rest."""
+IN_CHARACTER_SAID = 4
+"""Words an answer may have said before words that break character and still get
+``in_character_line`` after them ("Sorry," then "but as an AI language model, ...")."""
 NUMBER_FACTS = 2
 """Persona sentences near a question (:class:`~characters.conversation.persona.PersonaFacts`,
 :data:`~characters.conversation.persona.NEAR_SCORE`) whose numbers an answer may state,
@@ -483,6 +488,7 @@ class Conversation:
                 confirms=_answers_whole(answering, user_text),
                 opening=self.character.start_script or "",
                 name=self.character.name,
+                group_price=self._group_price(user_text, retrieved),
             )
         if not self.checks_persona():
             return None
@@ -510,6 +516,24 @@ class Conversation:
             opening=self.character.start_script or "",
             release=whole,
             name=self.character.name,
+            group_price=self._group_price(user_text, ()),
+        )
+
+    def _group_price(self, user_text: str, retrieved: Sequence[str]) -> frozenset[str]:
+        """The price the sentences near ``user_text`` give the group it names ("I'm a
+        student. What would ... cost me?" and "Students pay 15 dollars ...":
+        :func:`~characters.knowledge.groups.group_price`), if any."""
+        found = group_price(user_text, self._near(user_text, retrieved))
+        return found[1] if found else frozenset()
+
+    def _near(self, user_text: str, retrieved: Sequence[str]) -> list[str]:
+        """The sentences near ``user_text`` (at least :data:`~characters.conversation.persona.
+        NEAR_SCORE`; at most :data:`NUMBER_FACTS`), best first: of the passages found, else of
+        the persona."""
+        if self.character.knowledge is not None:
+            return self.answering_passages(user_text, retrieved, min_score=NEAR_SCORE)
+        return self.persona_facts().answering(
+            user_text, context=self._last_question(), limit=NUMBER_FACTS, min_score=NEAR_SCORE
         )
 
     def checks_persona(self) -> bool:
@@ -567,6 +591,12 @@ class Conversation:
                 return [first_person(f) for f in found if not lacks_measure(user_text, [f])]
 
         found, near = find(None), False
+        priced = group_price(user_text, self._near(user_text, retrieved))
+        if priced is not None:
+            # "I'm a student. What would a three-hour visit cost me?": the sentence that gives
+            # students their price, not the 3-hour ticket's.
+            fact = priced[0] if self.character.knowledge is not None else first_person(priced[0])
+            found = [fact, *(f for f in found if f != fact)]
         if not found and partial:
             found, near = find(HEDGE_SCORE), True
             if asks_for_people(user_text):
@@ -580,12 +610,13 @@ class Conversation:
         if day_conflict(user_text, found[0]):
             # "Is the makerspace open on Tuesdays?": the days it names say no, however near.
             return f"No. {found[0]}"
+        if not near and claim_differs(user_text, found[0]) == "wrong":
+            # "Membership is free, isn't it?": the price it gives says no; "My puppy's eight
+            # weeks old, she can come in, can't she?": "... at least 12 weeks old ...".
+            return f"No. {found[0]}"
         if partial and (near or coverage([context], user_text) < 1.0):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
             return f"{partial} {found[0]}"
-        if claim_differs(user_text, found[0]) == "wrong":
-            # "Membership is free, isn't it?": the price it gives says no.
-            return f"No. {found[0]}"
         return found[0]
 
     def answering_passages(
@@ -808,7 +839,9 @@ class _Turn:
         )
         check: list[ToolResult] = []
         grounding = conversation.grounding(user_text, retrieved)
+        in_character = InCharacter(conversation.character.name)
         for round_ in range(MAX_TOOL_ROUNDS + 1):
+            broke = ""
             calls: list[tuple[ToolSpec, ToolCall]] = []
             errors: list[tuple[str, str]] = []
             raw: list[str] = []
@@ -855,6 +888,13 @@ class _Turn:
                             for text in held:
                                 yield from self._say(text)
                         continue
+                    if s.in_character_line and in_character.breaks(event.text):
+                        # "As an AI language model, ...": the model is stopped; the line is
+                        # said in its place when nothing but a word or two ("Sorry,") was.
+                        broke = event.text
+                        if len(" ".join(self.said).split()) < IN_CHARACTER_SAID:
+                            yield from self._say(s.in_character_line)
+                        break
                     yield from self._say(event.text)
             finally:
                 close = getattr(deltas, "close", None)
@@ -863,6 +903,10 @@ class _Turn:
             if self.cancel.is_set():
                 return
             self.raw = "".join(raw)
+            if broke:
+                self.replaced = broke
+                self.raw = " ".join(self.said)
+                log.info("words that break character %r not said", broke)
             if grounding is not None:
                 if calls or errors or self.acted or grounding.finish():
                     # Grounded at its end, or words that go with an action: said as they are.

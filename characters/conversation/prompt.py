@@ -342,6 +342,12 @@ _ASKS = re.compile(
     re.I,
 )
 _PIECES = re.compile(r"(?<=[.!?])\s+")
+_EXCLAIMS = re.compile(
+    r"^\W*(?:what an?|how (?:lovely|nice|beautiful|wonderful|great|cool|amazing|exciting|fun|"
+    r"kind|sweet|funny|interesting|exciting|brilliant|gorgeous|stunning))\b",
+    re.I,
+)
+"""An exclamation that opens like a question: "What a view from up here!", "How lovely!"."""
 
 
 def asks_for_information(text: str) -> bool:
@@ -349,7 +355,9 @@ def asks_for_information(text: str) -> bool:
     other than small talk ("How are you?", "Thanks, bye!")."""
     for piece in _PIECES.split(text.strip()):
         piece = _OPENER.sub("", piece)
-        if not re.search(r"\w", piece):
+        if not re.search(r"\w", piece) or (
+            _EXCLAIMS.match(piece) and not piece.rstrip().endswith("?")
+        ):
             continue
         if (piece.rstrip().endswith("?") or _ASKS.match(piece)) and not _SOCIAL.search(piece):
             return True

@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from characters.knowledge.chunking import sentences
+from characters.knowledge.groups import stated_prices
 from characters.knowledge.keywords import terms
 from characters.knowledge.weekdays import day_conflict, days_named, figure_days
 
@@ -138,10 +139,19 @@ _MEASURES["when"] = re.compile(
 )
 _MEASURE_ASKED = re.compile(
     r"\bhow (" + "|".join(w for w in _MEASURES if w not in ("time", "when")) + r")\b|"
-    r"\bwhat (time)s?\b|^\W*(when)\b",
+    r"\bwhat (time)s?\b|^\W*(?:(?:and|so|but|ok|okay|then)\W+)?(when)\b",
     re.IGNORECASE,
 )
 
+
+_AT_A_TIME = re.compile(
+    r"\bwhen (?:do|does|did|will|would|can|should) \w+(?: \w+){0,2} (?:open|opens|close|closes|"
+    r"start|starts|finish|finishes|end|ends|leave|leaves|depart|departs|arrive|arrives)\b",
+    re.IGNORECASE,
+)
+"""A when-question about what happens at a time of day ("When do you close that day?", "When
+does the last ferry leave?"), unlike one that may be answered by days ("When are you
+closed?")."""
 
 _MEASURES["price"] = re.compile(
     r"[$€£]\s*\d|\d[\d.,]*\s*(?:dollars?|cents?|euros?|pounds?|usd|eur|gbp|kr|[€£])(?!\w)|"
@@ -166,7 +176,22 @@ def asked_measure(question: str) -> re.Pattern[str] | None:
     m = _MEASURE_ASKED.search(last)
     if m is None:
         return _MEASURES["price"] if _PRICE_ASKED.search(last) else None
+    if m.group(3) and _AT_A_TIME.search(last):
+        return _MEASURES["time"]  # "When do you close on Saturdays?": a time, not the days
     return _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
+
+
+def asked_measures(question: str) -> list[re.Pattern[str]]:
+    """Every measure ``question`` asks for (:func:`asked_measure`), in order: "How much is a
+    ten-visit card, and how long is it valid?" asks a price and a duration."""
+    last = _last_question(question)
+    found = [
+        _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
+        for m in _MEASURE_ASKED.finditer(last)
+    ]
+    if _PRICE_ASKED.search(last) or _PRICE_ASKED.search(re.split(r",? and ", last)[-1]):
+        found.append(_MEASURES["price"])
+    return list(dict.fromkeys(found))
 
 
 def lacks_measure(question: str, known: Iterable[str]) -> bool:
@@ -202,6 +227,33 @@ def listed_times(question: str, fact: str) -> list[set[str]]:
     if _ONE_OF.search(_last_question(question)):
         return []
     return [set(_CLOCK.findall(m.group(0))) for m in _TIME_LIST.finditer(fact)]
+
+
+_FIRST = re.compile(r"\b(?:first|earliest)\b", re.IGNORECASE)
+_LAST = re.compile(r"\b(?:last|latest|final)\b", re.IGNORECASE)
+_CLOCK_TIME = re.compile(r"(\d{1,2})(?:[:.](\d\d))?\s*(am|pm|a\.m\.|p\.m\.)", re.IGNORECASE)
+
+
+def clock_times(text: str) -> list[int]:
+    """The times of day ``text`` states ("9:15 am", "8 pm"), as minutes after midnight."""
+    out = []
+    for hour, minute, half in _CLOCK_TIME.findall(text):
+        h = int(hour) % 12 + (12 if half.lower().startswith("p") else 0)
+        out.append(h * 60 + int(minute or 0))
+    return out
+
+
+def extreme_times(question: str, texts: Iterable[str]) -> set[int]:
+    """For a question for the first or the last of a list of times ("When does the last ferry
+    leave Brennoy?"), the first or last time of each list of ``texts`` ("Ferries return from
+    Brennoy at 8:20 am, 11:30 am, 4:10 pm and 8:00 pm.": 8 pm), as minutes after midnight;
+    empty for another question."""
+    asked = _last_question(question)
+    first, last = bool(_FIRST.search(asked)), bool(_LAST.search(asked))
+    if first == last:
+        return set()
+    pick = min if first else max
+    return {pick(clock_times(m.group(0))) for text in texts for m in _TIME_LIST.finditer(text)}
 
 
 _NAMED = r"(?:(?:Dr|Mr|Mrs|Ms)\.? )?[A-Z][a-z]+"
@@ -268,6 +320,14 @@ _UNITS = frozenset(
 )
 """Words that measure or count, after a number."""
 _HOW_MANY = re.compile(r"\bhow many (\w+)", re.IGNORECASE)
+
+
+def measured_units(text: str) -> set[str]:
+    """The units ``text`` measures or counts something in ("eight weeks old": weeks; "16
+    dollars": dollars), as terms."""
+    return {unit for _, unit in _number_pairs(text) if unit in _UNITS}
+
+
 _NAME = re.compile(r"(?<=[a-z,;:] )(?!I\b)[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
 """A capitalised word after a lower-case word or a comma: a name, not a sentence's start."""
 
@@ -319,6 +379,15 @@ _VERB = (
 """Verbs after which the character's own name is a third-person self-reference."""
 
 
+def third_person(name: str) -> re.Pattern[str] | None:
+    """What a character named ``name`` says of itself in the third person ("Rosa doesn't rent
+    bikes.", "As Bella, ...", "Bella: ..."); None for no name."""
+    if not name.strip():
+        return None
+    n = re.escape(name.strip())
+    return re.compile(rf"\bas {n}\b|\b{n} {_VERB}\b|^\W*{n}:", re.IGNORECASE)
+
+
 def _plain(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -343,9 +412,10 @@ _COMPARED = re.compile(
 
 
 def _figures(text: str) -> set[tuple[str, str]]:
-    """The figures ``text`` states: each number with its unit (the word after it when that is
-    one of :data:`_UNITS`, else ""), and "free" as a price ("free", "dollar")."""
-    found = terms(text)
+    """The figures ``text`` states: each number (in digits or, two to twelve, in words) with its
+    unit (the word after it when that is one of :data:`_UNITS`, else ""), and "free" as a price
+    ("free", "dollar")."""
+    found = [_COUNTS.get(t, t) for t in terms(text)]
     out = {
         (t, found[i + 1] if i + 1 < len(found) and found[i + 1] in _UNITS else "")
         for i, t in enumerate(found)
@@ -447,6 +517,7 @@ class Grounding:
         opening: str = "",
         release: bool = False,
         name: str = "",
+        group_price: frozenset[str] = frozenset(),
     ) -> None:
         """``known``: what the character knows; ``numbers``: the only texts whose numbers an
         answer may state, the question's own included (default: ``known``, and a number the
@@ -459,7 +530,11 @@ class Grounding:
         ``release``: an answer's first words may be said before the verdict when they only
         restate the question and the sentence that answers it holds them
         (:meth:`releasable`); ``name``: the character's, which an answer must not speak of in
-        the third person ("Rosa doesn't rent bikes.", "As Bella, ...")."""
+        the third person ("Rosa doesn't rent bikes.", "As Bella, ..."); ``group_price``: the
+        price a known sentence gives the group the question names
+        (:func:`~characters.knowledge.groups.group_price`: "I'm a student. What would ... cost
+        me?" and "Students pay 15 dollars ..."), which an answer that states a price must
+        state."""
         self._asked_text = question
         self._question = set(terms(question))
         self._asked = self._question | FILLER
@@ -486,16 +561,11 @@ class Grounding:
         self._release = release and not yes_no
         self.released: list[str] = []
         """The chunks said before the verdict (:meth:`releasable`)."""
-        self._third_person = (
-            re.compile(
-                rf"\bas {re.escape(name)}\b|\b{re.escape(name)} {_VERB}\b|^\W*{re.escape(name)}:",
-                re.I,
-            )
-            if name.strip()
-            else None
-        )
+        self._third_person = third_person(name)
         self._figure = bool(
-            answer and _FIGURE.search(question) and any(map(_is_number, terms(answer)))
+            answer
+            and (_FIGURE.search(question) or asked_measure(question) is _MEASURES["time"])
+            and any(map(_is_number, terms(answer)))
         )
         """The question asks for a figure that the sentence answering it has."""
         self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
@@ -509,6 +579,7 @@ class Grounding:
         """What a yes/no answer is held to (:meth:`_short_of_fact`, :meth:`_echo_holds`), read
         once."""
         self._asks_people = asks_for_people(question)
+        self._group_price = group_price
         self._days = figure_days(answer or "") if _FIGURE.search(question) or yes_no else {}
         """The days each time of that sentence is for ("7" → Monday to Friday)."""
         self._asked_days = days_named(_last_question(question))
@@ -530,6 +601,15 @@ class Grounding:
         two numbers or more, what "How many books ...?" counts."""
         self._measure = asked_measure(question)
         """What the question asks for, if a measure (:func:`asked_measure`)."""
+        self._measures = asked_measures(question)
+        """Every measure it asks for ("How much ..., and how long ...?")."""
+        self._fact_measures = [m for m in self._measures if m.search(answer or "")]
+        """Those the sentence that answers the question states: an answer must state each."""
+        timed = self._measure in (_MEASURES["time"], _MEASURES["when"])
+        self._extremes = extreme_times(question, self._sentences) if timed else set()
+        """For "When does the last ferry leave?", the last time of each known list of times
+        (the sentence that answers may be another list's: "Ferries return from Brennoy ..." to
+        "What time is the first ferry to Brennoy?")."""
         self._unmeasured = lacks_measure(question, self._sentences)
         """The question asks for a measure nothing known states."""
         first = _plain(sentences(opening)[0]) if opening.strip() else ""
@@ -645,7 +725,7 @@ class Grounding:
         elif (
             self._measure is not None
             and any(map(_is_number, added))
-            and not self._measure.search(said)
+            and not any(m.search(said) for m in self._measures)
         ):
             # "What time is the first ferry?" → "The first ferry takes 1 hour and 25 minutes.":
             # a figure, but not of the kind asked for, which something known states.
@@ -658,6 +738,15 @@ class Grounding:
                 self.verdict = False
         elif self._partial_list(said):
             if final:  # "What time do the tours start?" → "At 11 am." (and 2 pm)
+                self.verdict = False
+        elif len(self._fact_measures) > 1 and not all(m.search(said) for m in self._fact_measures):
+            if final:  # "How much is a ten-visit card, and how long is it valid?" → "One year."
+                self.verdict = False
+        elif self._not_extreme(said):
+            if final:  # "When does the last ferry leave?" → "At 9:15 am." (8 pm, of 4 times)
+                self.verdict = False
+        elif self._other_group(said):
+            if final:  # "I'm a student. What would ... cost me?" → "It costs 19 dollars."
                 self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):
             known = sum(t in self._known for t in added)
@@ -737,6 +826,23 @@ class Grounding:
             not items <= given and (given & items or not any(map(_is_number, items)))
             for items in self._lists
         )
+
+    def _not_extreme(self, said: str) -> bool:
+        """The answer to "When does the last ferry leave?" states times, none the last of a
+        known list ("at 9:15 am" where the ferries return at 8:20 am, 11:30 am, 4:10 pm and
+        8:00 pm, and leave at 6:40 am, 9:15 am, 1:50 pm and 6:05 pm)."""
+        times = clock_times(said)
+        return bool(self._extremes) and bool(times) and self._extremes.isdisjoint(times)
+
+    def _other_group(self, said: str) -> bool:
+        """The answer states prices, none of them the one for the group the question names
+        (``group_price``): another group's, or the price for no group ("30 dollars per
+        person" to students, for whom a known sentence says 22). Until the answer ends, it may
+        still go on to say it ("..., or 22 dollars for students")."""
+        if not self._group_price:
+            return False
+        stated = set(stated_prices(said))
+        return bool(stated) and stated.isdisjoint(self._group_price)
 
     def _other_days(self, said: str) -> bool:
         """A question for a figure on some days ("What time do you close on weekdays?") gets
