@@ -2272,8 +2272,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "on 'tune', and run once; 'held-out-4' was written on 2026-12-05, before the code it "
         "tests was changed; 'held-out-5' was also written on 2026-12-05, before the code it "
         "tests was changed; 'held-out-6' and 'held-out-7' likewise on 2026-12-05 and 2026-12-06; "
-        "'held-out-8' on 2026-12-06 (night) and 'held-out-9' on 2026-12-06 (day), each by a "
-        "reviewer who had not seen the code",
+        "'held-out-8' on 2026-12-06 (night), 'held-out-9' on 2026-12-06 (day) and 'held-out-10' "
+        "on 2026-12-06 (afternoon), each by a reviewer who had not seen the code",
     }
     started = time.monotonic()
     if "ingestion" in parts:
