@@ -472,6 +472,11 @@ def test_answers_from_documents_are_held_to_the_sentence_that_answers(
     done = _done(conversation.respond("Is there a lift up to the main telescope?"))
     partly = conversation.engines.settings.knowledge_partial_line
     assert done.text.startswith(f"{partly} ") and "lift" not in done.text
+    # The sentence said in place of an answer must hold what the question is about by itself
+    # (with its heading), not only its passage: "dog" is in the next sentence.
+    llm.answer = "A dog ticket for the night tour is 5 dollars."
+    done = _done(conversation.respond("How much is a night tour for my dog?"))
+    assert done.text == f"{partly} A night tour costs 17 dollars and starts at 9:30 pm.", done.text
 
 
 def test_grounding_can_be_turned_off(guide: tuple[Conversation, RecordingLLM]) -> None:

@@ -65,6 +65,7 @@ from characters.conversation.tools import (
 )
 from characters.conversation.turn import SmartTurn
 from characters.conversation.vad import SileroVAD
+from characters.knowledge.chunking import sentences
 from characters.knowledge.grounding import (
     Grounding,
     asks_for_people,
@@ -73,7 +74,7 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.groups import group_price
-from characters.knowledge.index import follows_up
+from characters.knowledge.index import _split_heading, follows_up
 from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
@@ -155,6 +156,19 @@ class TurnTimings:
             "retrieval_s": self.retrieval_s,
             "knowledge_chars": self.knowledge_chars,
         }
+
+
+def _standing_in(sentence: str, passages: Sequence[str]) -> str:
+    """``sentence`` with what it stands in, in the first of ``passages`` that holds it: the
+    passage's heading and the sentence before it (``sentence`` alone when none holds it)."""
+    passage = next((p for p in passages if sentence in p), "")
+    if not passage:
+        return sentence
+    heading, body = _split_heading(passage)
+    said = sentences(body)
+    at = said.index(sentence) if sentence in said else -1
+    before = said[at - 1] if at > 0 else ""
+    return " ".join(t for t in (f"{heading}:" if heading else "", before, sentence) if t)
 
 
 def _answers_whole(answering: Sequence[str], question: str) -> bool:
@@ -604,9 +618,12 @@ class Conversation:
                 found = [f for f in found if names_people(f)]
         if not found:
             return s.knowledge_unknown_line
-        # What the sentence stands in: its passage ("Dogs are not allowed on the tours." under
-        # "A night tour costs ...") or, for a persona, the fact itself.
-        context = next((p for p in retrieved if found[0] in p), found[0])
+        # What the sentence stands in: its passage's heading and the sentence before it ("Dogs
+        # are not allowed on the tours." after "A night tour costs ..."), not the whole passage
+        # ("Leave: Full-time staff get 27 days of paid leave a year ..." does not answer "How
+        # many paid sick days do we get?", though "Sick leave ..." follows it); for a persona,
+        # the fact itself.
+        context = _standing_in(found[0], retrieved)
         if day_conflict(user_text, found[0]):
             # "Is the makerspace open on Tuesdays?": the days it names say no, however near.
             return f"No. {found[0]}"
