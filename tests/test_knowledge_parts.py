@@ -509,6 +509,28 @@ def test_grounding_verdicts() -> None:
     assert verdict("Yes, use dish soap and a sponge.") is False  # words nothing has
 
 
+def test_a_figure_of_what_nothing_known_names_is_not_said() -> None:
+    """A number said of what the question names and nothing known holds is not backed, even
+    when the number is known; another form of a known word ("saved", "ferries") or a word
+    that picks one of several ("the first ferry") is not such a thing."""
+    known = [
+        "The Great Refractor in the East Dome dates from 1908.",
+        "The Fairweather Reflector has a mirror 30 centimetres across.",
+        "Ferries leave Port Vellin at 6:40 am and 9:15 am.",
+        "Hold DOSE for 8 seconds; a reset clears the saved presets.",
+    ]
+
+    def verdict(asked: str, said: str) -> bool | None:
+        g = Grounding(asked, known)
+        return g.add(said) if g.add(said) is not None else g.finish()
+
+    asked = "What magnification does the Great Refractor have?"
+    assert verdict(asked, "The Great Refractor has a magnification of 30 centimetres.") is False
+    assert verdict(asked, "The Great Refractor dates from 1908.") is True
+    assert verdict("What time is the first ferry?", "The first ferry leaves at 6:40 am.") is True
+    assert verdict("How do I save a preset?", "Hold DOSE for 8 seconds to save one.") is not False
+
+
 def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     known = [
         "Timetable: In summer the first ferry leaves Port Vellin at 6:40 am.",

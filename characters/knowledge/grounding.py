@@ -320,6 +320,13 @@ _UNITS = frozenset(
 )
 """Words that measure or count, after a number."""
 _HOW_MANY = re.compile(r"\bhow many (\w+)", re.IGNORECASE)
+_ORDER = frozenset(
+    terms("first last next earliest latest final cheapest dearest best most least second third")
+)
+"""Words that pick one of several things ("the first ferry"), not what a question is about."""
+_STEM = 4
+"""Letters of a term that stand for its forms when a question's term is looked for among
+what is known ("save" and "saved", "ferry" and "ferries")."""
 
 
 def measured_units(text: str) -> set[str]:
@@ -589,6 +596,15 @@ class Grounding:
         }
         """What a yes/no question names that nothing known holds ("club" in "Is there a book
         club I could join?"): an answer may not say it is there."""
+        self._unknown_subject = {
+            t
+            for t in self._question - _GENERIC - FILLER - _ORDER
+            if not _is_number(t) and not any(k.startswith(t[:_STEM]) for k in self._known)
+        }
+        """What any question names that nothing known holds, even in another form ("save" is
+        held by "saved", "ferry" by "ferries"): "magnification" in "What magnification does
+        the Great Refractor have?". An answer may not give a figure of it ("The Great
+        Refractor has a magnification of 30 centimetres across.")."""
         self._pairs = {p for text in known for p in _number_pairs(text)}
         """Each known number with the word after it ("4 toys", "3 weeks")."""
         self._counts = {_COUNTS[t] for text in known for t in terms(text) if t in _COUNTS}
@@ -713,6 +729,7 @@ class Grounding:
         if (
             invented_number
             or (self._unmeasured and any(map(_is_number, added)))
+            or self._of_the_unknown(stated, added)
             or self._other_days(said)
             or self._unsupported(stated, added)
             or self._mispaired(said)
@@ -826,6 +843,16 @@ class Grounding:
             not items <= given and (given & items or not any(map(_is_number, items)))
             for items in self._lists
         )
+
+    def _of_the_unknown(self, stated: list[str], added: list[str]) -> bool:
+        """A number said of what the question names and nothing known holds, that the sentence
+        answering the question does not give ("The Great Refractor has a magnification of 30
+        centimetres." where 30 is another telescope's mirror). A number of that sentence is
+        let through: the question may name its subject in other words ("How long can I keep
+        the books?" and "Members can borrow up to 4 books ..., for 3 weeks.")."""
+        if self._unknown_subject.isdisjoint(stated):
+            return False
+        return any(_is_number(t) and t not in self._fact_numbers for t in added)
 
     def _not_extreme(self, said: str) -> bool:
         """The answer to "When does the last ferry leave?" states times, none the last of a
