@@ -74,7 +74,7 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.groups import group_price
-from characters.knowledge.index import _split_heading, follows_up
+from characters.knowledge.index import follows_up, split_heading
 from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
 from characters.voices.models import configure as configure_voice_models
@@ -164,7 +164,7 @@ def _standing_in(sentence: str, passages: Sequence[str]) -> str:
     passage = next((p for p in passages if sentence in p), "")
     if not passage:
         return sentence
-    heading, body = _split_heading(passage)
+    heading, body = split_heading(passage)
     said = sentences(body)
     at = said.index(sentence) if sentence in said else -1
     before = said[at - 1] if at > 0 else ""

@@ -193,7 +193,7 @@ class KnowledgeIndex:
         asked = self._embed_query(_query_texts(query, context))
         out: list[tuple[str, float]] = []
         for passage in passages:
-            heading, body = _split_heading(passage)
+            heading, body = split_heading(passage)
             said = sentences(body) or [body]
             vectors = self._sentence_vectors(passage, len(said))
             if vectors is None:
@@ -248,7 +248,7 @@ def _query_texts(query: str, context: str) -> list[str]:
 _HEADING = re.compile(r"^([^.:!?\n]{1,60}):\s+(?=\S)")
 
 
-def _split_heading(passage: str) -> tuple[str, str]:
+def split_heading(passage: str) -> tuple[str, str]:
     """A passage's section heading ("Opening hours: The baths ...") and the rest."""
     m = _HEADING.match(passage)
     return (m.group(1), passage[m.end() :]) if m else ("", passage)
