@@ -157,7 +157,7 @@ def group_price(question: str, facts: Iterable[str]) -> tuple[str, frozenset[str
                 return fact, p.prices
         if asked.group == "adult" or asked.age is not None:
             # Older than every child's price is for: the adults', or the price for no group.
-            for p in (*[p for p in priced if p.group == "adult"], *priced):
-                if not p.group or p.group == "adult":
-                    return fact, p.prices
+            older = [p for p in priced if p.group == "adult"] or [p for p in priced if not p.group]
+            if older:
+                return fact, older[0].prices
     return None
