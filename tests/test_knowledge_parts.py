@@ -601,3 +601,15 @@ def test_words_that_go_with_an_action_are_not_replaced(
     calls = [e for e in events if isinstance(e, AgentToolCall)]
     assert [(c.name, c.arguments) for c in calls] == [("show_map", {"room": "dome"})]
     assert _done(iter(events)).text.startswith("Of course, here is the dome on your screen")
+
+
+def test_a_heading_copied_from_the_passages_is_not_said(
+    guide: tuple[Conversation, RecordingLLM],
+) -> None:
+    conversation, llm = guide
+    llm.answer = "Telescopes: The main telescope is the Orrin Reflector, built in 1931."
+    done = _done(conversation.respond("When was the main telescope built?"))
+    assert done.text == "The main telescope is the Orrin Reflector, built in 1931."
+    llm.answer = "Night tour price: A night tour costs 17 dollars."
+    done = _done(conversation.respond("What is the price of a night tour?"))
+    assert done.text == "A night tour costs 17 dollars."

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from characters.conversation.prompt import ToolCall, ToolSpec, tools_from_runway
-from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent, parse_call
+from characters.conversation.spoken import (
+    Speech,
+    SpokenStream,
+    ToolCallEvent,
+    parse_call,
+    without_label,
+)
 
 MARKDOWN_ANSWER = (
     "## Opening hours\n"
@@ -220,3 +226,23 @@ def test_first_chunk_may_end_before_a_phrase(text: str, chunks: list[str]) -> No
     parser = SpokenStream(first_clause_words=1, first_phrase_words=2)
     events = [e for ch in text for e in parser.feed(ch)] + parser.flush()
     assert [e.text for e in events] == chunks
+
+
+@pytest.mark.parametrize(
+    ("text", "headings", "asked", "said"),
+    [
+        ("Leave: Full-time staff get 27 days.", {"leave"}, "", "Full-time staff get 27 days."),
+        ("Leave:", {"leave"}, "", ""),
+        ("Card cost: cards are free.", set(), "How much does a card cost?", "Cards are free."),
+        ("Closing times: we close at 8 pm.", set(), "What time do you close?", "We close at 8 pm."),
+        # Not a heading, not the question's words: a colon of the answer's own.
+        ("Good news: cards are free.", set(), "How much does a card cost?", None),
+        ("Materials are paid for: filament costs 5 cents.", {"costs"}, "What do I pay?", None),
+        ("At 10:30 am.", {"at 10"}, "When?", None),
+        ("E31: the burrs are jammed.", set(), "", None),
+    ],
+)
+def test_a_copied_heading_is_not_said(
+    text: str, headings: set[str], asked: str, said: str | None
+) -> None:
+    assert without_label(text, headings, asked) == (text if said is None else said)

@@ -49,7 +49,7 @@ from characters.conversation.prompt import (
     asks_for_information,
     build_messages,
 )
-from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent
+from characters.conversation.spoken import Speech, SpokenStream, ToolCallEvent, without_label
 from characters.conversation.stt import Recognizer, load_recognizer
 from characters.conversation.tools import (
     EVENT_SENT,
@@ -856,12 +856,14 @@ class _Turn:
         )
         check: list[ToolResult] = []
         grounding = conversation.grounding(user_text, retrieved)
+        headings = {split_heading(p)[0].lower() for p in retrieved or ()} - {""}
         in_character = InCharacter(conversation.character.name)
         for round_ in range(MAX_TOOL_ROUNDS + 1):
             broke = ""
             calls: list[tuple[ToolSpec, ToolCall]] = []
             errors: list[tuple[str, str]] = []
             raw: list[str] = []
+            chunks: list[str] = []
             held: list[str] = []
             holding = bool(check)
             deltas = llm.stream(
@@ -883,6 +885,14 @@ class _Turn:
                         continue
                     if self.cancel.is_set():
                         break
+                    if retrieved:
+                        # "Leave: Full-time staff get ...": the passage's heading is not said.
+                        first = not chunks
+                        chunks.append(event.text)
+                        text = without_label(event.text, headings, user_text if first else "")
+                        if not text:
+                            continue
+                        event = Speech(text)
                     if grounding is not None:
                         if grounding.verdict is False:
                             grounding.held.append(event.text)  # a tool call may still come
