@@ -562,6 +562,14 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     assert verdict("How much does the crossing cost?", "It takes 1 hour and 25 minutes.") is False
     assert lacks_measure("How much does the crossing cost?", known)
     assert not lacks_measure("How much notice do you need?", known)
+    # A count of a unit is a measure: "How many days ...?" a duration (as "How long").
+    days = "How many days does it take for a lost bag to be sent on?"
+    assert verdict(days, "A single ticket costs 38 dollars.") is False
+    assert verdict(days, "It takes 1 hour and 25 minutes.") is True
+    assert lacks_measure("How many miles is the crossing?", known)
+    assert not lacks_measure(
+        "How many days are orders kept?", ["Orders are ready in 3 working days."]
+    )
 
 
 def test_a_count_in_words_goes_with_what_the_text_counts() -> None:

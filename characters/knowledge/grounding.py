@@ -97,7 +97,10 @@ _NUMBER_WORD = re.compile(
 """A figure said in words ("seventeen dollars", "half past nine")."""
 _NUMBER = r"\d[\d.,]*\s*"
 _LENGTH = _NUMBER + r"(?:mm|cm|m|km|metres?|meters?|feet|foot|ft|inch|inches|miles?|yards?)\b"
-_DURATION = _NUMBER + r"(?:seconds?|minutes?|mins?|hours?|days?|nights?|weeks?|months?|years?)\b"
+_DURATION = (
+    _NUMBER
+    + r"(?:(?:working|business|full|whole|calendar|clear|more|extra) )?(?:seconds?|minutes?|mins?|hours?|days?|nights?|weeks?|months?|years?)\b"
+)
 _MEASURES: dict[str, re.Pattern[str]] = {
     word: re.compile(pattern, re.IGNORECASE)
     for words, pattern in (
@@ -144,6 +147,16 @@ _MEASURE_ASKED = re.compile(
 )
 
 
+_HOW_MANY_UNITS = re.compile(
+    r"\bhow many (?:more |extra )?(?:(seconds|minutes|hours|days|nights|weeks|months|years)|"
+    r"(metres|meters|kilometres|kilometers|km|miles|feet|yards)|"
+    r"(grams|kilos|kilograms|kg|pounds|ounces))\b",
+    re.IGNORECASE,
+)
+"""A count of a unit is a measure: "How many days does delivery take?" asks for a duration (as
+"How long ...?"), "How many miles ...?" for a length, "How many grams ...?" for a weight."""
+
+
 _AT_A_TIME = re.compile(
     r"\bwhen (?:do|does|did|will|would|can|should) \w+(?: \w+){0,2} (?:open|opens|close|closes|"
     r"start|starts|finish|finishes|end|ends|leave|leaves|depart|departs|arrive|arrives)\b",
@@ -168,6 +181,11 @@ _PRICE_ASKED = re.compile(
 much is a ten-visit card?" (not "How much notice do you need?")."""
 
 
+def _unit_measure(m: re.Match[str]) -> re.Pattern[str]:
+    """The measure a match of :data:`_HOW_MANY_UNITS` asks for."""
+    return _MEASURES[("long", "deep", "heavy")[(m.lastindex or 1) - 1]]
+
+
 def asked_measure(question: str) -> re.Pattern[str] | None:
     """What a text answering ``question`` must state, for a question that asks for a measure
     ("How deep ...?": a length; "What time ...?": a time of day; "How much does ... cost?": a
@@ -175,6 +193,9 @@ def asked_measure(question: str) -> re.Pattern[str] | None:
     last = _last_question(question)
     m = _MEASURE_ASKED.search(last)
     if m is None:
+        unit = _HOW_MANY_UNITS.search(last)
+        if unit is not None:
+            return _unit_measure(unit)
         return _MEASURES["price"] if _PRICE_ASKED.search(last) else None
     if m.group(3) and _AT_A_TIME.search(last):
         return _MEASURES["time"]  # "When do you close on Saturdays?": a time, not the days
@@ -188,6 +209,8 @@ def asked_measures(question: str) -> list[re.Pattern[str]]:
     found = [
         _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
         for m in _MEASURE_ASKED.finditer(last)
+    ] + [
+        _MEASURES[("long", "far", "heavy")[m.lastindex - 1]] for m in _HOW_MANY_UNITS.finditer(last)
     ]
     if _PRICE_ASKED.search(last) or _PRICE_ASKED.search(re.split(r",? and ", last)[-1]):
         found.append(_MEASURES["price"])
