@@ -209,9 +209,7 @@ def asked_measures(question: str) -> list[re.Pattern[str]]:
     found = [
         _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
         for m in _MEASURE_ASKED.finditer(last)
-    ] + [
-        _MEASURES[("long", "far", "heavy")[m.lastindex - 1]] for m in _HOW_MANY_UNITS.finditer(last)
-    ]
+    ] + [_unit_measure(m) for m in _HOW_MANY_UNITS.finditer(last)]
     if _PRICE_ASKED.search(last) or _PRICE_ASKED.search(re.split(r",? and ", last)[-1]):
         found.append(_MEASURES["price"])
     return list(dict.fromkeys(found))
