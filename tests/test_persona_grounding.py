@@ -663,6 +663,12 @@ def test_first_and_last_times_two_measures_and_when_a_place_closes() -> None:
     assert "120" in _said(dana, "How much is a season pass, and how long does it last?")
     llm.answer = "We're closed on Tuesdays."
     assert "11 pm" in _said(dana, "When do you close on Saturdays?")
+    # A "No" is no answer to a question for a thing; to "What about ...?" it may be.
+    llm.answer = "No, Kelsey and Omar host them."
+    said = _said(dana, "Who hosts the kids' parties?")
+    assert said == facts[5], said
+    llm.answer = "No, we're closed on Tuesdays."
+    assert _said(dana, "What about Tuesday, can I bowl then?") == llm.answer
 
 
 def test_a_figure_in_a_unit_finds_the_fact_that_measures_in_it() -> None:

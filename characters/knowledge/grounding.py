@@ -424,6 +424,16 @@ def _limits(text: str) -> set[str]:
     return {w.lower() for w in _RESTRICTS.findall(text)}
 
 
+_WH = re.compile(
+    r"^\W*(?:(?:and|so|but|ok|okay|then)\W+)?(?:which|what|when|where|who|how)\b"
+    r"(?!\W+about\b)",
+    re.IGNORECASE,
+)
+"""A question for a thing, a time, a place, a person or a way ("Which evening are you open
+late?"), not for a yes or a no (but "What about Saturday?" may get one)."""
+_YES_OR_NO = re.compile(r"^\W*(?:yes|no)\b", re.IGNORECASE)
+
+
 def is_yes_no(question: str) -> bool:
     """Whether ``question`` asks for a yes or a no ("Can I come on Saturday?", "It's free,
     right?"), in its last sentence."""
@@ -587,6 +597,9 @@ class Grounding:
         self._clauses = [set(terms(c)) for c in re.split(r";|, and\b|, but\b", answer or "")]
         """The terms of each clause of that sentence."""
         self._release = release and not yes_no
+        self._wh = bool(answer) and not yes_no and bool(_WH.search(_last_question(question)))
+        """A question for a thing ("Which evening ...?") that a known sentence answers: an
+        answer opening with "Yes" or "No" does not answer it ("No, I'm closed on Sundays.")."""
         self.released: list[str] = []
         """The chunks said before the verdict (:meth:`releasable`)."""
         self._third_person = third_person(name)
@@ -740,6 +753,9 @@ class Grounding:
                 return
             if self._opening.startswith(plain):
                 return  # it may be: wait for more
+        if self._wh and not self.released and _YES_OR_NO.search(said):
+            self.verdict = False  # "Which evening are you open late?" → "No, I'm closed ..."
+            return
         stated = terms(said)
         added = [t for t in dict.fromkeys(stated) if t not in self._asked]  # each term once
         # With ``numbers`` (the persona), a number the question itself gave is checked too: "A
