@@ -621,3 +621,22 @@ def test_a_heading_copied_from_the_passages_is_not_said(
     llm.answer = "Night tour price: A night tour costs 17 dollars."
     done = _done(conversation.respond("What is the price of a night tour?"))
     assert done.text == "A night tour costs 17 dollars."
+
+
+def test_a_price_said_of_what_a_list_leaves_unpriced_is_not_backed() -> None:
+    from characters.knowledge.groups import price_of_another
+
+    cafe = (
+        "Café: It serves tea, coffee, hot chocolate for 3.50 dollars, soup of the day with bread "
+        "for 6 dollars, and the house speciality, a blackcurrant tart."
+    )
+    tea = "How much is a cup of tea in the café?"
+    g = Grounding(tea, [cafe])
+    assert g.add("A cup of tea costs $3.50.") is False  # 3.50 is the hot chocolate's
+    g = Grounding("How much is a hot chocolate?", [cafe])
+    verdict = g.add("A hot chocolate costs 3.50 dollars.")
+    assert (verdict if verdict is not None else g.finish()) is True
+    # A subject said before its prices holds them all.
+    tickets = ["Tickets cost 17 dollars for adults and 9 dollars for children."]
+    assert not price_of_another({"ticket", "kid"}, "9 dollars for kids.", tickets)
+    assert price_of_another({"coffee"}, "Coffee is 6 dollars.", [cafe])

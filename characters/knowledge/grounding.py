@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from characters.knowledge.chunking import sentences
-from characters.knowledge.groups import stated_prices
+from characters.knowledge.groups import price_of_another, stated_prices
 from characters.knowledge.keywords import terms
 from characters.knowledge.weekdays import day_conflict, days_named, figure_days
 
@@ -769,6 +769,7 @@ class Grounding:
             or self._of_the_unknown(stated, added)
             or self._other_days(said)
             or self._unsupported(stated, added)
+            or price_of_another(self._subject, said, self._sentences)
             or self._mispaired(said)
             or self._invented_name(said)
         ):

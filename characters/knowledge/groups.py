@@ -8,7 +8,9 @@ The small model often answers with the first price it reads (19), which the word
 children, or a child of a given age, seniors, members, residents, adults) and the prices facts
 pair with groups (:func:`group_prices`: "14 dollars for adults, 9 dollars for students and
 8 dollars for children from 5 to 15"), so that an answer can be held to the group's price
-(:func:`group_price`).
+(:func:`group_price`). It also reads what a price in a list is for
+(:func:`price_of_another`): in "It serves tea, coffee, hot chocolate for 3.50 dollars", tea
+has no price.
 """
 
 from __future__ import annotations
@@ -161,3 +163,39 @@ def group_price(question: str, facts: Iterable[str]) -> tuple[str, frozenset[str
             if older:
                 return fact, older[0].prices
     return None
+
+
+_STEM = 4
+"""Letters compared to find a word of the question in a clause ("bun" in "cinnamon buns")."""
+
+
+def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[str]) -> bool:
+    """Whether a price ``said`` states is, in every known sentence that gives it, another
+    thing's in a list that names the question's ``subject`` (its terms) without a price: "A
+    cup of tea costs 3.50 dollars." where "It serves tea, coffee, hot chocolate for 3.50
+    dollars, ..." gives 3.50 for the hot chocolate, and tea no price. A clause that prices the
+    subject, or a subject said before its prices ("Tickets cost 17 dollars for adults and 9
+    dollars for children"), lets the price through."""
+    stems = {t[:_STEM] for t in subject}
+    if not stems:
+        return False
+
+    def names(clause: str) -> bool:
+        return any(t[:_STEM] in stems for t in terms(clause))
+
+    for price in set(stated_prices(said)) - {"free"}:
+        holding = [
+            clauses
+            for sentence in sentences
+            for clauses in [_CLAUSES.split(sentence)]
+            if any(price in stated_prices(c) for c in clauses)
+        ]
+        if not holding:
+            continue
+        if all(
+            not any(names(c) for c in clauses if price in stated_prices(c))
+            and any(names(c) and not stated_prices(c) for c in clauses)
+            for clauses in holding
+        ):
+            return True
+    return False
