@@ -640,3 +640,31 @@ def test_a_price_said_of_what_a_list_leaves_unpriced_is_not_backed() -> None:
     tickets = ["Tickets cost 17 dollars for adults and 9 dollars for children."]
     assert not price_of_another({"ticket", "kid"}, "9 dollars for kids.", tickets)
     assert price_of_another({"coffee"}, "Coffee is 6 dollars.", [cafe])
+
+
+def test_a_code_the_question_names_finds_the_passage_and_the_sentence_that_hold_it(
+    embedder: Embedder,
+) -> None:
+    from characters.knowledge.index import CODE_BONUS, MIN_SCORE
+
+    texts = [
+        "Warranty: The K7 has a 30 month warranty. Register the K7 within 60 days.",
+        "Dosing: The K7 grinds by time. Press DOSE to start a timed dose on the K7.",
+        "Error codes: E14: The hopper lid is not seated. E22: The motor is too hot; let the "
+        "grinder rest for 20 minutes.",
+        "Cleaning: Brush the K7's burrs once a week.",
+    ]
+    index = _index(embedder, texts)
+    asked = "My K7 shows E22. How long should I let it cool down?"
+    found = index.search(asked)
+    assert found.texts[:1] == [texts[2]], found.texts
+    assert found.hits[0].score >= MIN_SCORE > found.hits[0].score - CODE_BONUS
+    scored = dict(index.sentence_scores(asked, [texts[2]]))
+    e22 = "E22: The motor is too hot; let the grinder rest for 20 minutes."
+    assert scored[e22] - scored["E14: The hopper lid is not seated."] > CODE_BONUS / 2
+    # "K7", which most passages hold, says nothing about which one answers.
+    assert index._codes("How heavy is the K7?").sum() == 0
+    from characters.knowledge.index import rare_codes
+
+    facts = [{"room", "4b", "k7"}, {"k7", "price"}, {"k7", "weight"}, {"hour"}]
+    assert rare_codes("Where is room 4B for the K7?", facts) == [True, False, False, False]

@@ -33,7 +33,8 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.groups import asked_group, group_price
-from characters.knowledge.index import follows_up
+from characters.knowledge.index import CODE_BONUS, follows_up, rare_codes
+from characters.knowledge.keywords import terms
 from characters.knowledge.weekdays import days_fact
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class PersonaFacts:
         query = f"{context} {question}" if context and follows_up(question) else question
         vector = self._embedder.embed([query])[0]
         scores = combined(np.einsum("ij,j->i", self._vectors, vector), self.facts, question)
+        codes = rare_codes(question, [set(terms(f)) for f in self.facts])
+        scores = (scores + CODE_BONUS * np.array(codes, np.float32)).astype(np.float32)
         self._last = (key, scores)
         return scores
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from characters.knowledge.chunking import sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, Vectors
-from characters.knowledge.keywords import Keywords
+from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.weekdays import asks_about_days, days_fact, open_days
 
 KEYWORD_WEIGHT = 0.3
@@ -45,6 +45,27 @@ MARGIN = 0.15
 """Passages scoring more than this below the best one are left out."""
 FOLLOW_UP_PENALTY = 0.05
 """The previous question plus this one is a weaker clue than this one alone."""
+CODE_BONUS = 0.3
+"""Added to the score of a passage that holds a code the question names (letters and digits:
+"E22", "4B") that few passages hold (:data:`CODE_PASSAGES`). "My K7 shows E22. How long should I
+let it cool down?" scored 0.36 with the error-code table (MiniLM 0.31; BM25 0.15 of a perfect
+match, as "shows", "long" and "cool" are in no passage), under :data:`MIN_SCORE`, so the
+question was declined; a code is as exact a clue as a question can give."""
+CODE_PASSAGES = 2
+"""A code more passages hold ("K7", the product's name) says nothing about which one answers."""
+_CODE = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9]+")
+
+
+def rare_codes(query: str, holders: Sequence[set[str]]) -> list[bool]:
+    """For each of ``holders`` (texts' terms), whether it holds a code ``query`` names
+    (letters and digits: "E22", "4B") that at most :data:`CODE_PASSAGES` of them hold."""
+    codes = [
+        t
+        for t in set(terms(query))
+        if _CODE.fullmatch(t) and sum(t in h for h in holders) <= CODE_PASSAGES
+    ]
+    return [any(c in h for c in codes) for h in holders]
+
 
 _FOLLOW_UP = re.compile(
     r"^\W*(and|but|also|so|what about|how about)\b|\b(it|its|them|they|their|that|those|this|"
@@ -142,7 +163,7 @@ class KnowledgeIndex:
         if len(asked) > 1:
             similarity = np.maximum(similarity, self._similarity(asked[1]) - FOLLOW_UP_PENALTY)
         keywords = self._keywords.scores(query, context=context)
-        scores = similarity + KEYWORD_WEIGHT * keywords
+        scores = similarity + KEYWORD_WEIGHT * keywords + CODE_BONUS * self._codes(query)
         order = np.argsort(-scores)
         hits: list[Hit] = []
         used = 0
@@ -165,6 +186,22 @@ class KnowledgeIndex:
                 hits.append(Hit(s, float(scores[days]), float(similarity[days]), 0.0))
         return Search(hits, time.perf_counter() - started)
 
+    def _rare_codes(self, query: str) -> set[str]:
+        """The codes ``query`` names that at most :data:`CODE_PASSAGES` passages hold."""
+        return {
+            t
+            for t in terms(query)
+            if _CODE.fullmatch(t) and len(self._keywords.holding(t)) <= CODE_PASSAGES
+        }
+
+    def _codes(self, query: str) -> Vectors:
+        """1 for each passage that holds a code ``query`` names and few passages hold
+        (:data:`CODE_BONUS`), else 0."""
+        out = np.zeros(len(self.sources), np.float32)
+        for code in self._rare_codes(query):
+            out[self._keywords.holding(code)] = 1.0
+        return out
+
     def _days_passage(self, query: str, scores: Vectors) -> int | None:
         """For a question about being open on a day ("Can I come on Monday?"), the best
         scoring passage with a sentence that says which days the place opens
@@ -186,11 +223,14 @@ class KnowledgeIndex:
     ) -> list[tuple[str, float]]:
         """Each sentence of ``passages``, without its passage's heading, and its cosine
         similarity with ``query`` (for a follow-up, also with ``context`` before it, as
-        :meth:`search` does). The stored sentence vectors are used (the query's vector is the
-        one its search just made); a passage this index does not hold is embedded now."""
+        :meth:`search` does), plus :data:`CODE_BONUS` for a sentence that holds a code the
+        query names and few passages hold ("E14"). The stored sentence vectors are used (the
+        query's vector is the one its search just made); a passage this index does not hold
+        is embedded now."""
         if not query.strip():
             return []
         asked = self._embed_query(_query_texts(query, context))
+        codes = self._rare_codes(query)
         out: list[tuple[str, float]] = []
         for passage in passages:
             heading, body = split_heading(passage)
@@ -201,7 +241,10 @@ class KnowledgeIndex:
             products = np.einsum("ij,kj->ik", vectors, asked)
             if products.shape[1] > 1:
                 products[:, 1] -= FOLLOW_UP_PENALTY
-            out += zip(said, (float(p) for p in products.max(axis=1)), strict=True)
+            best = products.max(axis=1)
+            if codes:
+                best += CODE_BONUS * np.array([not codes.isdisjoint(terms(x)) for x in said])
+            out += zip(said, (float(p) for p in best), strict=True)
         return out
 
     def _sentence_vectors(self, passage: str, count: int) -> Vectors | None:

@@ -61,9 +61,9 @@ def terms(text: str) -> list[str]:
         if re.fullmatch(r"\d{1,3}(,\d{3})+", word):
             out.append(word.replace(",", ""))
         elif any(c.isdigit() for c in word):
-            out.append(word)  # a number or a code: "1.2", "4b", "e22"
-        elif word not in STOPWORDS:
-            out.append(_stem(word))
+            out.append(word.removesuffix("'s"))  # a number or a code: "1.2", "4b", "e22"
+        elif word not in STOPWORDS and not (word.endswith("'s") and word[:-2] in STOPWORDS):
+            out.append(_stem(word))  # "what's" says no more than "what"
     return out
 
 
@@ -89,6 +89,11 @@ class Keywords:
             freq = np.array([f for _, f in rows], np.float32)
             saturated = freq * (K1 + 1) / (freq + K1 * (1 - B + B * norm[ids]))
             self._postings[term] = (ids, saturated.astype(np.float32))
+
+    def holding(self, term: str) -> npt.NDArray[np.intp]:
+        """The passages that hold ``term`` (a term of :func:`terms`)."""
+        posting = self._postings.get(term)
+        return np.zeros(0, np.intp) if posting is None else posting[0]
 
     def idf(self, term: str) -> float:
         posting = self._postings.get(term)
