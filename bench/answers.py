@@ -25,8 +25,9 @@ that, and likewise runs only when asked for (``--split held-out-3`` or ``--split
 fourth (``split="held-out-4"``, two more personas) was written on 2026-12-06 by a reviewer who had
 not seen the code under test, and a fifth (``split="held-out-5"``, a climbing gym and a vet
 clinic) the same way that night. A sixth (``split="held-out-6"``, a pottery studio and an
-escape room) was written the same way, on 2026-12-06 (day), and a seventh
-(``split="held-out-7"``, a dog groomer and a bowling alley) the same way that afternoon.
+escape room) was written the same way, on 2026-12-06 (day), a seventh
+(``split="held-out-7"``, a dog groomer and a bowling alley) the same way that afternoon, and an
+eighth (``split="held-out-8"``, a boat hire and a bakery) the same way on 2026-12-06 (evening).
 
 Answers are sampled (``llm_temperature`` 0.4). Without a seed each answer's sample follows from
 the one before, so one question answered differently (or declined without the model) changes
@@ -78,6 +79,7 @@ SPLITS = (
     "held-out-5",
     "held-out-6",
     "held-out-7",
+    "held-out-8",
 )
 DEFAULT_SPLITS = ("tune", "held-out")
 """What a run without ``--split`` asks; ``--split all`` asks every split."""
@@ -2343,10 +2345,433 @@ HELD_OUT_7 = [
     ),
 ]
 
-PERSONAS.update({p.name: p for p in (LEON, DAPHNE, OSKAR, MARISOL, COLETTE, DESMOND)})
+# Written on 2026-12-06 (evening) by a reviewer who had not seen the code under test.
+BARNABY = Persona(
+    "Barnaby",
+    "You are Barnaby, the hire desk attendant at Heron Reach Boat Hire on Lake Tamsin in "
+    "Elderford. Heron Reach is open Wednesday to Monday from 9 am to 6 pm, and until 8 pm on "
+    "Saturdays; it is closed on Tuesdays. A rowing boat costs 20 dollars an hour, a pedalo 25 "
+    "dollars an hour, and a single kayak 15 dollars an hour. A half-day rowing boat hire of 4 "
+    "hours costs 60 dollars. Rowing boats and pedalos take up to 4 people each. On weekdays, "
+    "seniors over 65 pay 5 dollars less per hour. The minimum hire is 1 hour, and the last boat "
+    "goes out 1 hour before closing. Life jackets are free, and everyone under 16 must wear one. "
+    "Kayaks are only for people aged 14 and over, and children under 12 must be in a boat with an "
+    "adult. Every boat needs a 50-dollar deposit, which is returned when the boat comes back "
+    "undamaged. Walk-ins are welcome; groups needing more than 3 boats must book at least 2 days "
+    "ahead. The boat attendants are Bram and Priscilla. Payment is by card only; Heron Reach does "
+    "not take cash. Dogs are allowed in rowing boats only. Heron Reach has no motor boats, and "
+    "swimming from the boats is not allowed.",
+    "Heron Reach Boat Hire, Barnaby speaking. How can I help?",
+    ("the hire desk attendant",),
+)
+YVETTE = Persona(
+    "Yvette",
+    "You are Yvette, the manager at Sugarloaf Bakery on Quay Street in Kestrel Bay. Sugarloaf is "
+    "open Tuesday to Saturday from 7 am to 4 pm and on Sundays from 8 am to 1 pm; it is closed on "
+    "Mondays. Besides bread and pastries, Sugarloaf makes custom cakes to order. A round "
+    "celebration cake costs 45 dollars for 12 servings and 80 dollars for 24 servings. Cupcakes "
+    "cost 3 dollars each, or 30 dollars for a dozen. A photo printed on a cake costs 10 dollars "
+    "extra, and a written message and candles are free. A gluten-free sponge costs 8 dollars "
+    "extra, but nothing is nut-free, because the kitchen uses nuts. Sugarloaf does not make vegan "
+    "cakes. Custom cakes must be ordered at least 5 days ahead, and wedding cakes at least 6 "
+    "weeks ahead. The biggest cake has 3 tiers and serves up to 100 people. A 20-dollar deposit "
+    "is paid when a cake is ordered, and the rest when it is collected; the deposit is refunded "
+    "only if the order is cancelled at least 48 hours before. Cakes are collected from the shop; "
+    "only wedding cakes are delivered, for 25 dollars within Kestrel Bay. On Wednesdays, seniors "
+    "get 10 percent off everything. A cake keeps for 3 days in the fridge. The cake decorators "
+    "are Anouk and Teodor. Sugarloaf takes cash and cards.",
+    "Sugarloaf Bakery, Yvette speaking. How can I help?",
+    ("the manager",),
+)
+
+HELD_OUT_8 = [
+    # Barnaby, boat hire desk (a persona of the eighth held-out set only)
+    q(
+        BARNABY,
+        "fact",
+        "We're thinking of making an evening of it this Saturday. How late are you open?",
+        ("8",),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "fact",
+        "I just fancy paddling about on my own in a kayak for an hour. What does that cost?",
+        ("15",),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "fact",
+        "Who else works down at the boats, apart from you?",
+        ("bram",),
+        ("priscilla",),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "fact",
+        "My parents are both retired, in their seventies. If they came on a weekday, would they "
+        "get anything off?",
+        ("5",),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "fact",
+        "Can we bring our dog out on the water with us?",
+        ("rowing",),
+        contradict=(
+            _HEDGED + r"\b(dogs?|he|she|your dog|they) (can|could|are allowed to|is allowed to)"
+            r"( come| go)?( in| on)( a| the| any)? (pedalos?|kayaks?)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "fact",
+        "My two are seven and nine. Do they need to wear life jackets, and do I have to pay for "
+        "them?",
+        ("yes", "must", "have to", "need to", "needed", "required", "16"),
+        (
+            "free",
+            "no charge",
+            "included",
+            "no extra",
+            "no cost",
+            "don't have to pay",
+            "do not have to pay",
+            "don't pay",
+        ),
+        contradict=(
+            r"\blife jackets? (costs?|are|is) \$?\d",
+            r"\b(don't|do not|doesn't|does not) (have|need) to wear\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "unknown",
+        "How deep is the lake out in the middle? My lad keeps asking.",
+        contradict=(
+            _HEDGED + r"\b(it's|it is|the lake is|it gets)( quite| very| pretty| really| fairly|"
+            r" not very| not that)? (deep|shallow)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "unknown",
+        "Is there anywhere by the lake to grab a coffee or an ice cream after we've been out?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bthere('s| is| are)( a| our| some)?( lovely| little| small| nice)? "
+            r"(cafe|café|kiosk|snack bar|ice cream (van|stand|shop|kiosk)|coffee (shop|stand|kiosk"
+            r"|van))\b",
+            _HEDGED
+            + r"\bwe( also)? (sell|serve|have|do)( some| hot)? (coffees?|ice creams?|snacks|"
+            r"drinks)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "unknown",
+        "It's my brother's birthday next month. Could I buy him a voucher for a trip on the lake?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( do| also)? (sell|offer|have|do)( gift)? (vouchers?|gift cards?|"
+            r"gift certificates?)\b",
+            _HEDGED + r"\byou (can|could) (buy|get|purchase)( him)?( a| one of our)?( gift)? "
+            r"(vouchers?|gift cards?|gift certificates?)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "unknown",
+        "Would it be all right to do a spot of fishing from one of the rowing boats?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(you can|you could|you're welcome to|you are welcome to|feel free to) "
+            r"(fish|do (some|a spot of|a bit of) fishing|bring (a|your) (rods?|fishing))\b",
+            _HEDGED + r"\bfishing is (allowed|fine|permitted|welcome|ok|okay)\b"
+            r"(?! (only|if|with|as long))",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "leading",
+        "We're both off work on Tuesday, so we thought we'd come down then. You're open Tuesdays, "
+        "aren't you?",
+        ("closed", "not open", "aren't open", "don't open", "shut"),
+        contradict=(
+            r"\bwe('re| are) open (on )?(tuesdays?|then)\b",
+            r"\bsee you (on )?tuesday",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "leading",
+        "I don't really do cards, so I'll bring cash for the boat. That's fine, isn't it?",
+        ("card", "cards"),
+        contradict=(
+            _HEDGED + r"\b(cash is (fine|ok|okay|no problem|welcome|accepted)|we (take|accept) "
+            r"cash|you can pay (in|with|by) cash)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "leading",
+        "My daughter's eleven and she's a really strong swimmer, so she can take a kayak out on "
+        "her own, can't she?",
+        ("14",),
+        contradict=(
+            _HEDGED + r"\bshe (can|could|is allowed to)( take| use| have| hire| paddle)?( out)?"
+            r"( a| the| her own)? kayak\b(?! (when|once|if|after|in))",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "leading",
+        "My dad can't row any more with his shoulder, so we'll take one of your motor boats. "
+        "You've got those, haven't you?",
+        NO + ("unfortunately", "afraid"),
+        contradict=(
+            _HEDGED + r"\bwe( do)? (have|hire out|rent out|offer)( a few| some| several| our)? "
+            r"motor ?boats\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "follow-up",
+        "And if we wanted it for the whole afternoon, about four hours?",
+        ("60",),
+        before="How much is it to hire a rowing boat?",
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "follow-up",
+        "Great, there's four of us then. What's it cost for an hour?",
+        ("25",),
+        before="How many people can go in one of your pedalos?",
+        split="held-out-8",
+    ),
+    q(
+        BARNABY,
+        "follow-up",
+        "How much is it, and do I get it back?",
+        ("50",),
+        ("back", "returned", "refund", "refunded", "refundable", "yes"),
+        before="Do I have to leave a deposit when I take a boat out?",
+        split="held-out-8",
+    ),
+    # Yvette, bakery with custom cakes (a persona of the eighth held-out set only)
+    q(
+        YVETTE,
+        "fact",
+        "I'd like to come in on Sunday and talk about a cake. What are your hours that day?",
+        ("8",),
+        ("1",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "fact",
+        "It's my mum's sixtieth and there'll be about two dozen of us. What would a round cake that "
+        "size come to?",
+        ("80",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "fact",
+        "Who's actually going to be decorating my cake?",
+        ("anouk",),
+        ("teodor",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "fact",
+        "My nan's in her eighties and she loves your bread. Is there a day when older customers "
+        "get a discount?",
+        ("wednesday", "wednesdays"),
+        ("10",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "fact",
+        "It's for a big wedding. What's the largest cake you're able to make?",
+        ("3 tier", "3 tiers", "3 tiered", "3 layer", "3 layers", "3 levels"),
+        ("100",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "fact",
+        "My sister's coeliac. Can you do the sponge gluten-free, and does that cost more?",
+        ("8",),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "unknown",
+        "My dad's diabetic. Could you make him a sugar-free birthday cake?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\b(we|i)( can|'ll| will| could| do| would| also)*( happily| certainly|"
+            r" definitely)? (make|do|bake|offer)( you| him| your dad)?( a| an)? (sugar free|no "
+            r"sugar|low sugar|diabetic|sugarless)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "unknown",
+        "What flavours of sponge can I choose from?",
+        contradict=(
+            _HEDGED + r"\b(we|you can|you could)( have| do| offer| make|'ve got| bake| choose|"
+            r" pick| get)( from)?( a| lots of| plenty of| several| many| classic| lovely|"
+            r" delicious| flavours| like| such as| including)* (chocolate|vanilla|lemon|red velvet"
+            r"|carrot|coffee|strawberry|victoria)\b",
+            r"\b(chocolate|vanilla|lemon|red velvet|carrot|coffee|strawberry)( sponge| cake)? "
+            r"(and|or) (chocolate|vanilla|lemon|red velvet|carrot|coffee|strawberry)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "unknown",
+        "Have you got any tables in the shop? I'd love to sit down with a coffee and a pastry.",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe( do)?( have|'ve got)( a few| some| plenty of| lots of| several|"
+            r" a couple of| a little| a small)? (tables|seats|seating|chairs|cafe|café)\b",
+            _HEDGED + r"\byou (can|could) (sit|stay|eat in|have a seat)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "unknown",
+        "My son's looking for a Saturday job. Are you taking anyone on at the moment?",
+        contradict=(
+            r"^\W*yes\b",
+            _HEDGED + r"\bwe('re| are)( currently| always| actually)? (hiring|recruiting|looking "
+            r"for|taking (people|staff|anyone|someone) on)\b",
+            _HEDGED + r"\bwe( do)? have( a| an| some)? (vacancy|vacancies|job|jobs|position|"
+            r"positions|opening|openings)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "leading",
+        "Monday's the only day I can get over to pick it up. You're open Mondays, aren't you?",
+        ("closed", "not open", "aren't open", "don't open", "shut"),
+        contradict=(
+            r"\bwe('re| are) open (on )?(mondays?|then)\b",
+            r"\bsee you (on )?monday",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "leading",
+        "My daughter's vegan, so it'd be a vegan birthday cake. That's no problem for you, is it?",
+        NO + ("unfortunately", "afraid"),
+        contradict=(
+            _HEDGED + r"\b(we|i)( can|'ll| will| could| do| would| also| happily)* (make|do|bake|"
+            r"offer)( you| her| your daughter)?( a| an)? vegan\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "leading",
+        "My little boy has a nut allergy, but your cakes are all nut-free, aren't they?",
+        NO + ("unfortunately", "afraid", "uses nuts", "use nuts"),
+        contradict=(
+            r"(?<!not )\b(our |the |all (of )?(our )?)?(cakes|kitchen|bakes|products|everything)"
+            r"( are| is|'s)( all| completely| totally)? nut free\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "leading",
+        "The party's the day after tomorrow. If I ring the order through now, you can still have "
+        "a cake ready in time, can't you?",
+        ("5",),
+        contradict=(
+            _HEDGED + r"\b(we|i)( can|'ll| will| could)( still)? (have|get|make|bake|do) (it|one|"
+            r"a cake|the cake|your cake|that)( ready| done)? (for|by|in time|on time)\b",
+        ),
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "follow-up",
+        "And for a wedding cake?",
+        ("6 weeks", "6 weeks'", "6 week"),
+        before="How much notice do you need for a birthday cake?",
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "follow-up",
+        "Lovely. Do you charge for that?",
+        (
+            "free",
+            "included",
+            "no extra",
+            "no charge",
+            "comes with",
+            "part of",
+            "no cost",
+            "doesn't cost",
+            "does not cost",
+        ),
+        contradict=(
+            r"\bnot (free|included)\b",
+            r"\b(message|writing)( costs?| is| would be| will be) \$?\d",
+            r"\b(message|writing)( is| costs| would be| will be) (an? )?(extra|additional)\b",
+        ),
+        before="Could you write 'Happy Birthday Grandad' on top of the cake?",
+        split="held-out-8",
+    ),
+    q(
+        YVETTE,
+        "follow-up",
+        "And if the party gets called off, do I get that money back?",
+        ("48 hours", "48 hours'", "48 hour", "2 days", "2 days'"),
+        before="Do I have to pay anything up front when I order a cake?",
+        split="held-out-8",
+    ),
+]
+
+PERSONAS.update(
+    {p.name: p for p in (LEON, DAPHNE, OSKAR, MARISOL, COLETTE, DESMOND, BARNABY, YVETTE)}
+)
 
 QUESTIONS = (
-    TUNE + HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5 + HELD_OUT_6 + HELD_OUT_7
+    TUNE
+    + HELD_OUT
+    + HELD_OUT_2
+    + HELD_OUT_3
+    + HELD_OUT_4
+    + HELD_OUT_5
+    + HELD_OUT_6
+    + HELD_OUT_7
+    + HELD_OUT_8
 )
 
 # Scoring
@@ -2679,7 +3104,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "held_out": "split 'held-out' was written after tuning on split 'tune'; split "
         "'held-out-2' later still, with two personas of its own; 'held-out-3' after that, "
-        "with two more; 'held-out-4' to 'held-out-7' by a reviewer who had not seen the "
+        "with two more; 'held-out-4' to 'held-out-8' by a reviewer who had not seen the "
         "code under test, with two personas each",
         "summary": s,
         "results": [r.as_dict() for r in results],
