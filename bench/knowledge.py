@@ -18,7 +18,8 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   and had not been run when it was committed; ``held-out-7`` (40 questions, with a sixth
   character and document, ``kelderwick-observatory.md``) likewise on 2026-12-06, and
   ``held-out-8`` (night) and ``held-out-9`` (day, 36 questions) likewise on 2026-12-06, and
-  ``held-out-10`` (36 questions) likewise on 2026-12-06 (afternoon). Answers are sampled:
+  ``held-out-10`` (36 questions) likewise on 2026-12-06 (afternoon), and ``held-out-11`` (36
+  questions) likewise on 2026-12-06 (evening). Answers are sampled:
   ``--set llm_seed=N`` makes each reproducible (see ``bench/answers.py``).
 * **latency cost**: the same fact questions answered without the character's documents, with
   them, and with them after their first three quarters were anticipated (the passages put into
@@ -89,6 +90,7 @@ SPLITS = (
     "held-out-8",
     "held-out-9",
     "held-out-10",
+    "held-out-11",
 )
 PARTS = ("accuracy", "latency", "retrieval", "ingestion")
 
@@ -1741,6 +1743,290 @@ HELD_OUT_10 = [
 ]
 
 
+# Written on 2026-12-06 (evening) by a reviewer who had not seen the code under test.
+HELD_OUT_11 = [
+    # Tova, Halvard Ferries (halvard-ferries.txt)
+    q(
+        "Tova",
+        "fact",
+        "I've lost the confirmation email for my booking. What does the booking reference look "
+        "like, so I know what to search my inbox for?",
+        ("hf",),
+        ("6",),
+        split="held-out-11",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "We're spending a summer weekend on Brennoy. Is there a boat back to the mainland "
+        "sometime in the late morning?",
+        ("11:30", "11 30", "half past 11"),
+        split="held-out-11",
+    ),
+    q(
+        "Tova",
+        "fact",
+        "My grandson is doing a school project on local businesses. When did your company "
+        "get started?",
+        ("1957",),
+        split="held-out-11",
+    ),
+    q(
+        "Tova",
+        "unknown",
+        "I live on Brennoy and I'll be going over to Port Vellin for work most weekdays. Do you "
+        "do a season ticket or some kind of commuter pass?",
+        split="held-out-11",
+    ),
+    q(
+        "Tova",
+        "follow-up",
+        "And is there somewhere in the lounge where she can stay in her chair during the crossing?",
+        ("2", "wheelchair space", "wheelchair spaces"),
+        before="My wife uses a wheelchair. Can she get around on the big ferries?",
+        split="held-out-11",
+    ),
+    q(
+        "Tova",
+        "follow-up",
+        "What's their phone number?",
+        ("0199",),
+        before="I think I left my sunglasses on the ferry yesterday. What should I do?",
+        split="held-out-11",
+    ),
+    # Jonas, Zephyr K7 (zephyr-k7.md)
+    q(
+        "Jonas",
+        "fact",
+        "A mate of mine reckons the K7 is made in China. Where is it actually built?",
+        ("tallinn",),
+        split="held-out-11",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "I want to start making cold brew in a big jar overnight. Where should I set the dial?",
+        ("34",),
+        ("40",),
+        split="held-out-11",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "I've just unpacked my K7 and there's a little bag of cleaning tablets in the box. How "
+        "many are supposed to be in there?",
+        ("3",),
+        split="held-out-11",
+    ),
+    q(
+        "Jonas",
+        "fact",
+        "When I'm dialling in the grinding time for a dose, how small are the steps I can "
+        "change it by?",
+        ("0.1", "tenth"),
+        split="held-out-11",
+    ),
+    q(
+        "Jonas",
+        "unknown",
+        "I've got some really oily dark-roast beans. Are they OK in the K7, or will they gum "
+        "up the burrs?",
+        split="held-out-11",
+    ),
+    q(
+        "Jonas",
+        "follow-up",
+        "Which end of the scale is the finest?",
+        ("1", "lowest", "lower"),
+        before="How many grind settings does the K7 have?",
+        split="held-out-11",
+    ),
+    # Liesl, Velmora Thermal Baths (velmora-baths.md, ingested as a PDF)
+    q(
+        "Liesl",
+        "fact",
+        "Can I go up to the restaurant for lunch in my bathrobe, or do I have to get dressed "
+        "first?",
+        ("yes", "can eat", "welcome", "allowed", "of course", "absolutely", "no need"),
+        split="held-out-11",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "Is the water in your big indoor pool real spring water?",
+        ("yes", "fed", "directly", "straight"),
+        split="held-out-11",
+    ),
+    q(
+        "Liesl",
+        "fact",
+        "It's my first time in a sauna where you can't wear a swimsuit. Is there anything I "
+        "should bring along?",
+        ("towel",),
+        split="held-out-11",
+    ),
+    q(
+        "Liesl",
+        "unknown",
+        "My mother uses a wheelchair. Is there a hoist or a ramp to help her get into the Amber "
+        "pool?",
+        split="held-out-11",
+    ),
+    q(
+        "Liesl",
+        "unknown",
+        "If I buy a day ticket, can I pop out into town for lunch and come back in afterwards?",
+        split="held-out-11",
+    ),
+    q(
+        "Liesl",
+        "follow-up",
+        "And have they been done up since then?",
+        ("2019",),
+        before="When were the baths founded?",
+        split="held-out-11",
+    ),
+    # Mira, Quillon Botanical Labs (quillon-handbook.md)
+    q(
+        "Mira",
+        "fact",
+        "I think I dropped my badge on the bus this morning. Apart from paying for a new one, "
+        "who should I tell straight away?",
+        ("security",),
+        split="held-out-11",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "Do bank holidays come out of my 27 days of leave, or do I get them on top?",
+        ("plus", "on top", "addition", "additional", "extra", "as well", "separate"),
+        split="held-out-11",
+    ),
+    q(
+        "Mira",
+        "fact",
+        "My partner and I are planning a family. Would I still get my normal salary while I'm "
+        "on parental leave?",
+        ("full",),
+        split="held-out-11",
+    ),
+    q(
+        "Mira",
+        "unknown",
+        "My experiments sometimes run late into the evening. Do we get paid overtime or time "
+        "off in lieu for that?",
+        split="held-out-11",
+    ),
+    q(
+        "Mira",
+        "follow-up",
+        "When will I get it?",
+        ("first", "day 1"),
+        before="Does IT give new people a laptop, or should I bring my own?",
+        split="held-out-11",
+    ),
+    q(
+        "Mira",
+        "follow-up",
+        "Is that paid every month or once a year?",
+        ("month", "monthly"),
+        before="Do we get anything towards cycling to work?",
+        split="held-out-11",
+    ),
+    # Otto, Marrowby makerspace (marrowby-makerspace.txt)
+    q(
+        "Otto",
+        "fact",
+        "I'd never noticed the makerspace before. Has it been here long? When did it open?",
+        ("2021",),
+        split="held-out-11",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "I'd like to make some custom stickers for my laptop. Is there a machine here that can "
+        "do that?",
+        ("vinyl",),
+        split="held-out-11",
+    ),
+    q(
+        "Otto",
+        "fact",
+        "I've done the induction and I'm about to use the laser cutter for the first time. Is "
+        "there any safety kit I have to put on?",
+        ("glasses", "goggles", "eye protection"),
+        split="held-out-11",
+    ),
+    q(
+        "Otto",
+        "unknown",
+        "Could I book the makerspace for my son's birthday party with a few of his friends?",
+        split="held-out-11",
+    ),
+    q(
+        "Otto",
+        "unknown",
+        "My husband uses a wheelchair. Is there a lift down to the makerspace?",
+        split="held-out-11",
+    ),
+    q(
+        "Otto",
+        "follow-up",
+        "What if my bus is late and I only get there 20 minutes after my start time?",
+        ("15", "waiting list", "next person", "someone else"),
+        before="Can I book one of the sewing machines for Saturday afternoon?",
+        split="held-out-11",
+    ),
+    # Vesna, Kelderwick Observatory (kelderwick-observatory.md)
+    q(
+        "Vesna",
+        "fact",
+        "My nephew is crazy about Saturn. Is there anything on in the planetarium about it?",
+        ("ringed planet",),
+        split="held-out-11",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "We'll be frozen after the stargazing. Will the café still be open afterwards for a hot "
+        "chocolate?",
+        ("11",),
+        split="held-out-11",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "There are eight of us and we'd love the big reflector telescope to ourselves for an "
+        "evening. What would that cost, and which night of the week could we do it?",
+        ("120",),
+        ("thursday", "thursdays"),
+        split="held-out-11",
+    ),
+    q(
+        "Vesna",
+        "fact",
+        "We'd rather hike up from Kelderwick than drive. Roughly how long is the walk?",
+        ("50",),
+        split="held-out-11",
+    ),
+    q(
+        "Vesna",
+        "unknown",
+        "Is there a cloakroom where we can leave our coats and bags while we're in the "
+        "planetarium?",
+        split="held-out-11",
+    ),
+    q(
+        "Vesna",
+        "follow-up",
+        "And how many are there in each group with an astronomer?",
+        ("8",),
+        before="How many people go on one stargazing evening?",
+        split="held-out-11",
+    ),
+]
+
+
 QUESTIONS = (
     TUNE
     + HELD_OUT
@@ -1753,6 +2039,7 @@ QUESTIONS = (
     + HELD_OUT_8
     + HELD_OUT_9
     + HELD_OUT_10
+    + HELD_OUT_11
 )
 
 
