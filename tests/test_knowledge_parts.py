@@ -567,6 +567,9 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     assert verdict(days, "A single ticket costs 38 dollars.") is False
     assert verdict(days, "It takes 1 hour and 25 minutes.") is True
     assert lacks_measure("How many miles is the crossing?", known)
+    # A unit joined to its number by a hyphen is one: "a 50-dollar deposit", "a 2-hour class".
+    assert not lacks_measure("How much is the deposit?", ["Boats need a 50-dollar deposit."])
+    assert not lacks_measure("How long is the class?", ["It is a 2-hour taster class."])
     assert not lacks_measure(
         "How many days are orders kept?", ["Orders are ready in 3 working days."]
     )

@@ -95,7 +95,8 @@ _NUMBER_WORD = re.compile(
     re.IGNORECASE,
 )
 """A figure said in words ("seventeen dollars", "half past nine")."""
-_NUMBER = r"\d[\d.,]*\s*"
+_NUMBER = r"\d[\d.,]*(?:-|\s*)"
+"""A number, before its unit: "3 weeks", "3weeks", "a 3-week course"."""
 _LENGTH = _NUMBER + r"(?:mm|cm|m|km|metres?|meters?|feet|foot|ft|inch|inches|miles?|yards?)\b"
 _DURATION = (
     _NUMBER
@@ -167,7 +168,7 @@ does the last ferry leave?"), unlike one that may be answered by days ("When are
 closed?")."""
 
 _MEASURES["price"] = re.compile(
-    r"[$€£]\s*\d|\d[\d.,]*\s*(?:dollars?|cents?|euros?|pounds?|usd|eur|gbp|kr|[€£])(?!\w)|"
+    r"[$€£]\s*\d|\d[\d.,]*(?:-|\s*)(?:dollars?|cents?|euros?|pounds?|usd|eur|gbp|kr|[€£])(?!\w)|"
     r"\bfree\b|\bno charge\b|\bno cost\b|\bincluded\b",
     re.IGNORECASE,
 )

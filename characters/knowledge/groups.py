@@ -59,7 +59,7 @@ _UNDER = re.compile(r"\bunder[- ]?(\d{1,2})s?\b", re.IGNORECASE)
 _OVER = re.compile(r"\b(?:over|from)[- ]?(\d{1,2})(?:s\b|\b)(?! to)", re.IGNORECASE)
 _RANGE = re.compile(r"\b(?:from|aged?|between) (\d{1,2}) (?:to|and|-) (\d{1,2})\b", re.IGNORECASE)
 _PRICE = re.compile(
-    r"[$€£]\s*(\d[\d.,]*)|(\d[\d.,]*)\s*(?:dollars?|euros?|pounds?|usd|eur|gbp)\b|\b(free)\b",
+    r"[$€£]\s*(\d[\d.,]*)|(\d[\d.,]*)(?:-|\s*)(?:dollars?|euros?|pounds?|usd|eur|gbp)\b|\b(free)\b",
     re.IGNORECASE,
 )
 _CLAUSES = re.compile(r";|,|\.\s|\bor\b|\band\b(?! up to)|\bwhile\b|\bbut\b|\bwhereas\b", re.I)
