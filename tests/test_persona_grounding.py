@@ -406,6 +406,14 @@ def test_an_answer_must_give_the_whole_figure_it_was_asked_for() -> None:
         "8": {3},
         "9": {1, 2, 3, 4, 5},
     }
+    # A day's own closing time is not also the range's: 6 pm is not Saturday's, 9 am is.
+    assert figure_days(
+        "Open Wednesday to Monday from 9 am to 6 pm, and until 8 pm on Saturdays."
+    ) == {
+        "9": {0, 2, 3, 4, 5, 6},
+        "6": {0, 2, 3, 4, 6},
+        "8": {5},
+    }
     milo, llm = _conversation(MUSEUM)
     for question, answer, said in (
         ("What time do the guided tours start?", "At 11 am.", tours),
@@ -413,6 +421,12 @@ def test_an_answer_must_give_the_whole_figure_it_was_asked_for() -> None:
         ("What time is the last guided tour?", "The last one starts at 2 pm.", None),
         ("What time do you close on weekdays?", "We close at 1 pm.", hours),
         ("What time do you close on weekdays?", "We close at 7 pm.", None),
+        # The day named before the question.
+        (
+            "I'm coming on Saturday. How late are you open?",
+            "We're open until 7 pm.",
+            "We're open " + hours.split(" is open ", 1)[1],  # the released words, then the fact
+        ),
         (
             "Membership is free, isn't it?",
             "Well, membership is free for our members.",

@@ -624,7 +624,9 @@ class Grounding:
         self._group_price = group_price
         self._days = figure_days(answer or "") if _FIGURE.search(question) or yes_no else {}
         """The days each time of that sentence is for ("7" → Monday to Friday)."""
-        self._asked_days = days_named(_last_question(question))
+        self._asked_days = days_named(_last_question(question)) or days_named(question)
+        """The days the question asks about: in its last sentence, else before it ("We're
+        coming this Saturday. How late are you open?")."""
         self._subject = self._question - _GENERIC - FILLER
         self._unheard = {
             t for t in self._question if t not in self._known and not _is_number(t) and yes_no

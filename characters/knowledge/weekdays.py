@@ -67,12 +67,14 @@ def figure_days(fact: str) -> dict[str, frozenset[int]]:
     """The days each time of day in ``fact`` is for, by its hour ("7" → Monday to Friday in
     "open Monday to Friday from 10 am to 7 pm and on Saturdays from 9 am to 1 pm"): the days
     named right after it ("until 8 pm on Thursdays"), else the last days named before it, else
-    the first named after it ("from 8 am to 6 pm, Monday to Friday"). Empty when the fact names
-    no days."""
+    the first named after it ("from 8 am to 6 pm, Monday to Friday"), less the days a time of
+    the same kind (an end, "to"/"until", or a start) is named right before ("open Wednesday to
+    Monday from 9 am to 6 pm, and until 8 pm on Saturdays": 6 is not Saturday's, 9 is).
+    Empty when the fact names no days."""
     found = list(_FIGURE_DAYS.finditer(fact))
     if not any(m.group("days") for m in found):
         return {}
-    out: dict[str, frozenset[int]] = {}
+    read: list[tuple[str, bool, bool, frozenset[int]]] = []
     for i, m in enumerate(found):
         if not m.group("time"):
             continue
@@ -85,9 +87,20 @@ def figure_days(fact: str) -> dict[str, frozenset[int]]:
         )
         source = after if right_after or before is None else before
         assert source is not None
-        days = days_named(source.group("days"))
-        out[m.group("time")] = out.get(m.group("time"), frozenset()) | days
+        ends = bool(_ENDS.search(fact[: m.start()]))
+        read.append((m.group("time"), bool(right_after), ends, days_named(source.group("days"))))
+    out: dict[str, frozenset[int]] = {}
+    for time, own, ends, days in read:
+        if not own:
+            # "from 9 am to 6 pm, and until 8 pm on Saturdays": 6 pm is not Saturday's.
+            kept = days - frozenset().union(*(d for _, o, e, d in read if o and e == ends))
+            days = kept or days
+        out[time] = out.get(time, frozenset()) | days
     return out
+
+
+_ENDS = re.compile(r"\b(?:to|until|till|closes at|close at)\s*$|[-–]\s*$", re.IGNORECASE)
+"""Before a time at which something ends ("to 6 pm", "until 8 pm")."""
 
 
 def asks_about_days(question: str) -> bool:
