@@ -642,6 +642,10 @@ def test_a_price_for_a_group_the_question_names_is_that_groups_price() -> None:
     assert "9" in said and said.endswith(facts[2]), said
     llm.answer = "A game costs 6 dollars for children under 14."
     assert _said(dana, "How much is a game for my daughter? She's 8.") == llm.answer
+    # A group priced apart pays less: "No" is against it, whatever follows.
+    llm.answer = "No, we don't. A game costs 9 dollars, or 6 dollars for children under 14."
+    said = _said(dana, "I'm bringing my kids, do they get it any cheaper?")
+    assert not said.startswith("No") and said.endswith(facts[2]), said
 
 
 def test_first_and_last_times_two_measures_and_when_a_place_closes() -> None:

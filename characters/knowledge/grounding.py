@@ -432,6 +432,10 @@ _WH = re.compile(
 )
 """A question for a thing, a time, a place, a person or a way ("Which evening are you open
 late?"), not for a yes or a no (but "What about Saturday?" may get one)."""
+_CHEAPER = re.compile(
+    r"\b(?:cheaper|discounts?|reductions?|concessions?|less|reduced|lower price)\b", re.IGNORECASE
+)
+"""A question whether a group pays less ("Do students get it any cheaper?")."""
 _YES_OR_NO = re.compile(r"^\W*(?:yes|no)\b", re.IGNORECASE)
 
 
@@ -758,6 +762,11 @@ class Grounding:
                 return  # it may be: wait for more
         if self._wh and not self.released and _YES_OR_NO.search(said):
             self.verdict = False  # "Which evening are you open late?" → "No, I'm closed ..."
+            return
+        if self._group_price and _CHEAPER.search(self._asked_text) and _DENIES.search(said):
+            # "We're all students, do we get it any cheaper?" → "No, we don't." where students
+            # have a price of their own.
+            self.verdict = False
             return
         stated = terms(said)
         added = [t for t in dict.fromkeys(stated) if t not in self._asked]  # each term once
