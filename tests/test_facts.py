@@ -30,6 +30,8 @@ def test_a_question_finds_its_fact_through_shared_words_and_topics() -> None:
     assert relevant_facts(facts, "Can I come in on Saturday morning?") == [facts[1]]
     assert relevant_facts(facts, "How much is a cleaning?") == [facts[2]]
     assert relevant_facts(facts, "Who are the dentists?") == [facts[3]]
+    groups = [*facts, "Groups of 8 or more must book at least 3 days ahead."]
+    assert relevant_facts(groups, "How much notice do you need?", limit=1) == [groups[-1]]
 
 
 def test_rare_words_weigh_more_than_words_every_fact_shares() -> None:

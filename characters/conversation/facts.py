@@ -66,6 +66,10 @@ TOPICS: dict[str, frozenset[str]] = {
     "repair": frozenset(
         """fix fixes fixing repair repairs repaired mend broken service services""".split()
     ),
+    "booking": frozenset(
+        """book books booking booked ahead advance beforehand notice reserve reserved
+        reservation reservations appointment appointments""".split()
+    ),
     "people": frozenset(
         """who name names staff dentist dentists doctor doctors owner manager guide team
         person people""".split()
