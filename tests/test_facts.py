@@ -32,6 +32,8 @@ def test_a_question_finds_its_fact_through_shared_words_and_topics() -> None:
     assert relevant_facts(facts, "Who are the dentists?") == [facts[3]]
     groups = [*facts, "Groups of 8 or more must book at least 3 days ahead."]
     assert relevant_facts(groups, "How much notice do you need?", limit=1) == [groups[-1]]
+    kids = [*facts, "Children under 5 get a free check-up.", "A party is for at least 8 children."]
+    assert relevant_facts(kids, "Is there a minimum number of kids?", limit=1) == [kids[-1]]
 
 
 def test_rare_words_weigh_more_than_words_every_fact_shares() -> None:

@@ -70,6 +70,9 @@ TOPICS: dict[str, frozenset[str]] = {
         """book books booking booked ahead advance beforehand notice reserve reserved
         reservation reservations appointment appointments""".split()
     ),
+    "limit": frozenset(
+        """minimum maximum least most limit limits limited max min capacity""".split()
+    ),
     "people": frozenset(
         """who name names staff dentist dentists doctor doctors owner manager guide team
         person people""".split()
