@@ -2817,6 +2817,23 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+_LINES = (
+    load_settings().knowledge_partial_line,
+    load_settings().knowledge_unknown_line,
+)
+
+
+def facts_said(answer: str) -> str:
+    """``answer`` without the partial and unknown lines ("I'm not sure about that exactly.",
+    "I'm sorry, I don't have any information about that."), which say nothing of the facts: the
+    "not" of the first is no "No" to a leading question, nor the "sorry" of the second (until
+    2026-12-06 evening they were read as one: 3 of 888 answers and 4 of 343 passed so)."""
+    for line in _LINES:
+        if line:
+            answer = answer.replace(line, " ")
+    return answer
+
+
 def _has(text: str, phrase: str) -> bool:
     return re.search(r"(?<![\w'])" + re.escape(normalise(phrase)) + r"(?![\w'])", text) is not None
 
@@ -2872,9 +2889,10 @@ def score(question: Question, answer: str) -> Score:
     """Check an answer against its question; ``failed`` names the checks that failed."""
     persona = PERSONAS[question.persona]
     t = normalise(answer)
+    facts = normalise(facts_said(answer))
     failed: list[str] = []
     for group in question.expect:
-        if not any(_has(t, alt) for alt in group):
+        if not any(_has(facts, alt) for alt in group):
             failed.append("missing " + "/".join(group))
     for pattern in question.contradict:
         if re.search(pattern, t):

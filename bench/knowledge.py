@@ -61,6 +61,7 @@ from bench.answers import (  # noqa: E402
     Persona,
     _has,
     _numbers,
+    facts_said,
     first_person_ok,
     normalise,
     pct,
@@ -2082,9 +2083,10 @@ def _normalise(text: str) -> str:
 def score(question: Question, answer: str, known_numbers: set[str]) -> Score:
     persona = CASTS[question.persona].persona
     t = _normalise(answer)
+    facts = _normalise(facts_said(answer))
     failed: list[str] = []
     for group in question.expect:
-        if not any(_has(t, alt) for alt in group):
+        if not any(_has(facts, alt) for alt in group):
             failed.append("missing " + "/".join(group))
     if question.category == "unknown":
         if not any(re.search(p, t) for p in ADMITS):
