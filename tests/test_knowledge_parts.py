@@ -671,31 +671,3 @@ def test_a_code_the_question_names_finds_the_passage_and_the_sentence_that_hold_
 
     facts = [{"room", "4b", "k7"}, {"k7", "price"}, {"k7", "weight"}, {"hour"}]
     assert rare_codes("Where is room 4B for the K7?", facts) == [True, False, False, False]
-
-
-def test_a_question_no_passage_covers_gets_the_nearest_sentence_after_the_partial_line(
-    guide: tuple[Conversation, RecordingLLM],
-) -> None:
-    from characters.knowledge.index import MIN_SCORE, NEAR_SCORE
-
-    conversation, llm = guide
-    s = conversation.engines.settings
-    index = conversation.character.knowledge
-    assert index is not None
-    asked = "Is the Orrin an old one?"  # 0.45 with the telescopes' passage
-    assert not index.search(asked).hits
-    near = index.search(asked, min_score=NEAR_SCORE).hits
-    assert len(near) == 1 and NEAR_SCORE <= near[0].score < MIN_SCORE
-    done = _done(conversation.respond(asked))
-    telescope = "The main telescope is the Orrin Reflector, built in 1931."
-    assert done.text == f"{s.knowledge_partial_line} {telescope}"
-    assert llm.asked == [], "declined before the model, with the nearest thing it knows"
-    # A near sentence that shares no word with the question that few passages hold is not
-    # said: only the unknown line.
-    assert index.search("Is the big scope an old one?", min_score=NEAR_SCORE).hits
-    assert (
-        _done(conversation.respond("Is the big scope an old one?")).text == s.knowledge_unknown_line
-    )
-    assert (
-        _done(conversation.respond("Do you sell souvenir mugs?")).text == s.knowledge_unknown_line
-    )

@@ -74,7 +74,6 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.groups import group_price
-from characters.knowledge.index import NEAR_SCORE as KNOWLEDGE_NEAR_SCORE
 from characters.knowledge.index import follows_up, split_heading
 from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
@@ -592,23 +591,7 @@ class Conversation:
         s = self.engines.settings
         partial = s.knowledge_partial_line
         before = self._last_question()
-        knowledge = self.character.knowledge
-        nearest = False  # the passages are only near the question
-        if knowledge is not None:
-            if not retrieved and partial:
-                # Nothing scored enough to be read: a sentence of the nearest passages may
-                # still come after the partial line, as a persona's near facts do, when it
-                # shares a word with the question that few passages hold ("What does the
-                # booking reference look like?" and "Every booking gets a reference that starts
-                # with HF ..."; not "The observatory is closed on Wednesdays." to "What is the
-                # observatory cat called?").
-                retrieved = knowledge.search(
-                    user_text,
-                    context=before,
-                    max_chars=s.knowledge_max_chars,
-                    min_score=KNOWLEDGE_NEAR_SCORE,
-                ).texts
-                nearest = True
+        if self.character.knowledge is not None:
             if lacks_measure(user_text, retrieved):
                 return s.knowledge_unknown_line
 
@@ -621,7 +604,7 @@ class Conversation:
                 found = facts.answering(user_text, context=before, min_score=min_score)
                 return [first_person(f) for f in found if not lacks_measure(user_text, [f])]
 
-        found, near = ([] if nearest else find(None)), False
+        found, near = find(None), False
         priced = group_price(user_text, self._near(user_text, retrieved))
         if priced is not None:
             # "I'm a student. What would a three-hour visit cost me?": the sentence that gives
@@ -630,8 +613,6 @@ class Conversation:
             found = [fact, *(f for f in found if f != fact)]
         if not found and partial:
             found, near = find(HEDGE_SCORE), True
-            if nearest and knowledge is not None:
-                found = [f for f in found if knowledge.shares_specific(user_text, f)]
             if asks_for_people(user_text):
                 # "Who owns the shop?": only a sentence that names people is near it.
                 found = [f for f in found if names_people(f)]

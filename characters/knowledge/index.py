@@ -43,12 +43,6 @@ questions the documents do not answer 0.27–0.47 (one, "How much does the K7 co
 passage about the K7's warranty and spare-part prices)."""
 MARGIN = 0.15
 """Passages scoring more than this below the best one are left out."""
-NEAR_SCORE = 0.4
-"""Lowest score of a passage whose sentences may be said after the partial line when no passage
-scores :data:`MIN_SCORE` (the question is declined, but with the nearest thing the documents
-say, as for a persona). On the benchmark's questions, 12 answers' passages scored 0.40–0.50
-("A mate of mine reckons the K7 is made in China. Where is it actually built?": 0.46), and the
-best passages of 17 questions the documents do not cover."""
 FOLLOW_UP_PENALTY = 0.05
 """The previous question plus this one is a weaker clue than this one alone."""
 CODE_BONUS = 0.3
@@ -156,11 +150,9 @@ class KnowledgeIndex:
     def __len__(self) -> int:
         return len(self.sources)
 
-    def search(
-        self, query: str, *, context: str = "", max_chars: int = 700, min_score: float = MIN_SCORE
-    ) -> Search:
+    def search(self, query: str, *, context: str = "", max_chars: int = 700) -> Search:
         """The passages that answer ``query`` best (``context``: the user's previous words),
-        at most ``max_chars`` of them (the first one always, if any scores ``min_score``)."""
+        at most ``max_chars`` of them (the first one always, if any passes)."""
         started = time.perf_counter()
         if not self.sources or not query.strip() or max_chars <= 0:
             return Search([], time.perf_counter() - started)
@@ -178,7 +170,7 @@ class KnowledgeIndex:
         best = float(scores[order[0]])
         for i in order[:16]:
             score = float(scores[i])
-            if score < min_score or score < best - MARGIN:
+            if score < MIN_SCORE or score < best - MARGIN:
                 break
             source = self.sources[i]
             if hits and used + len(source.text) > max_chars:
@@ -193,14 +185,6 @@ class KnowledgeIndex:
                 s = self.sources[days]
                 hits.append(Hit(s, float(scores[days]), float(similarity[days]), 0.0))
         return Search(hits, time.perf_counter() - started)
-
-    def shares_specific(self, query: str, text: str) -> bool:
-        """Whether ``text`` holds a word of ``query`` that few passages hold (at most a
-        quarter, or 2): "booking reference", not "observatory" in the observatory's guide
-        (what a sentence said for a question no passage covers must share)."""
-        most = max(2, len(self.sources) // 4)
-        shared = set(terms(query)) & set(terms(text))
-        return any(0 < len(self._keywords.holding(t)) <= most for t in shared)
 
     def _rare_codes(self, query: str) -> set[str]:
         """The codes ``query`` names that at most :data:`CODE_PASSAGES` passages hold."""
