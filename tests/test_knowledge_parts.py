@@ -627,7 +627,7 @@ def test_a_heading_copied_from_the_passages_is_not_said(
 
 
 def test_a_price_said_of_what_a_list_leaves_unpriced_is_not_backed() -> None:
-    from characters.knowledge.groups import price_of_another
+    from characters.knowledge.groups import clauses_of, price_of_another
 
     cafe = (
         "Café: It serves tea, coffee, hot chocolate for 3.50 dollars, soup of the day with bread "
@@ -641,8 +641,8 @@ def test_a_price_said_of_what_a_list_leaves_unpriced_is_not_backed() -> None:
     assert (verdict if verdict is not None else g.finish()) is True
     # A subject said before its prices holds them all.
     tickets = ["Tickets cost 17 dollars for adults and 9 dollars for children."]
-    assert not price_of_another({"ticket", "kid"}, "9 dollars for kids.", tickets)
-    assert price_of_another({"coffee"}, "Coffee is 6 dollars.", [cafe])
+    assert not price_of_another({"ticket", "kid"}, "9 dollars for kids.", clauses_of(tickets))
+    assert price_of_another({"coffee"}, "Coffee is 6 dollars.", clauses_of([cafe]))
 
 
 def test_a_code_the_question_names_finds_the_passage_and_the_sentence_that_hold_it(

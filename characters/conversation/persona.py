@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,11 @@ class PersonaFacts:
             found = _best(self.facts, self._scores(question, context), limit, min_score)
         return _days_first(question, found, self.facts, limit)
 
+    @cached_property
+    def _fact_terms(self) -> list[set[str]]:
+        """Each fact's terms (:func:`~characters.knowledge.keywords.terms`), read once."""
+        return [set(terms(f)) for f in self.facts]
+
     def _scores(self, question: str, context: str) -> npt.NDArray[np.float32]:
         """Each fact's score for ``question``; the last question's are kept, as a turn asks
         two or three times (an embedding costs 5–20 ms on a busy core)."""
@@ -145,7 +151,7 @@ class PersonaFacts:
         query = f"{context} {question}" if context and follows_up(question) else question
         vector = self._embedder.embed([query])[0]
         scores = combined(np.einsum("ij,j->i", self._vectors, vector), self.facts, question)
-        codes = rare_codes(question, [set(terms(f)) for f in self.facts])
+        codes = rare_codes(question, self._fact_terms)
         scores = (scores + CODE_BONUS * np.array(codes, np.float32)).astype(np.float32)
         self._last = (key, scores)
         return scores

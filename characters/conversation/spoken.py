@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from characters.conversation.prompt import ToolCall, ToolSpec
+from characters.knowledge.keywords import STEM
 
 log = logging.getLogger(__name__)
 
@@ -436,24 +437,23 @@ def parse_call(text: str) -> ToolCall | None:
 
 _LABEL = re.compile(r"([A-Z][\w'&-]*(?: [\w'&-]+){0,4}):(?: +|$)")
 _WORD = re.compile(r"[a-z0-9']+")
-_STEM = 4
-"""Letters of a word compared with the question's: "Closing times" is made of "What time do you
-close ...?"'s words."""
 
 
 def without_label(text: str, headings: Collection[str], asked: str = "") -> str:
     """``text`` (a chunk of an answer read from documents) without the label the model copied
     before it: a heading of the passages it read (``headings``, lower case: "Leave: Full-time
     staff get 27 days ..." → "Full-time staff get 27 days ..."), or, when ``asked`` (the
-    question) is given, a short title made of its words, in any form ("Card cost: Cards are
-    free." to "How much does a card cost?", "Closing times: ..." to "What time do you close?"). A voice reading a document's headings aloud sounds like one;
-    nobody speaks so. ``""`` when the label was all of it."""
+    question) is given, a short title made of its words, in any form (their first
+    :data:`~characters.knowledge.keywords.STEM` letters: "Card cost: Cards are free." to "How
+    much does a card cost?", "Closing times: ..." to "What time do you close?"). A voice
+    reading a document's headings aloud sounds like one; nobody speaks so. ``""`` when the
+    label was all of it."""
     m = _LABEL.match(text)
     if m is None:
         return text
     label = m.group(1).lower()
-    stems = {w[:_STEM] for w in _WORD.findall(asked.lower())}
-    if label in headings or (stems and {w[:_STEM] for w in _WORD.findall(label)} <= stems):
+    stems = {w[:STEM] for w in _WORD.findall(asked.lower())}
+    if label in headings or (stems and {w[:STEM] for w in _WORD.findall(label)} <= stems):
         rest = text[m.end() :]
         return rest[:1].upper() + rest[1:]
     return text

@@ -43,8 +43,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from characters.knowledge.chunking import sentences
-from characters.knowledge.groups import price_of_another, stated_prices
-from characters.knowledge.keywords import terms
+from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
+from characters.knowledge.keywords import STEM, terms
 from characters.knowledge.weekdays import day_conflict, days_named, figure_days
 
 MIN_KNOWN = 0.5
@@ -346,9 +346,6 @@ _ORDER = frozenset(
     terms("first last next earliest latest final cheapest dearest best most least second third")
 )
 """Words that pick one of several things ("the first ferry"), not what a question is about."""
-_STEM = 4
-"""Letters of a term that stand for its forms when a question's term is looked for among
-what is known ("save" and "saved", "ferry" and "ferries")."""
 
 
 def measured_units(text: str) -> set[str]:
@@ -585,6 +582,9 @@ class Grounding:
         self._texts = [set(terms(text)) for text in known]
         """Each known text's terms (a passage, with its heading; a persona's sentence)."""
         self._sentences = [s for text in known for s in sentences(text)]
+        self._sentence_clauses = clauses_of(self._sentences)
+        """Each known sentence cut where one price ends and the next begins, read once for
+        :func:`~characters.knowledge.groups.price_of_another`."""
         self._known = set().union(*self._texts)
         self._numbers_given = numbers is not None
         self._numbers = (
@@ -640,7 +640,7 @@ class Grounding:
         self._unknown_subject = {
             t
             for t in self._question - _GENERIC - FILLER - _ORDER
-            if not _is_number(t) and not any(k.startswith(t[:_STEM]) for k in self._known)
+            if not _is_number(t) and not any(k.startswith(t[:STEM]) for k in self._known)
         }
         """What any question names that nothing known holds, even in another form ("save" is
         held by "saved", "ferry" by "ferries"): "magnification" in "What magnification does
@@ -781,7 +781,7 @@ class Grounding:
             or self._of_the_unknown(stated, added)
             or self._other_days(said)
             or self._unsupported(stated, added)
-            or price_of_another(self._subject, said, self._sentences)
+            or price_of_another(self._subject, said, self._sentence_clauses)
             or self._mispaired(said)
             or self._invented_name(said)
         ):

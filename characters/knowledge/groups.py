@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from characters.knowledge.keywords import terms
+from characters.knowledge.keywords import STEM, terms
 
 _GROUPS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE)
@@ -165,30 +165,29 @@ def group_price(question: str, facts: Iterable[str]) -> tuple[str, frozenset[str
     return None
 
 
-_STEM = 4
-"""Letters compared to find a word of the question in a clause ("bun" in "cinnamon buns")."""
+def clauses_of(sentences: Iterable[str]) -> list[list[str]]:
+    """Each sentence cut where one price ends and the next begins (:data:`_CLAUSES`)."""
+    return [_CLAUSES.split(sentence) for sentence in sentences]
 
 
-def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[str]) -> bool:
+def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[list[str]]) -> bool:
     """Whether a price ``said`` states is, in every known sentence that gives it, another
     thing's in a list that names the question's ``subject`` (its terms) without a price: "A
     cup of tea costs 3.50 dollars." where "It serves tea, coffee, hot chocolate for 3.50
     dollars, ..." gives 3.50 for the hot chocolate, and tea no price. A clause that prices the
     subject, or a subject said before its prices ("Tickets cost 17 dollars for adults and 9
-    dollars for children"), lets the price through."""
-    stems = {t[:_STEM] for t in subject}
+    dollars for children"), lets the price through. ``sentences``: the known sentences, each
+    as its clauses (:func:`clauses_of`)."""
+    stems = {t[:STEM] for t in subject}
     if not stems:
         return False
 
     def names(clause: str) -> bool:
-        return any(t[:_STEM] in stems for t in terms(clause))
+        return any(t[:STEM] in stems for t in terms(clause))
 
     for price in set(stated_prices(said)) - {"free"}:
         holding = [
-            clauses
-            for sentence in sentences
-            for clauses in [_CLAUSES.split(sentence)]
-            if any(price in stated_prices(c) for c in clauses)
+            clauses for clauses in sentences if any(price in stated_prices(c) for c in clauses)
         ]
         if not holding:
             continue

@@ -39,6 +39,11 @@ STOPWORDS = frozenset(
 )
 
 
+STEM = 4
+"""Letters that make two forms of a word the same where a loose match is enough ("save" and
+"saved", "ferry" and "ferries", "bun" and "buns", "close" and "closing")."""
+
+
 def _stem(word: str) -> str:
     if word.endswith("'s"):
         word = word[:-2]
