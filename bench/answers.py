@@ -2834,6 +2834,16 @@ def facts_said(answer: str) -> str:
     return answer
 
 
+def hedged(answers: Sequence[tuple[str, str, bool]]) -> dict[str, Any]:
+    """Of ``(category, answer, right)`` triples, the right answers to questions the character
+    can answer (not "unknown", not "chat") that open with the partial line ("I'm not sure about
+    that exactly. The stylists are Lena, Marco and Priya."): right, but said as if unsure."""
+    line = load_settings().knowledge_partial_line
+    right = [a for c, a, ok in answers if ok and c not in ("unknown", "chat")]
+    n = sum(bool(line) and a.startswith(line) for a in right)
+    return {"n": len(right), "hedged": n, "share": n / len(right) if right else None}
+
+
 def _has(text: str, phrase: str) -> bool:
     return re.search(r"(?<![\w'])" + re.escape(normalise(phrase)) + r"(?![\w'])", text) is not None
 
@@ -3031,6 +3041,7 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
                 "mean": statistics.fmean(values),
             }
     out["latency"] = latency
+    out["hedged"] = hedged([(r.question.category, r.answer, r.score.ok) for r in results])
     return out
 
 
@@ -3050,6 +3061,15 @@ def _print(s: dict[str, Any]) -> None:
         )
     for key, v in s["latency"].items():
         print(f"{key:20s} p50 {v['p50']:.3f} s  p95 {v['p95']:.3f} s  mean {v['mean']:.3f} s")
+    _print_hedged(s["hedged"])
+
+
+def _print_hedged(h: dict[str, Any]) -> None:
+    if h["n"]:
+        print(
+            f"hedged     {h['hedged']} of {h['n']} right answers to answerable questions "
+            f"({h['share']:.0%}) open with the partial line"
+        )
 
 
 def setting_value(text: str) -> Any:

@@ -61,8 +61,10 @@ from bench.answers import (  # noqa: E402
     Persona,
     _has,
     _numbers,
+    _print_hedged,
     facts_said,
     first_person_ok,
+    hedged,
     normalise,
     pct,
     setting_value,
@@ -2236,6 +2238,7 @@ def accuracy_summary(results: Sequence[Result]) -> dict[str, Any]:
             "categories": {c: v for c, v in cats.items() if v["n"]},
             "answer_in_passages": sum(retrieved) / len(retrieved) if retrieved else None,
         }
+    out["hedged"] = hedged([(r.question.category, r.answer, r.score.ok) for r in results])
     return out
 
 
@@ -2489,6 +2492,8 @@ def _print_accuracy(s: dict[str, Any]) -> None:
         found_ = part["answer_in_passages"]
         extra = f"  answer in passages {found_:.0%}" if found_ is not None else ""
         print(f"{split:10s} overall {o['accuracy']:.0%} ({o['n']})  {cats}{extra}")
+    if "hedged" in s:
+        _print_hedged(s["hedged"])
 
 
 def rescore(path: Path) -> dict[str, Any]:

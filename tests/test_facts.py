@@ -70,3 +70,30 @@ def test_a_conversation_adds_the_facts_of_the_question_and_of_the_turn_before() 
     assert Conversation(engines, Character("Max")).facts_for("Hi?") is None
     off = cast(Any, SimpleNamespace(settings=Settings(llm_facts="off")))
     assert Conversation(off, Character("Bella", personality=DENTAL)).facts_for("Hi?") is None
+
+
+def test_what_a_question_is_about_leaves_out_how_it_is_said() -> None:
+    from characters.conversation.facts import _asked, _stem, coverage, modifiers_unheld, unheld
+
+    # fillers, a pronoun with its verb, and "day of the week" (a day, not a week)
+    asked = _asked("Lovely. Roughly what's the cost, and which day of the week are you shut?")
+    assert asked == ["cost", "day", "shut"]
+    assert _stem("cancelled") == _stem("cancel") == "cancel"
+    assert _stem("spelled") == "spell"  # a word that ends in "ll" keeps it
+    hours = "The shop is open Monday to Friday; it is closed on Sundays."
+    assert coverage([hours], "When do you shut on Fridays?") == 1.0  # "shut" is a word of hours
+    staff = "The stylists are Lena, Marco and Priya."
+    assert coverage([staff], "Which hairdressers work at the salon?") < 1.0  # "salon"
+    assert unheld(staff, "Which hairdressers work here?") == []  # hairdressers are staff
+    # What the source lacks; with others, only what one of them holds.
+    jab = "A yearly vaccination booster costs 62 dollars for a dog and 55 dollars for a cat."
+    assert unheld(jab, "How much is my cat's yearly jab?") == ["jab"]
+    assert unheld(jab, "How much is my cat's yearly jab?", ["Nail clipping is free."]) == []
+    cat = "Neutering a cat costs 120 dollars."
+    assert unheld(cat, "What does it cost to have a dog neutered?", [jab]) == ["dog"]
+    # A missing word right before a word the source holds may set the thing apart.
+    leave = "Full-time staff get 27 days of paid leave a year."
+    assert modifiers_unheld(leave, "I'm part-time. How many days of leave do I get?") == ["part"]
+    days = "The makerspace is open from Wednesday to Sunday."
+    assert modifiers_unheld(days, "Is it open on public holidays?") == ["public"]
+    assert modifiers_unheld(jab, "How much is my cat's yearly jab?") == []

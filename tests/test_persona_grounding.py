@@ -309,18 +309,25 @@ def test_a_fact_that_answers_only_part_of_the_question_comes_after_a_hedge() -> 
 
 
 def test_a_fact_only_near_the_question_comes_after_a_hedge_and_nothing_near_gets_the_line() -> None:
-    """No fact answers "Which days are you shut?" outright (its best scores under MIN_SCORE),
-    but the opening hours are near it: they are said after the hedge, not the unknown line."""
+    """No fact answers "Which days do you take off?" outright (its best scores under
+    MIN_SCORE), but the opening hours are near it: they are said after the hedge, not the
+    unknown line. "Which days are you shut?" they answer outright ("shut" is a word of opening
+    times), and are said plainly."""
     bella, llm = _conversation(DENTAL)
     partly = load_settings().knowledge_partial_line
-    llm.answer = "We are shut on Tuesdays and Thursdays."
+    llm.answer = "We are off on Tuesdays and Thursdays."
     hours = persona_facts(DENTAL)[1]
-    assert _said(bella, "Which days are you shut?") == f"{partly} {hours}"
+    assert _said(bella, "Which days do you take off?") == f"{partly} {hours}"
+    llm.answer = "We are shut on Tuesdays and Thursdays."
+    assert _said(bella, "Which days are you shut?") == hours
+    # An answer to which days it is shut must name one.
+    llm.answer = "We are open from 8 am to 6 pm, Monday to Friday."
+    assert _said(bella, "Which days are you shut?") == hours
     llm.answer = "Yes, whitening costs 200 dollars."
     assert _said(bella, "Do you do teeth whitening?") == LINE  # nothing near it
     bella, llm = _conversation(DENTAL, knowledge_partial_line="")
-    llm.answer = "We are shut on Tuesdays and Thursdays."
-    assert _said(bella, "Which days are you shut?") == LINE  # no hedge to say it after
+    llm.answer = "We are off on Tuesdays and Thursdays."
+    assert _said(bella, "Which days do you take off?") == LINE  # no hedge to say it after
 
 
 def test_with_nothing_that_answers_an_answer_must_be_all_known_and_about_the_question() -> None:
@@ -724,3 +731,48 @@ def test_words_that_break_character_are_not_said() -> None:
     bella, llm = _conversation(DENTAL, in_character_line="")
     llm.answer = "As an AI language model, I don't have personal experiences."
     assert _said(bella, "Hi Bella! What a lovely day!") == llm.answer
+
+
+VETS = (
+    "You are Tessa, the receptionist at Oakfield Vets. A yearly vaccination booster costs 62 "
+    "dollars for a dog and 55 dollars for a cat. Neutering a cat costs 120 dollars. The vets are "
+    "Dr. Lindqvist and Dr. Abara. Nail clipping is free for registered pets. The clinic is open "
+    "Monday to Friday from 8 am to 7 pm."
+)
+
+
+def test_a_fact_that_surely_answers_is_said_without_the_hedge() -> None:
+    """A replacement that lacks a word of the question is said plainly when it scores
+    SURE_SCORE and no other fact holds the word ("jab", "practice"); a word another fact holds
+    ("dog", beside the dogs' booster) keeps the hedge."""
+    tessa, llm = _conversation(VETS)
+    partly = load_settings().knowledge_partial_line
+    booster, neutering, vets = persona_facts(VETS)[1:4]
+    llm.answer = "A cat's jab is 40 dollars."
+    assert _said(tessa, "How much is my cat's yearly jab?") == booster
+    llm.answer = "The vets are Dr. Smith and Dr. Jones."
+    assert _said(tessa, "Which vets work at the practice?") == vets
+    llm.answer = "Neutering a dog costs 150 dollars."
+    assert _said(tessa, "What does it cost to have a dog neutered?") == f"{partly} {neutering}"
+
+
+def test_a_price_said_for_a_period_must_be_that_periods_price() -> None:
+    from characters.knowledge.grounding import Grounding, is_yes_no, priced_per
+
+    known = [
+        "A rowing boat costs 20 dollars an hour, and a pedalo 25 dollars an hour.",
+        "A half-day hire of 4 hours costs 60 dollars.",
+    ]
+    assert priced_per(known[0]) == {("20", "hour"), ("25", "hour")}
+    assert priced_per("For an hour, it's $60.") == {("60", "hour")}
+
+    def verdict(answer: str) -> bool | None:
+        check = Grounding("What does a boat cost for an hour?", known, answer=known[0])
+        check.add(answer)
+        return check.finish()
+
+    assert verdict("For an hour, a half-day hire costs 60 dollars.") is False
+    assert verdict("A rowing boat costs 20 dollars an hour.") is True
+    # A question after a condition is still a yes/no question.
+    assert is_yes_no("If I cancel the day before, do I get anything back?")
+    assert not is_yes_no("If I cancel the day before, what happens?")

@@ -39,6 +39,8 @@ from characters.conversation.persona import (
     NEAR_SCORE,
     PersonaFacts,
     answering_sentences,
+    answers_surely,
+    sentence_score,
 )
 from characters.conversation.prompt import (
     KNOWLEDGE_HEADER,
@@ -583,7 +585,7 @@ class Conversation:
         else ``knowledge_unknown_line``. Never a sentence when the question asks for a measure
         none states (:func:`~characters.knowledge.grounding.lacks_measure`: "How deep is the
         pool?" is not answered by its temperature). A sentence that holds only part of what
-        the question asks (:func:`~characters.conversation.facts.coverage`), or is only near
+        the question asks and does not surely answer it (:meth:`_surely`), or is only near
         it (:data:`~characters.conversation.persona.HEDGE_SCORE`: "Which day of the week are
         you shut?" and "... closed on Sundays"), comes after ``knowledge_partial_line``; one
         that says a yes/no question's day is not open, after "No." ("Is the makerspace open on
@@ -631,10 +633,28 @@ class Conversation:
             # "Membership is free, isn't it?": the price it gives says no; "My puppy's eight
             # weeks old, she can come in, can't she?": "... at least 12 weeks old ...".
             return f"No. {found[0]}"
-        if partial and (near or coverage([context], user_text) < 1.0):
+        if partial and (near or not self._surely(user_text, found[0], context, retrieved)):
             # "What is Dr. Patel's first name?" → "... Dr. Patel and Dr. Moreau are the dentists."
             return f"{partial} {found[0]}"
         return found[0]
+
+    def _surely(self, user_text: str, said: str, context: str, retrieved: Sequence[str]) -> bool:
+        """Whether ``said``, the sentence found for ``user_text`` (``context``: what it stands
+        in), answers it without doubt (:func:`~characters.conversation.persona.
+        answers_surely`), by its score and the other sentences known: the passages' found, or
+        the persona's facts."""
+        before = self._last_question()
+        index = self.character.knowledge
+        if index is not None:
+            scored = index.sentence_scores(user_text, retrieved, context=before)
+            score = sentence_score(scored, user_text, said)
+            others = [t for t, _ in scored if t not in context]
+        else:
+            facts = self.persona_facts()
+            fact = next((f for f in facts.facts if first_person(f) == said), said)
+            score = facts.score_of(user_text, fact, context=before)
+            others = [f for f in facts.facts if f != fact]
+        return answers_surely(user_text, said, score, context=context, others=others)
 
     def answering_passages(
         self, user_text: str, retrieved: Sequence[str], *, min_score: float | None = None

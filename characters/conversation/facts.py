@@ -44,7 +44,7 @@ TOPICS: dict[str, frozenset[str]] = {
         tomorrow tonight day days daily weekday weekdays weekend weekends morning afternoon
         evening night monday mondays tuesday tuesdays wednesday wednesdays thursday thursdays
         friday fridays saturday saturdays sunday sundays am pm o'clock early late holiday
-        holidays""".split()
+        holidays shut shuts till until noon midnight""".split()
     ),
     "price": frozenset(
         """cost costs price prices priced much pay paying paid fee fees dollar dollars euro
@@ -61,7 +61,9 @@ TOPICS: dict[str, frozenset[str]] = {
     ),
     "age": frozenset(
         """child children kid kids adult adults baby babies toddler toddlers teen teens
-        teenager teenagers senior seniors grown family families age ages old young""".split()
+        teenager teenagers senior seniors grown family families age ages old young son sons
+        daughter daughters boy boys girl girls nephew nephews niece nieces grandson
+        granddaughter grandchildren""".split()
     ),
     "repair": frozenset(
         """fix fixes fixing repair repairs repaired mend broken service services""".split()
@@ -75,7 +77,9 @@ TOPICS: dict[str, frozenset[str]] = {
     ),
     "people": frozenset(
         """who name names staff dentist dentists doctor doctors owner manager guide team
-        person people""".split()
+        person people instructor instructors teacher teachers coach coaches trainer trainers
+        stylist stylists hairdresser hairdressers vet vets nurse nurses host hosts attendant
+        attendants employee employees work works working""".split()
     ),
 }
 """Word groups that make a question and a fact about the same thing without sharing a word."""
@@ -109,6 +113,8 @@ def _stem(word: str) -> str:
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             word = word[: -len(suffix)]
+            if word.endswith("ell") and len(word) >= 6:
+                return word[:-1]  # "cancelled", "travelling" (not "spelled")
             return word[:-1] if word[-1] == word[-2] and word[-1] not in "aeiousl" else word
     return word[:-1] if len(word) > 4 and word.endswith("e") and word[-2] != "e" else word
 
@@ -172,6 +178,23 @@ JUDGEMENTS = frozenset(
 """Words a question uses to ask whether something holds ("So flash photography is fine, isn't
 it?"), and numbers in words (a leading question's figure): what it is about is the rest."""
 
+FILLERS = frozenset(
+    """actually really roughly usually normally generally basically approximately probably
+    maybe perhaps well lovely great brilliant perfect cool wonderful awesome nice good alright
+    oh ah um uh er hmm wow cheers anyway haven't hasn't hadn't wasn't weren't wouldn't
+    shouldn't couldn't didn't mustn't shan't""".split()
+)
+"""Words that carry the way a question is said, not what it asks ("*Roughly* how long ...",
+"*Lovely.* Do you charge for that?", "You do cats as *well*, don't you?")."""
+
+_CONTRACTION = re.compile(
+    r"^(?:i|you|he|she|it|we|they|there|here|who|what|where|when|how|that)'\w+$"
+)
+"""A pronoun or question word with its verb ("what's", "I've", "we'll", "she's")."""
+
+_WEEKDAY = re.compile(r"\b(days?) of the week\b", re.I)
+""""Which day of the week ...", which asks for a day, not a week."""
+
 GENERIC = frozenset(
     """happen happens happened need needs use using used bring bringing extra anything
     something thing things kind sort way somewhere anyone someone""".split()
@@ -185,14 +208,19 @@ fact must hold to answer it (:func:`answering_facts`)."""
 
 
 def _asked(question: str) -> list[str]:
-    """What ``question`` is about: its content words, without judgements ("fine", "allowed")
-    and numbers (a leading question's wrong figure, "A check-up is 40 dollars, right?", is what
+    """What ``question`` is about: its content words, without judgements ("fine", "allowed"),
+    fillers (:data:`FILLERS`, "what's", "we'll") and numbers (a leading question's wrong figure, "A check-up is 40 dollars, right?", is what
     the answer corrects)."""
-    words = dict.fromkeys(_words(question))
+    words = dict.fromkeys(_words(_WEEKDAY.sub(r"\1", question)))
     return [
         w
         for w in words
-        if w not in STOPWORDS and w not in JUDGEMENTS and w not in GENERIC and not w[:1].isdigit()
+        if w not in STOPWORDS
+        and w not in JUDGEMENTS
+        and w not in GENERIC
+        and w not in FILLERS
+        and not _CONTRACTION.match(w)
+        and not w[:1].isdigit()
     ]
 
 
@@ -229,6 +257,33 @@ def coverage(sources: Sequence[str], question: str) -> float:
         return 1.0
     holders = [_holder(s) for s in sources]
     return max((sum(_holds(h, w) for w in asked) / len(asked) for h in holders), default=0.0)
+
+
+def unheld(source: str, question: str, others: Sequence[str] = ()) -> list[str]:
+    """What the question is about (:func:`_asked`) that ``source`` does not hold
+    (:func:`_holds`); with ``others``, only the words that one of them holds (a word nothing
+    known holds, "jab" in "How much is my cat's yearly jab?", tells no sentence from another;
+    "dog" in "What does it cost to have a dog neutered?" does, beside a cat's price)."""
+    holder = _holder(source)
+    missing = [w for w in _asked(question) if not _holds(holder, w)]
+    if others:
+        holders = [_holder(o) for o in others]
+        missing = [w for w in missing if any(_holds(h, w) for h in holders)]
+    return missing
+
+
+def modifiers_unheld(source: str, question: str) -> list[str]:
+    """The words of :func:`unheld` that stand right before a word ``source`` holds: what may
+    set the question's thing apart from the source's ("*part*-time" against "full-time",
+    "*public* holidays" against the opening days, "a *single* room" against "a double room")."""
+    holder = _holder(source)
+    missing = set(unheld(source, question))
+    words = [w for w in _words(question.replace("-", " ")) if not w[:1].isdigit()]
+    return [
+        w
+        for w, after in zip(words, words[1:], strict=False)
+        if w in missing and after not in STOPWORDS and _holds(holder, after)
+    ]
 
 
 def answering_facts(

@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from characters.conversation.facts import answering_facts, held_shares, is_fact
+from characters.conversation.facts import (
+    answering_facts,
+    held_shares,
+    is_fact,
+    modifiers_unheld,
+    unheld,
+)
 from characters.errors import CharactersError
 from characters.knowledge.embedder import Embedder, Vectors, load_embedder
 from characters.knowledge.grounding import (
@@ -85,6 +91,38 @@ eyes, to "Children must be at least 6 years old to climb, and anyone under 16 mu
 adult at all times." (0.81) than to "A day pass costs 16 dollars for adults ..." (0.62)."""
 
 
+SURE_SCORE = 0.75
+"""Lowest score of a sentence said in place of an answer without ``knowledge_partial_line``
+when it does not hold every word of the question (:func:`answers_surely`). On the answers
+benchmark's replacements (2026-12-06), the sentences that answered scored 0.39–1.30, a quarter
+of them over 0.75 ("How much is my cat's yearly jab?" and "A yearly vaccination booster costs
+..." 0.82); the nearest sentences to questions the persona cannot answer 0.38–0.81, the three
+over 0.7 each missing a word no sentence holds ("Can I buy a pair of climbing shoes from
+you?" and "Climbing shoes can be rented ..." 0.73) or one another holds ("What does it cost
+to have a dog neutered?" and "Neutering a cat costs 120 dollars ..." 0.81)."""
+
+
+def answers_surely(
+    question: str, sentence: str, score: float, *, context: str, others: Sequence[str]
+) -> bool:
+    """Whether ``sentence`` (its heading and the sentence before it in ``context``), found for
+    ``question`` with ``score``, answers it without doubt: it holds all the question is about
+    (:func:`~characters.conversation.facts.unheld`), or it scores at least
+    :data:`SURE_SCORE` and what it lacks is held by none of ``others`` (the other sentences
+    known) nor stands before a word it holds (:func:`~characters.conversation.facts.
+    modifiers_unheld`: "part-time" against "full-time"), and it names people when the question asks who ("Who repairs the broken toys?" is
+    not answered by "Toys must be returned clean ...")."""
+    if not unheld(context, question):
+        return True
+    if (
+        score < SURE_SCORE
+        or (asks_for_people(question) and not names_people(sentence))
+        or modifiers_unheld(context, question)
+    ):
+        return False
+    return not unheld(context, question, others)
+
+
 class PersonaFacts:
     """The fact sentences of one personality (:func:`~characters.conversation.facts.is_fact`:
     not "You are Bella, ..." or "Keep answers short.") and their vectors, made on first use."""
@@ -135,6 +173,14 @@ class PersonaFacts:
             found = _best(self.facts, self._scores(question, context), limit, min_score)
         return _days_first(question, found, self.facts, limit)
 
+    def score_of(self, question: str, fact: str, *, context: str = "") -> float:
+        """``fact``'s score for ``question`` (as :meth:`answering` ranks it); 0.0 without the
+        embedding model, or for a sentence that is not one of the facts."""
+        self.prepare()
+        if self._embedder is None or fact not in self.facts or not question.strip():
+            return 0.0
+        return float(self._scores(question, context)[self.facts.index(fact)])
+
     @cached_property
     def _fact_terms(self) -> list[set[str]]:
         """Each fact's terms (:func:`~characters.knowledge.keywords.terms`), read once."""
@@ -182,6 +228,16 @@ def combined(
         if states.any():
             scores = np.where(states, scores, scores - MEASURE_PENALTY).astype(np.float32)
     return scores
+
+
+def sentence_score(scored: Sequence[tuple[str, float]], question: str, sentence: str) -> float:
+    """``sentence``'s score for ``question`` among ``scored`` (as :func:`answering_sentences`
+    ranks them); 0.0 if it is not one of them."""
+    texts = [t for t, _ in scored]
+    if sentence not in texts:
+        return 0.0
+    scores = combined(np.array([c for _, c in scored], np.float32), texts, question)
+    return float(scores[texts.index(sentence)])
 
 
 def answering_sentences(

@@ -45,7 +45,14 @@ from collections.abc import Iterable
 from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
 from characters.knowledge.keywords import STEM, terms
-from characters.knowledge.weekdays import day_conflict, days_named, figure_days
+from characters.knowledge.weekdays import (
+    EVERY_DAY,
+    asks_closed_days,
+    day_conflict,
+    days_named,
+    figure_days,
+    open_days,
+)
 
 MIN_KNOWN = 0.5
 """Share of an answer's own terms that must be known for it to be grounded."""
@@ -75,12 +82,13 @@ def _is_number(term: str) -> bool:
 
 _YES_NO = re.compile(
     r"^\W*it's (?:the|your|this|that) .*\b(?:open|closed)\b|"  # Whisper's "Is the ... open"
-    r"^\W*(?:(?:so|and|but|well|ok|okay|oh)\W+)*(?:am|is|are|was|were|do|does|did|can|could|"
-    r"will|would|shall|should|may|might|must|have|has|had|isn't|aren't|don't|doesn't|can't|"
-    r"won't)\b|\b(?:right|correct|ok|okay|yes|true)\W*$|(?:\b(?:isn't|aren't|don't|doesn't|"
-    r"can't|won't|wasn't|weren't|didn't|haven't|hasn't|shouldn't|wouldn't|couldn't)|,\s*(?:is|"
-    r"are|do|does|can|will|was|did|have|has))\s+(?:it|you|they|i|we|he|she|there|that|this)"
-    r"\W*$",
+    r"^\W*(?:(?:so|and|but|well|ok|okay|oh)\W+)*(?:if\b[^,]*,\s*)?"  # "If I'm late, can I ...?"
+    r"(?:am|is|are|was|were|do|does|did|can|could|will|would|shall|should|may|might|must|"
+    r"have|has|had|isn't|aren't|don't|doesn't|can't|won't)\b|"
+    r"\b(?:right|correct|ok|okay|yes|true)\W*$|"
+    r"(?:\b(?:isn't|aren't|don't|doesn't|can't|won't|wasn't|weren't|didn't|haven't|hasn't|"
+    r"shouldn't|wouldn't|couldn't)|,\s*(?:is|are|do|does|can|will|was|did|have|has))\s+"
+    r"(?:it|you|they|i|we|he|she|there|that|this)\W*$",
     re.IGNORECASE,
 )
 _FIGURE = re.compile(
@@ -379,6 +387,28 @@ def _number_pairs(text: str) -> set[tuple[str, str]]:
     }
 
 
+_PERIOD = r"(hour|night|day|week|month|year)s?\b"
+_MONEY = r"(?:\$\s?(\d[\d.,]*)|(\d[\d.,]*)\s*(?:dollars?|euros?|pounds?|bucks))"
+_PRICE_PER = re.compile(rf"{_MONEY}\s+(?:an?|per|each|every)\s+{_PERIOD}", re.IGNORECASE)
+_PER_PRICE = re.compile(
+    rf"\b(?:for|per)\s+(?:an?|one|1|each)\s+{_PERIOD}[^.;!?]*?{_MONEY}", re.IGNORECASE
+)
+
+
+def priced_per(text: str) -> set[tuple[str, str]]:
+    """The prices ``text`` gives for a period, with the period: "20 dollars an hour" and "For
+    an hour, ... costs 60 dollars" are ("20", "hour") and ("60", "hour")."""
+    found = {
+        ((m.group(1) or m.group(2)).rstrip(".,"), m.group(3).lower())
+        for m in _PRICE_PER.finditer(text)
+    }
+    found |= {
+        ((m.group(2) or m.group(3)).rstrip(".,"), m.group(1).lower())
+        for m in _PER_PRICE.finditer(text)
+    }
+    return found
+
+
 _ADMITS = re.compile(
     r"\b(?:(?:don't|do not|doesn't|does not) know|not sure|no idea|no information)\b",
     re.IGNORECASE,
@@ -617,6 +647,11 @@ class Grounding:
         self._lists = listed_times(question, answer or "") + listed_names(question, answer or "")
         """Lists of times the sentence that answers the question has, to be given whole."""
         self._answer_days = day_conflict(question, self._answer) if self._answer else None
+        opened = open_days(answer) if answer and asks_closed_days(question) else None
+        self._closed_days = EVERY_DAY - opened if opened is not None else frozenset()
+        """The days the answering sentence says the place is closed, to a question that asks
+        which (:func:`~characters.knowledge.weekdays.asks_closed_days`): the answer must name
+        one."""
         self._fact_numbers = {t for t in self._fact if _is_number(t)}
         self._claim = claim_differs(question, self._answer or "")
         self._fact_figures = {n for n, _ in _figures(self._answer or "")}
@@ -648,6 +683,8 @@ class Grounding:
         Refractor has a magnification of 30 centimetres across.")."""
         self._pairs = {p for text in known for p in _number_pairs(text)}
         """Each known number with the word after it ("4 toys", "3 weeks")."""
+        self._per = {p for text in known for p in priced_per(text)}
+        """Each known price for a period, with the period ("20 dollars an hour")."""
         self._counts = {_COUNTS[t] for text in known for t in terms(text) if t in _COUNTS}
         """The numbers known texts say in words ("two sewing machines", "three 3D printers")."""
         after = Counter(unit for _, unit in self._pairs)
@@ -782,7 +819,7 @@ class Grounding:
             or self._other_days(said)
             or self._unsupported(stated, added)
             or price_of_another(self._subject, said, self._sentence_clauses)
-            or self._mispaired(said)
+            or self._mispaired(" ".join([*self.released, said]))
             or self._invented_name(said)
         ):
             # A number nothing known states, or a figure of a measure nothing known states
@@ -802,6 +839,11 @@ class Grounding:
                 self.verdict = False
         elif self._short_of_fact(" ".join([*self.released, said]), final=final):
             if final:  # "Membership is free, isn't it?" → "Membership is 20 dollars?" lacks 20
+                self.verdict = False
+        elif self._closed_days and self._closed_days.isdisjoint(
+            days_named(" ".join([*self.released, said]))
+        ):
+            if final:  # "Which day are you shut?" → "I am open Monday to Friday ..."
                 self.verdict = False
         elif self._partial_list(said):
             if final:  # "What time do the tours start?" → "At 11 am." (and 2 pm)
@@ -840,11 +882,18 @@ class Grounding:
         """A known number said with another known unit than anything known says it with: "up
         to 4 weeks" where 4 is the toys and 3 the weeks; "The library has 12 books." to "How
         many books ...?" where 12 is the items; "three sewing machines" where three is the 3D
-        printers and two the sewing machines."""
+        printers and two the sewing machines; a known price said for a period known prices are
+        given for, which no known sentence gives it for ("For an hour, ... costs 60 dollars."
+        where 60 dollars is a half day's price and an hour's are 20, 25 and 15)."""
+        periods = {period for _, period in self._per}
         return any(
             unit in self._units and (number, unit) not in self._pairs
             for number, unit in _number_pairs(said)
             if number in self._numbers or number in self._counts
+        ) or any(
+            period in periods and (price, period) not in self._per
+            for price, period in priced_per(said)
+            if price in self._numbers
         )
 
     def _invented_name(self, said: str) -> bool:

@@ -109,6 +109,17 @@ def asks_about_days(question: str) -> bool:
     return bool(_ASKS_OPEN.search(question)) and bool(days_named(question))
 
 
+def asks_closed_days(question: str) -> bool:
+    """Whether ``question`` asks which days the place is closed ("Which day of the week are you
+    shut?", "What days are you closed?", "When is the clinic closed?")."""
+    return bool(_ASKS_CLOSED.search(question))
+
+
+_ASKS_CLOSED = re.compile(
+    r"\b(?:which|what)\s+days?\b[^?.!]*\b(?:closed|shut)\b"
+    r"|\bwhen\s+(?:are|is)\s+(?:you|it|the\s+\w+)\s+(?:closed|shut)\b",
+    re.IGNORECASE,
+)
 _ASKS_OPEN = re.compile(r"\b(?:open|closed|come|visit|drop by|pop in|pop by)\b", re.IGNORECASE)
 
 
