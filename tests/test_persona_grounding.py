@@ -776,3 +776,18 @@ def test_a_price_said_for_a_period_must_be_that_periods_price() -> None:
     # A question after a condition is still a yes/no question.
     assert is_yes_no("If I cancel the day before, do I get anything back?")
     assert not is_yes_no("If I cancel the day before, what happens?")
+
+
+def test_a_yes_about_what_nothing_known_names_is_not_grounded() -> None:
+    from characters.knowledge.grounding import Grounding
+
+    known = ["The K7 grinds coffee beans by time.", "A reset clears the saved presets."]
+
+    def verdict(question: str, answer: str) -> bool | None:
+        check = Grounding(question, known, answer=known[0])
+        check.add(answer)
+        return check.finish()
+
+    assert verdict("Can I grind spices in the K7?", "Yes, you can grind spices in it.") is False
+    assert verdict("Can I grind spices in the K7?", "You can grind spices in it.") is False
+    assert verdict("Does the K7 grind coffee beans by time?", "Yes, it grinds by time.") is True

@@ -623,6 +623,7 @@ class Grounding:
             else {t for text in numbers for t in terms(text) if _is_number(t)}
         )
         yes_no = is_yes_no(question)
+        self._yes_no = yes_no
         self._answer = answer if answer is not None and yes_no else None
         self._confirms = confirms
         self._unanswered = answer == ""
@@ -799,6 +800,11 @@ class Grounding:
                 return  # it may be: wait for more
         if self._wh and not self.released and _YES_OR_NO.search(said):
             self.verdict = False  # "Which evening are you open late?" → "No, I'm closed ..."
+            return
+        if self._yes_no and self._unknown_subject and not self.released and _AGREES.search(said):
+            # "Can I grind spices in the K7?" → "Yes, you can grind spices ...": nothing known
+            # names spices, so nothing known says yes.
+            self.verdict = False
             return
         if self._group_price and _CHEAPER.search(self._asked_text) and _DENIES.search(said):
             # "We're all students, do we get it any cheaper?" → "No, we don't." where students
