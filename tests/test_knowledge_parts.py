@@ -498,11 +498,13 @@ def test_grounding_verdicts() -> None:
                 return g.verdict
         return g.finish()
 
-    # Echoes: against what the known sentence says, or that it says; nothing says the third.
+    # Echoes: against what the known sentence says, or that it says; nothing says the third
+    # (nothing known names the hopper: a "Yes" to it is not backed).
     assert verdict("Yes, you can wash the burrs with water.") is False
     assert verdict("No, you can't wash the burrs with water.") is True
     asked = "Can I wash the grinder's hopper with water?"
-    assert verdict("Yes, you can wash the grinder's hopper with water.") is None
+    assert verdict("Yes, you can wash the grinder's hopper with water.") is False
+    assert verdict("You can't wash the grinder's hopper with water.") is None
     asked = "Can I wash the burrs with water?"
     assert verdict("Sure!", "No, never:", "they rust.") is True  # held until it says something
     assert verdict("Yes, with warm water for 10 minutes.") is False  # a number nothing has

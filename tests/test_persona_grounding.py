@@ -791,3 +791,25 @@ def test_a_yes_about_what_nothing_known_names_is_not_grounded() -> None:
     assert verdict("Can I grind spices in the K7?", "Yes, you can grind spices in it.") is False
     assert verdict("Can I grind spices in the K7?", "You can grind spices in it.") is False
     assert verdict("Does the K7 grind coffee beans by time?", "Yes, it grinds by time.") is True
+
+
+def test_an_age_under_the_lowest_age_a_fact_sets_gets_a_no() -> None:
+    from characters.knowledge.groups import too_young
+
+    kayaks = (
+        "Kayaks are only for people aged 14 and over, and children under 12 must be with an adult."
+    )
+    assert too_young("My daughter's eleven, so she can take a kayak out, can't she?", kayaks)
+    assert not too_young("My son's fifteen, he can take a kayak out, can't he?", kayaks)
+    assert too_young(
+        "My son turns 16 next month, he can start then?", "Learners must be at least 17."
+    )
+    assert too_young(
+        "My 6-year-old can join, can't she?", "Children under 8 cannot join the classes."
+    )
+    assert not too_young("My 12-year-old can come?", "A party is for at least 8 children.")
+    assert not too_young("My 3-year-old needs a ticket?", "Tickets cost 14 dollars for adults.")
+    nora, llm = _conversation(POOL)
+    llm.answer = "Yes, of course he can."
+    sauna = persona_facts(POOL)[3]
+    assert _said(nora, "My ten-year-old can use the sauna, right?") == f"No. {sauna}"

@@ -72,10 +72,11 @@ from characters.knowledge.grounding import (
     Grounding,
     asks_for_people,
     claim_differs,
+    is_yes_no,
     lacks_measure,
     names_people,
 )
-from characters.knowledge.groups import group_price
+from characters.knowledge.groups import group_price, too_young
 from characters.knowledge.index import follows_up, split_heading
 from characters.knowledge.weekdays import asks_about_days, day_conflict
 from characters.models import resolve
@@ -628,6 +629,10 @@ class Conversation:
         context = _standing_in(found[0], retrieved)
         if day_conflict(user_text, found[0]):
             # "Is the makerspace open on Tuesdays?": the days it names say no, however near.
+            return f"No. {found[0]}"
+        if not near and is_yes_no(user_text) and too_young(user_text, found[0]):
+            # "My daughter's eleven, so she can take a kayak out on her own, can't she?" and
+            # "Kayaks are only for people aged 14 and over, ...".
             return f"No. {found[0]}"
         if not near and claim_differs(user_text, found[0]) == "wrong":
             # "Membership is free, isn't it?": the price it gives says no; "My puppy's eight

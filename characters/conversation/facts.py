@@ -272,6 +272,14 @@ def unheld(source: str, question: str, others: Sequence[str] = ()) -> list[str]:
     return missing
 
 
+def unknown_words(known: Sequence[str], question: str) -> list[str]:
+    """What the question is about (:func:`_asked`) that none of ``known`` holds, even through a
+    topic: "spices" in "Can I grind spices in the K7?", but not "Wednesdays" beside "open
+    Monday to Friday"."""
+    holders = [_holder(k) for k in known]
+    return [w for w in _asked(question) if not any(_holds(h, w) for h in holders)]
+
+
 def modifiers_unheld(source: str, question: str) -> list[str]:
     """The words of :func:`unheld` that stand right before a word ``source`` holds: what may
     set the question's thing apart from the source's ("*part*-time" against "full-time",

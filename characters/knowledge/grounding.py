@@ -42,6 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from characters.conversation.facts import unknown_words
 from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
 from characters.knowledge.keywords import STEM, terms
@@ -416,7 +417,7 @@ _ADMITS = re.compile(
 """An answer that says it does not know."""
 _AGREES = re.compile(
     r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|definitely|certainly|correct|right|exactly|"
-    r"(?:that's|that is|you're|you are) (?:right|correct)|you can|you bet)\b",
+    r"(?:that's|that is|you're|you are) (?:right|correct)|you can(?!['\u2019]t| ?not)|you bet)\b",
     re.IGNORECASE,
 )
 _DENIES = re.compile(r"^\W*(?:no|nope|sorry|unfortunately|i'm afraid)\b", re.IGNORECASE)
@@ -682,6 +683,9 @@ class Grounding:
         held by "saved", "ferry" by "ferries"): "magnification" in "What magnification does
         the Great Refractor have?". An answer may not give a figure of it ("The Great
         Refractor has a magnification of 30 centimetres across.")."""
+        self._names_unknown = bool(self._unknown_subject) and bool(unknown_words(known, question))
+        """The question names what nothing known holds in any form or topic ("spices", but not
+        "Wednesdays" beside "Monday to Friday"): nothing known says yes to it."""
         self._pairs = {p for text in known for p in _number_pairs(text)}
         """Each known number with the word after it ("4 toys", "3 weeks")."""
         self._per = {p for text in known for p in priced_per(text)}
@@ -801,7 +805,7 @@ class Grounding:
         if self._wh and not self.released and _YES_OR_NO.search(said):
             self.verdict = False  # "Which evening are you open late?" → "No, I'm closed ..."
             return
-        if self._yes_no and self._unknown_subject and not self.released and _AGREES.search(said):
+        if self._yes_no and self._names_unknown and not self.released and _AGREES.search(said):
             # "Can I grind spices in the K7?" → "Yes, you can grind spices ...": nothing known
             # names spices, so nothing known says yes.
             self.verdict = False

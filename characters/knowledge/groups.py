@@ -41,10 +41,10 @@ _GROUPS: dict[str, re.Pattern[str]] = {
 _AGE = re.compile(
     r"\b(\d{1,2})[- ]?(?:year[- ]?olds?|years? old|yo)\b|\baged? (\d{1,2})\b|"
     r"\b(?:son|daughter|nephew|niece|kid|child|boy|girl|grandson|granddaughter)(?:'s| is) "
-    r"(?:only |just )?(\d{1,2})\b",
+    r"(?:only |just )?(\d{1,2})\b|\bturns (\d{1,2})\b",
     re.IGNORECASE,
 )
-"""An age a question gives: "my 12-year-old", "aged 9", "my nephew's 10"."""
+"""An age a question gives: "my 12-year-old", "aged 9", "my nephew's 10", "he turns 16"."""
 _ABOUT_PRICE = re.compile(
     r"\b(?:cost|costs|costing|price|prices|pay|paying|charge|charged|fee|fees|how much|cheaper|"
     r"discount|discounts|fare|fares|free|dollars?)\b|^\W*(?:and|what about|how about)\b",
@@ -110,6 +110,40 @@ def asked_group(question: str) -> Asked | None:
         if pattern.search(question):
             return None if name == "member" and _JOINS.search(question) else Asked(name)
     return None
+
+
+_AGE_WORDS = {
+    word: str(n)
+    for n, word in enumerate(
+        """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+        fifteen sixteen seventeen eighteen nineteen""".split()
+    )
+}
+_AGE_WORD = re.compile(r"\b(" + "|".join(_AGE_WORDS) + r")\b", re.IGNORECASE)
+_MIN_AGE = re.compile(
+    r"\bat least (\d{1,2})(?=\s+(?:years?|and|to)\b|[.,;]|$)|\bminimum age is (\d{1,2})\b|"
+    r"\b(?:aged |people )?(\d{1,2})(?: years)? and (?:over|older|up|above)\b|"
+    r"\bunder[- ]?(\d{1,2})s? (?:cannot|can't|can not|may not|must not|are not allowed|is not "
+    r"allowed)\b|(\badults? only\b|\bonly for adults\b)",
+    re.IGNORECASE,
+)
+"""A lowest age a sentence sets: "must be at least 12 years old", "aged 14 and over", "children
+under 8 cannot join", "for adults only" (18)."""
+
+
+def too_young(question: str, fact: str) -> bool:
+    """Whether the age ``question`` gives ("My daughter's only five", "my 10-year-old") is under
+    the lowest age ``fact`` sets (:data:`_MIN_AGE`): "..., she can have a go on the wall,
+    can't she?" against "Children must be at least 6 years old to climb"."""
+    m = _AGE.search(_AGE_WORD.sub(lambda w: _AGE_WORDS[w.group(1).lower()], question))
+    if m is None:
+        return False
+    age = int(next(g for g in m.groups() if g))
+    lowest = [
+        _ADULT_AGE if found.group(5) else int(next(g for g in found.groups() if g))
+        for found in _MIN_AGE.finditer(fact)
+    ]
+    return bool(lowest) and age < min(lowest)
 
 
 def stated_prices(text: str) -> list[str]:
