@@ -477,6 +477,11 @@ def test_answers_from_documents_are_held_to_the_sentence_that_answers(
     llm.answer = "A dog ticket for the night tour is 5 dollars."
     done = _done(conversation.respond("How much is a night tour for my dog?"))
     assert done.text == f"{partly} A night tour costs 17 dollars and starts at 9:30 pm.", done.text
+    # A word no sentence found holds ("pricey") does not call for the hedge when the sentence
+    # surely answers (SURE_SCORE); "dog", which the next sentence holds, did.
+    llm.answer = "A night tour is 20 dollars."
+    done = _done(conversation.respond("How pricey is a night tour?"))
+    assert done.text == "A night tour costs 17 dollars and starts at 9:30 pm."
 
 
 def test_grounding_can_be_turned_off(guide: tuple[Conversation, RecordingLLM]) -> None:
