@@ -97,3 +97,6 @@ def test_what_a_question_is_about_leaves_out_how_it_is_said() -> None:
     days = "The makerspace is open from Wednesday to Sunday."
     assert modifiers_unheld(days, "Is it open on public holidays?") == ["public"]
     assert modifiers_unheld(jab, "How much is my cat's yearly jab?") == []
+    # Cancelling a booking is about refunds.
+    refunds = "Bookings cannot be refunded, but they can be moved to another date."
+    assert unheld(refunds, "If we have to cancel, do we get a refund?") == []

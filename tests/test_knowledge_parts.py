@@ -580,6 +580,19 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     assert not lacks_measure(
         "How many days are orders kept?", ["Orders are ready in 3 working days."]
     )
+    # "How loud ...?" asks for decibels: watts are no answer.
+    specs = ["Specs: The grinder draws 180 W. Noise: 68 dB at 1 metre."]
+    loud = "How loud is the grinder?"
+    assert Grounding(loud, specs).add("It grinds at 180 W.") is False
+    assert not lacks_measure(loud, specs) and lacks_measure(loud, known)
+
+
+def test_a_short_question_that_names_nothing_follows_up() -> None:
+    from characters.knowledge.index import follows_up
+
+    assert follows_up("For how long?") and follows_up("How much?") and follows_up("Why?")
+    assert follows_up("Is it free?") and follows_up("And for children?")
+    assert not follows_up("When do you open?") and not follows_up("How much is a ticket?")
 
 
 def test_a_count_in_words_goes_with_what_the_text_counts() -> None:

@@ -72,6 +72,10 @@ TOPICS: dict[str, frozenset[str]] = {
         """book books booking booked ahead advance beforehand notice reserve reserved
         reservation reservations appointment appointments""".split()
     ),
+    "refund": frozenset(
+        """refund refunds refunded refundable cancel cancels cancelled canceled cancelling
+        cancellation cancellations reimburse reimbursed""".split()
+    ),
     "limit": frozenset(
         """minimum maximum least most limit limits limited max min capacity""".split()
     ),

@@ -127,6 +127,7 @@ _MEASURES: dict[str, re.Pattern[str]] = {
             r"\b(?:a|per) (?:day|week|month|year)\b|\d(?::\d\d)?\s*(?:am|pm)\b",
         ),
         (("fast",), _NUMBER + r"(?:km/h|kph|mph|knots?)\b|\bper hour\b"),
+        (("loud", "noisy"), _NUMBER + r"(?:db|dba|decibels?)\b"),
         (
             ("long",),
             f"{_DURATION}|{_LENGTH}|\\b(?:an?|one|half an?) (?:hour|day|week|month|year)\\b",

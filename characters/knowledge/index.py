@@ -74,11 +74,20 @@ _FOLLOW_UP = re.compile(
 )
 
 
+_BARE = frozenset(
+    terms("long much many often late early far old cost costs price time times when where why")
+)
+"""What a question may hold and still name nothing ("For how long?", "How much?")."""
+
+
 def follows_up(text: str) -> bool:
     """Whether ``text`` leans on what was said before ("And for children?", "Is it free?",
-    "How long do I hold them?"): only then does the previous question help the search (a new
-    question searched with the last one finds the last one's passages)."""
-    return bool(_FOLLOW_UP.search(text))
+    "How long do I hold them?", "For how long?": a short question that names nothing): only
+    then does the previous question help the search (a new question searched with the last
+    one finds the last one's passages)."""
+    if _FOLLOW_UP.search(text):
+        return True
+    return len(text.split()) <= 4 and set(terms(text)) <= _BARE
 
 
 @dataclass(frozen=True, slots=True)
