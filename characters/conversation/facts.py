@@ -213,8 +213,8 @@ fact must hold to answer it (:func:`answering_facts`)."""
 
 def _asked(question: str) -> list[str]:
     """What ``question`` is about: its content words, without judgements ("fine", "allowed"),
-    fillers (:data:`FILLERS`, "what's", "we'll") and numbers (a leading question's wrong figure, "A check-up is 40 dollars, right?", is what
-    the answer corrects)."""
+    fillers (:data:`FILLERS`, "what's", "we'll") and numbers (a leading question's wrong
+    figure, "A check-up is 40 dollars, right?", is what the answer corrects)."""
     words = dict.fromkeys(_words(_WEEKDAY.sub(r"\1", question)))
     return [
         w

@@ -110,8 +110,9 @@ def answers_surely(
     (:func:`~characters.conversation.facts.unheld`), or it scores at least
     :data:`SURE_SCORE` and what it lacks is held by none of ``others`` (the other sentences
     known) nor stands before a word it holds (:func:`~characters.conversation.facts.
-    modifiers_unheld`: "part-time" against "full-time"), and it names people when the question asks who ("Who repairs the broken toys?" is
-    not answered by "Toys must be returned clean ...")."""
+    modifiers_unheld`: "part-time" against "full-time"), and it names people when the
+    question asks who ("Who repairs the broken toys?" is not answered by "Toys must be
+    returned clean ...")."""
     if not unheld(context, question):
         return True
     if (
