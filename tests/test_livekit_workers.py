@@ -187,6 +187,31 @@ def wait_heartbeat(database_url: str, session_id: str, within_s: float) -> None:
         time.sleep(0.2)
 
 
+def charges_since(database_url: str, since: int) -> list[tuple[str | None, int, str]]:
+    """The credit charges stored after the charge with id ``since``: (session, amount, how it
+    ended), to name the session when a balance falls by more than the test's own."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT c.session_id, c.amount, coalesce(("
+            "  SELECT t.to_status || ': ' || coalesce(t.reason, '') FROM session_transitions t"
+            "  WHERE t.session_id = c.session_id ORDER BY t.id DESC LIMIT 1), '')"
+            " FROM credit_charges c WHERE c.id > %s ORDER BY c.id",
+            (since,),
+        ).fetchall()
+    return [(str(r[0]) if r[0] else None, int(r[1]), str(r[2])) for r in rows]
+
+
+def last_charge(database_url: str) -> int:
+    """The id of the last credit charge stored (0: none)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM credit_charges").fetchone()
+    return int(row[0]) if row else 0
+
+
 def running_time(database_url: str, session_id: str) -> tuple[float, int]:
     """(seconds RUNNING, credits charged) of a session, as stored."""
     import psycopg
@@ -331,6 +356,7 @@ async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
     d = deployment
     sdk = d.apis[1].sdk(d.key, max_retries=0)
     credits_before = (await asyncio.to_thread(sdk.organization.retrieve)).credit_balance
+    charged_before = await asyncio.to_thread(last_charge, d.database_url)
     (a_id, a), (b_id, b) = await asyncio.gather(
         open_call(d.apis[0], d.key, d.avatar), open_call(d.apis[1], d.key, d.avatar)
     )
@@ -362,7 +388,14 @@ async def test_a_killed_worker_fails_its_call_and_the_other_goes_on(
     for seconds, charged in runs:
         assert seconds > 0 and charged == 2 * math.ceil(seconds / 6), runs
     credits_after = (await asyncio.to_thread(sdk.organization.retrieve)).credit_balance
-    assert credits_before - credits_after == sum(c for _, c in runs), (credits_after, runs)
+    # On a mismatch: every charge since the test began, with how its session ended.
+    charges = await asyncio.to_thread(charges_since, d.database_url, charged_before)
+    assert credits_before - credits_after == sum(c for _, c in runs), (
+        credits_after,
+        runs,
+        (a_id, b_id),
+        charges,
+    )
     conversation = await asyncio.to_thread(sdk.avatar_conversations.retrieve, b_id)
     said = [(t.role, t.content or "") for t in conversation.transcript]
     assert ("user", "How much does a ticket cost?") in said, said
