@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from characters.conversation.facts import unknown_words
 from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
-from characters.knowledge.keywords import STEM, terms
+from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
 from characters.knowledge.weekdays import (
     EVERY_DAY,
     asks_closed_days,
@@ -368,12 +368,7 @@ _NAME = re.compile(r"(?<=[a-z,;:] )(?!I\b)[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b")
 """A capitalised word after a lower-case word or a comma: a name, not a sentence's start."""
 
 
-_COUNTS = {
-    word: str(n)
-    for n, word in enumerate(
-        "two three four five six seven eight nine ten eleven twelve".split(), start=2
-    )
-}
+_COUNTS = {word: str(n) for n, word in enumerate(NUMBER_WORDS) if 2 <= n <= 12}
 """Numbers said in words, as digits: "three sewing machines" is "3 sewing machines" ("one" is
 left as it is: "the one", "one of us")."""
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from characters.knowledge.keywords import STEM, terms
+from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
 
 _GROUPS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE)
@@ -112,13 +112,7 @@ def asked_group(question: str) -> Asked | None:
     return None
 
 
-_AGE_WORDS = {
-    word: str(n)
-    for n, word in enumerate(
-        """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
-        fifteen sixteen seventeen eighteen nineteen""".split()
-    )
-}
+_AGE_WORDS = {word: str(n) for n, word in enumerate(NUMBER_WORDS)}
 _AGE_WORD = re.compile(r"\b(" + "|".join(_AGE_WORDS) + r")\b", re.IGNORECASE)
 _MIN_AGE = re.compile(
     r"\bat least (\d{1,2})(?=\s+(?:years?|and|to)\b|[.,;]|$)|\bminimum age is (\d{1,2})\b|"

@@ -43,6 +43,12 @@ STEM = 4
 """Letters that make two forms of a word the same where a loose match is enough ("save" and
 "saved", "ferry" and "ferries", "bun" and "buns", "close" and "closing")."""
 
+NUMBER_WORDS = tuple(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen""".split()
+)
+"""The numbers from 0 to 19 in words, each at its value."""
+
 
 def _stem(word: str) -> str:
     if word.endswith("'s"):
