@@ -481,6 +481,7 @@ def test_organisation_credits_and_usage_chart(
     sign_in(page, server.base_url, api_key)
     page.click("a[data-nav=organization]")
     page.wait_for_selector(".chart")
+    page.wait_for_selector("#credits-title")  # the two panels load apart
     text = page.inner_text("main")
     assert f"{balance:,}" in text
     assert "Tier 2" in text and "2 of 200" in text
