@@ -80,9 +80,10 @@ def _env(livekit: LiveKit, database_url: str, data_dir: Path, name: str) -> dict
 
 def start_worker(env: dict[str, str], name: str, folder: Path, *, tries: int = 2) -> Worker:
     """A registered ``characters worker``. One that exits before LiveKit registered it (it
-    exits 1 after 45 s when never registered: seen once in a while here, with livekit-agents
-    silent) or hangs is started again, as its supervisor would; what each try did is in the
-    error of the last."""
+    exits 1 after 45 s when never registered) or hangs is started again, as its supervisor
+    would; what each try did is in the error of the last. (Its "registered worker" line was
+    once lost now and then: llama-cpp-python silenced the whole process while loading the
+    model; see ``llm._KeepOutput``.)"""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHARACTERS_")}
     clean.update(env, CHARACTERS_MODELS_DIR=os.environ["CHARACTERS_MODELS_DIR"])
     folder.mkdir(parents=True, exist_ok=True)

@@ -229,6 +229,26 @@ def test_every_llama_call_runs_on_one_thread_whoever_calls(smol_path: Path) -> N
     assert len(ran_on) == 1 and threading.get_ident() not in ran_on
 
 
+def test_loading_a_model_keeps_what_other_threads_write(
+    smol_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # llama-cpp-python points the process's stdout and stderr at /dev/null while a model loads;
+    # a worker's "registered worker" line, logged meanwhile from its event loop, was lost.
+    llm = LlamaCppLLM(smol_path)
+    loaded = threading.Event()
+    loader = threading.Thread(target=lambda: (llm._model(), loaded.set()))
+    written = 0
+    loader.start()
+    while not loaded.is_set() and written < 5000:
+        os.write(2, f"tick {written}\n".encode())
+        written += 1
+        time.sleep(0.001)
+    loader.join(60)
+    assert loaded.is_set() and written > 1
+    ticks = [line for line in capfd.readouterr().err.splitlines() if line.startswith("tick ")]
+    assert ticks == [f"tick {n}" for n in range(written)]
+
+
 def test_a_cancel_before_the_start_yields_nothing(smol_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()

@@ -100,12 +100,62 @@ def _cpu_has_amx() -> bool:
         return False
 
 
+class _KeepOutput:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which points the whole
+    process's file descriptors 1 and 2 at /dev/null while a model loads: every other thread's
+    log lines were lost meanwhile (a worker's "registered worker" among them)."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _KeepOutput:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+
+_GGML_ERROR = 4
+"""``GGML_LOG_LEVEL_ERROR`` in the llama.cpp that llama-cpp-python 0.3.36 bundles (its own
+Python table still has the old numbering, and let warnings through as errors)."""
+
+
+@functools.cache
+def _keep_output() -> Any:
+    """Leave the process's output alone while models load (:class:`_KeepOutput`), and send
+    llama.cpp's own messages to the log: errors as errors, the rest (model loading details,
+    warnings about the model's vocabulary) at debug level. Returns the callback, which must
+    stay referenced while llama.cpp may call it."""
+    import ctypes
+
+    import llama_cpp
+    import llama_cpp._internals
+    import llama_cpp.llama
+
+    native_log = logging.getLogger("characters.llama_cpp")
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def to_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            native_log.log(logging.ERROR if level == _GGML_ERROR else logging.DEBUG, message)
+
+    llama_cpp.llama_log_set(to_log, ctypes.c_void_p(0))
+    for module in (llama_cpp._internals, llama_cpp.llama):
+        if hasattr(module, "suppress_stdout_stderr"):
+            module.suppress_stdout_stderr = _KeepOutput  # type: ignore[attr-defined]
+    return to_log
+
+
 def _load_llama(model_path: Path, threads: int, n_ctx: int) -> Llama:
-    """Load a GGUF model. On CPUs with AMX, llama.cpp's extra weight buffers are turned off:
-    a ``GGML_NATIVE`` build of llama-cpp-python 0.3.36 crashes in ``ggml_backend_amx_mul_mat``
-    on every batch of more than one token there (measured on a Sapphire Rapids VM)."""
+    """Load a GGUF model, leaving the process's output alone (:class:`_KeepOutput`). On CPUs
+    with AMX, llama.cpp's extra weight buffers are turned off: a ``GGML_NATIVE`` build of
+    llama-cpp-python 0.3.36 crashes in ``ggml_backend_amx_mul_mat`` on every batch of more
+    than one token there (measured on a Sapphire Rapids VM)."""
     import llama_cpp
     import llama_cpp.llama_cpp as native
+
+    _keep_output()
 
     default_params = native.llama_model_default_params
 

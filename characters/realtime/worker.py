@@ -143,8 +143,8 @@ class CallWorker:
 
     async def _registration(self, server: Any) -> None:
         """Raise if LiveKit has not registered the worker within :data:`REGISTER_TIMEOUT_S`
-        (seen here: livekit-agents once stayed silent after starting, with no error to show);
-        wait forever once it has."""
+        (a LiveKit server that accepts the connection but never answers); wait forever once it
+        has."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REGISTER_TIMEOUT_S
         warn_at = loop.time() + REGISTER_TIMEOUT_S / 3
