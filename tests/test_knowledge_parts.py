@@ -28,7 +28,7 @@ from characters.knowledge.chunking import chunk, inline, sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, load_embedder
 from characters.knowledge.formats import document_text
 from characters.knowledge.grounding import Grounding, lacks_measure
-from characters.knowledge.index import KnowledgeIndex, Source
+from characters.knowledge.index import KnowledgeIndex, Source, last_sentence
 from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.limits import check_avatar_tokens, check_document_tokens
 from tests.pdf import text_pdf
@@ -188,6 +188,39 @@ def test_keywords_find_names_and_numbers() -> None:
     assert keywords.scores("Where is the gym?").max() == 0.0
     follow = keywords.scores("And the cafe?", context="Where is room 12?")
     assert follow[2] > follow[1] > follow[0]
+
+
+def test_irregular_forms_are_the_word_they_are_a_form_of() -> None:
+    assert terms("Payment is by card; materials are paid for.") == terms(
+        "Pay by card; materials are pay for."
+    )
+    assert terms("built in 1994, sold at the kiosk") == ["build", "1994", "sell", "kiosk"]
+    keywords = Keywords(["Costs: Payment is by card only.", "The cafe sells soup."])
+    assert keywords.scores("Can I pay in cash?").argmax() == 0
+
+
+def test_the_question_after_a_story_is_searched_alone_too(embedder: Embedder) -> None:
+    assert last_sentence("I lost my email. What does the booking reference look like?") == (
+        "What does the booking reference look like?"
+    )
+    assert last_sentence("My nephew loves Saturn. Is there a show about it?") is None
+    assert last_sentence("What does the booking reference look like?") is None
+    index = _index(
+        embedder,
+        [
+            "Booking: Every booking has a reference of 6 letters and digits, starting with HF.",
+            "Lost property: Items left on board are kept for 90 days in Terminal B.",
+            "Tickets: Tickets can be booked online or at the ticket office.",
+        ],
+    )
+    asked = (
+        "I've lost the confirmation email for my trip and I'm in a bit of a panic about it all. "
+        "What does the booking reference look like?"
+    )
+    found = index.search(asked)
+    assert found.texts and found.texts[0].startswith("Booking")
+    alone = index.search(asked.split(". ")[-1])
+    assert found.hits[0].similarity == pytest.approx(alone.hits[0].similarity, abs=1e-5)
 
 
 def _index(embedder: Embedder, texts: list[str]) -> KnowledgeIndex:

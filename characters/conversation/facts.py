@@ -21,6 +21,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from characters.knowledge.keywords import IRREGULAR
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 _ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|St|Prof|Mt|No|vs|e\.g|i\.e|a\.m|p\.m)\.$", re.I)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -105,9 +107,12 @@ def persona_facts(personality: str | None) -> list[str]:
 
 def _stem(word: str) -> str:
     """A crude English stem, enough to match "pieces" with "piece", "repairs" with "repair",
-    "closed" with "close" and "swimming" with "swim"."""
+    "closed" with "close" and "swimming" with "swim"; irregular forms are looked up ("paid" is
+    "pay": :data:`~characters.knowledge.keywords.IRREGULAR`)."""
     if word.endswith("'s"):
         word = word[:-2]
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):

@@ -40,7 +40,7 @@ from characters.knowledge.grounding import (
     names_people,
 )
 from characters.knowledge.groups import asked_group, group_price
-from characters.knowledge.index import CODE_BONUS, follows_up, rare_codes
+from characters.knowledge.index import CODE_BONUS, follows_up, last_sentence, rare_codes
 from characters.knowledge.keywords import terms
 from characters.knowledge.weekdays import days_fact
 
@@ -195,9 +195,14 @@ class PersonaFacts:
         if last is not None and last[0] == key:
             return last[1]
         assert self._embedder is not None and self._vectors is not None
-        query = f"{context} {question}" if context and follows_up(question) else question
-        vector = self._embedder.embed([query])[0]
-        scores = combined(np.einsum("ij,j->i", self._vectors, vector), self.facts, question)
+        texts = [question]
+        if context and follows_up(question):
+            texts = [f"{context} {question}"]
+        elif last := last_sentence(question):
+            texts.append(last)  # the question alone too, as a document search does
+        vectors = self._embedder.embed(texts)
+        similarities = np.einsum("ij,kj->ik", self._vectors, vectors).max(axis=1)
+        scores = combined(similarities, self.facts, question)
         codes = rare_codes(question, self._fact_terms)
         scores = (scores + CODE_BONUS * np.array(codes, np.float32)).astype(np.float32)
         self._last = (key, scores)

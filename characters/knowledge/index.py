@@ -167,10 +167,11 @@ class KnowledgeIndex:
             return Search([], time.perf_counter() - started)
         if not follows_up(query):
             context = ""  # a new question searched with the last one finds the last one's
-        asked = self._embed_query(_query_texts(query, context))
-        similarity = self._similarity(asked[0])
-        if len(asked) > 1:
-            similarity = np.maximum(similarity, self._similarity(asked[1]) - FOLLOW_UP_PENALTY)
+        texts, penalties = _query_texts(query, context)
+        asked = self._embed_query(texts)
+        similarity = np.max(
+            [self._similarity(a) - p for a, p in zip(asked, penalties, strict=True)], axis=0
+        )
         keywords = self._keywords.scores(query, context=context)
         scores = similarity + KEYWORD_WEIGHT * keywords + CODE_BONUS * self._codes(query)
         order = np.argsort(-scores)
@@ -238,7 +239,8 @@ class KnowledgeIndex:
         is embedded now."""
         if not query.strip():
             return []
-        asked = self._embed_query(_query_texts(query, context))
+        texts, penalties = _query_texts(query, context)
+        asked = self._embed_query(texts)
         codes = self._rare_codes(query)
         out: list[tuple[str, float]] = []
         for passage in passages:
@@ -248,8 +250,7 @@ class KnowledgeIndex:
             if vectors is None:
                 vectors = self._embedder.embed([f"{heading}: {s}" if heading else s for s in said])
             products = np.einsum("ij,kj->ik", vectors, asked)
-            if products.shape[1] > 1:
-                products[:, 1] -= FOLLOW_UP_PENALTY
+            products -= np.array(penalties, np.float32)
             best = products.max(axis=1)
             if codes:
                 best += CODE_BONUS * np.array([not codes.isdisjoint(terms(x)) for x in said])
@@ -289,12 +290,29 @@ class KnowledgeIndex:
         return scores
 
 
-def _query_texts(query: str, context: str) -> list[str]:
-    """What a query is embedded as: itself, and for a follow-up (:func:`follows_up`) the
-    previous user turn with it."""
-    if not follows_up(query) or not context.strip():
-        return [query]
-    return [query, f"{context} {query}"]
+def _query_texts(query: str, context: str) -> tuple[list[str], list[float]]:
+    """What a query is embedded as, each text with what is taken off its similarities: itself;
+    for a follow-up (:func:`follows_up`) the previous user turn with it
+    (:data:`FOLLOW_UP_PENALTY`); for another, its :func:`last_sentence` alone (what is said
+    before the question blurs its vector)."""
+    if follows_up(query) and context.strip():
+        return [query, f"{context} {query}"], [0.0, FOLLOW_UP_PENALTY]
+    last = last_sentence(query)
+    return ([query, last], [0.0, 0.0]) if last else ([query], [0.0])
+
+
+_POINTS_BACK = re.compile(r"\b(?:it|its|that|this|these|those|they|them|he|him|she|her)\b", re.I)
+
+
+def last_sentence(query: str) -> str | None:
+    """The last sentence of a query of several, when it does not point back to what comes
+    before it ("Is there anything on in the planetarium about *it*?"): the question alone,
+    without the story around it ("I've lost the confirmation email for my booking. What does
+    the booking reference look like, ...?"). None otherwise."""
+    said = sentences(query)
+    if len(said) < 2 or not re.search(r"\w", said[-1]) or _POINTS_BACK.search(said[-1]):
+        return None
+    return said[-1]
 
 
 _HEADING = re.compile(r"^([^.:!?\n]{1,60}):\s+(?=\S)")

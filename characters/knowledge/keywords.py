@@ -50,9 +50,65 @@ NUMBER_WORDS = tuple(
 """The numbers from 0 to 19 in words, each at its value."""
 
 
+IRREGULAR = {
+    form: base
+    for base, forms in (
+        ("pay", "paid payment payments"),
+        ("build", "built"),
+        ("make", "made"),
+        ("sell", "sold"),
+        ("buy", "bought"),
+        ("keep", "kept"),
+        ("take", "took taken"),
+        ("give", "gave given"),
+        ("bring", "brought"),
+        ("tell", "told"),
+        ("hold", "held"),
+        ("meet", "met"),
+        ("begin", "began begun"),
+        ("go", "went gone"),
+        ("come", "came"),
+        ("spend", "spent"),
+        ("send", "sent"),
+        ("teach", "taught"),
+        ("think", "thought"),
+        ("choose", "chose chosen"),
+        ("drive", "drove driven"),
+        ("write", "wrote written"),
+        ("eat", "ate eaten"),
+        ("wear", "wore worn"),
+        ("lose", "lost"),
+        ("catch", "caught"),
+        ("run", "ran"),
+        ("sit", "sat"),
+        ("sleep", "slept"),
+        ("stand", "stood"),
+        ("feed", "fed"),
+        ("show", "shown"),
+        ("grow", "grew grown"),
+        ("fly", "flew flown"),
+        ("break", "broke broken"),
+        ("freeze", "froze frozen"),
+        ("ride", "rode ridden"),
+        ("swim", "swam swum"),
+        ("drink", "drank drunk"),
+        ("child", "children"),
+        ("man", "men"),
+        ("woman", "women"),
+        ("foot", "feet"),
+        ("tooth", "teeth"),
+    )
+    for form in forms.split()
+}
+"""Irregular forms and the word they are a form of ("paid" and "payment" are "pay", "built" is
+"build"): the stem of a regular form is made by cutting its ending, these are looked up."""
+
+
 def _stem(word: str) -> str:
     if word.endswith("'s"):
         word = word[:-2]
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
