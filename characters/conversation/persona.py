@@ -198,8 +198,8 @@ class PersonaFacts:
         texts = [question]
         if context and follows_up(question):
             texts = [f"{context} {question}"]
-        elif last := last_sentence(question):
-            texts.append(last)  # the question alone too, as a document search does
+        elif alone := last_sentence(question):
+            texts.append(alone)  # the question alone too, as a document search does
         vectors = self._embedder.embed(texts)
         similarities = np.einsum("ij,kj->ik", self._vectors, vectors).max(axis=1)
         scores = combined(similarities, self.facts, question)
