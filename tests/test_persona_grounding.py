@@ -813,3 +813,27 @@ def test_an_age_under_the_lowest_age_a_fact_sets_gets_a_no() -> None:
     llm.answer = "Yes, of course he can."
     sauna = persona_facts(POOL)[3]
     assert _said(nora, "My ten-year-old can use the sauna, right?") == f"No. {sauna}"
+
+
+LIBRARY = (
+    "You are Walter, the librarian of the Cedar Falls Public Library. Card holders can borrow "
+    "up to 12 items at a time: books for 3 weeks and DVDs for 1 week. Overdue items cost 20 "
+    "cents a day each. Printing costs 15 cents a page. Story hour is every Thursday at 4 pm."
+)
+
+
+def test_a_price_a_leading_question_claims_is_answered_by_a_price() -> None:
+    """ "Late books are a dollar a day, right?" claims a price: the sentence that answers it
+    states one ("Overdue items cost 20 cents a day each."), though the loan limits hold more
+    of its words ("books", "day" and "late" as a time)."""
+    from characters.knowledge.grounding import claimed_measure
+
+    claimed = claimed_measure("Late books are a dollar a day, right?")
+    assert claimed is not None and claimed.search("It costs 20 cents.")
+    assert claimed_measure("Membership is free, isn't it?") is not None
+    assert claimed_measure("How many books can I borrow?") is None
+    assert claimed_measure("Books cost a dollar a day.") is None  # not a question
+    walter, llm = _conversation(LIBRARY)
+    llm.answer = "That's correct! Late books are a dollar per day."
+    said = _said(walter, "Late books are a dollar a day, right?")
+    assert "20 cents" in said and "borrow" not in said, said

@@ -36,6 +36,7 @@ from characters.knowledge.embedder import Embedder, Vectors, load_embedder
 from characters.knowledge.grounding import (
     asked_measure,
     asks_for_people,
+    claimed_measure,
     measured_units,
     names_people,
 )
@@ -88,7 +89,11 @@ MEASURE_PENALTY = 0.3
 (:func:`~characters.knowledge.grounding.asked_measure`: a price, a time, a length), when
 another does: "What would it cost me as an adult to climb for the day?" is nearer, in MiniLM's
 eyes, to "Children must be at least 6 years old to climb, and anyone under 16 must be with an
-adult at all times." (0.81) than to "A day pass costs 16 dollars for adults ..." (0.62)."""
+adult at all times." (0.81) than to "A day pass costs 16 dollars for adults ..." (0.62). A
+yes/no question that claims a price asks for one too (:func:`~characters.knowledge.grounding.
+claimed_measure`): "Late books are a dollar a day, right?" is answered by "Overdue items cost
+20 cents a day each.", not by the loan limits ("Card holders can borrow ... books for 3 weeks
+...", which hold more of its words)."""
 
 
 SURE_SCORE = 0.75
@@ -228,7 +233,7 @@ def combined(
     if units:
         measured = np.array([not units.isdisjoint(measured_units(s)) for s in sentences])
         scores = (scores + UNIT_BONUS * measured).astype(np.float32)
-    measure = asked_measure(question)
+    measure = asked_measure(question) or claimed_measure(question)
     if measure is not None:
         states = np.array([bool(measure.search(s)) for s in sentences])
         if states.any():

@@ -213,6 +213,21 @@ def asked_measure(question: str) -> re.Pattern[str] | None:
     return _MEASURES[(m.group(1) or m.group(2) or m.group(3)).lower()]
 
 
+_PRICE_CLAIMED = re.compile(
+    r"[$€£]\s*\d|\b(?:dollars?|cents?|euros?|pounds?|bucks|quid)\b|\bfree\b", re.IGNORECASE
+)
+
+
+def claimed_measure(question: str) -> re.Pattern[str] | None:
+    """The measure a yes/no question claims a figure of, that a sentence answering it must
+    state: "Late books are a dollar a day, right?" claims a price (so does "Membership is free,
+    isn't it?"). Only prices so far."""
+    last = _last_question(question)
+    if is_yes_no(last) and _PRICE_CLAIMED.search(last):
+        return _MEASURES["price"]
+    return None
+
+
 def asked_measures(question: str) -> list[re.Pattern[str]]:
     """Every measure ``question`` asks for (:func:`asked_measure`), in order: "How much is a
     ten-visit card, and how long is it valid?" asks a price and a duration."""
