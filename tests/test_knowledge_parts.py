@@ -724,3 +724,31 @@ def test_a_code_the_question_names_finds_the_passage_and_the_sentence_that_hold_
 
     facts = [{"room", "4b", "k7"}, {"k7", "price"}, {"k7", "weight"}, {"hour"}]
     assert rare_codes("Where is room 4B for the K7?", facts) == [True, False, False, False]
+
+
+def test_a_measure_no_passage_found_states_is_looked_for_in_the_others(
+    embedder: Embedder,
+) -> None:
+    """ "When did it open?" asks for a year (past tense: not the opening hours); when the
+    passages found state none, the best passage over MIN_SCORE that does is read too."""
+    from characters.knowledge.grounding import asked_measure
+
+    year = asked_measure("I'd never noticed it before. When did it open?")
+    assert year is not None and year.search("It opened in 2021.")
+    assert not year.search("It is open from 12 noon to 8 pm.")
+    hours = asked_measure("When do you open on Saturdays?")
+    assert hours is not None and hours.search("from 10 am")
+    index = _index(
+        embedder,
+        [
+            "Opening times: The makerspace is open from Wednesday to Sunday, from 12 noon to 8 "
+            "pm. It is closed on Mondays and Tuesdays, when the machines are serviced. On public "
+            "holidays the makerspace keeps Sunday hours, and in August it closes at 6 pm.",
+            "MARROWBY MAKERSPACE: The makerspace is on the lower ground floor of Marrowby Public "
+            "Library. It opened in 2021 and is run by the library's technician.",
+            "Costs: Using the makerspace is free. Filament costs 5 dollars per 100 grams.",
+        ],
+    )
+    asked = "I'd never noticed the makerspace before. Has it been here long? When did it open?"
+    found = index.search(asked, max_chars=250)
+    assert [t.split(":")[0] for t in found.texts] == ["Opening times", "MARROWBY MAKERSPACE"]

@@ -830,6 +830,7 @@ def test_a_price_a_leading_question_claims_is_answered_by_a_price() -> None:
 
     claimed = claimed_measure("Late books are a dollar a day, right?")
     assert claimed is not None and claimed.search("It costs 20 cents.")
+    assert claimed.search("Late cancellations are charged half the price.")  # a price too
     assert claimed_measure("Membership is free, isn't it?") is not None
     assert claimed_measure("How many books can I borrow?") is None
     assert claimed_measure("Books cost a dollar a day.") is None  # not a question
@@ -837,3 +838,61 @@ def test_a_price_a_leading_question_claims_is_answered_by_a_price() -> None:
     llm.answer = "That's correct! Late books are a dollar per day."
     said = _said(walter, "Late books are a dollar a day, right?")
     assert "20 cents" in said and "borrow" not in said, said
+
+
+def test_what_a_fact_lists_as_included_or_not_is_a_yes_or_a_no() -> None:
+    """A fact that lists what is included and then what is not answers a yes/no question
+    about something it lists with a "Yes." or a "No." before it, not after the hedge; a
+    question asked after a comma ("..., is that something ...?") is a yes/no question."""
+    from characters.knowledge.grounding import is_yes_no, listed_verdict
+
+    treats = (
+        "The clinic treats cats, dogs, rabbits and guinea pigs, but not horses, farm animals or "
+        "reptiles."
+    )
+    guinea_pig = "My kids have a guinea pig, is that something your vets will look at?"
+    assert is_yes_no(guinea_pig)
+    assert not is_yes_no("Saturday works, can you tell me what time you open?")
+    assert listed_verdict(guinea_pig, treats) == "yes"
+    assert listed_verdict("Do you see horses?", treats) == "no"
+    assert listed_verdict("Can I bring my lizard in?", treats) == ""  # it lists no lizards
+    assert listed_verdict("Which animals do you treat?", treats) == ""  # not a yes/no question
+    assert listed_verdict("Do you see rabbits?", "The vets see cats, dogs and rabbits.") == ""
+    tessa, llm = _conversation(f"{VETS} {treats}")
+    llm.answer = "No, guinea pigs are not considered pets by the clinic."
+    assert _said(tessa, guinea_pig) == f"Yes. {treats}"
+
+
+def test_a_membership_is_what_a_member_asks_about() -> None:
+    """Derived forms are their word ("membership" is "member"): "What does it cost to join the
+    studio as a member?" is answered by the membership's price, not by the course that is
+    cheaper for members."""
+    from characters.knowledge.keywords import terms
+
+    assert terms("studio membership, from my workplace") == ["studio", "member", "work"]
+    studio = (
+        "You are Oskar, at Riverside Pottery Studio. A 6-week evening course meets on Wednesdays "
+        "at 7 pm and costs 210 dollars, or 180 dollars for studio members. Studio membership "
+        "costs 55 dollars a month. The studio is closed on Mondays."
+    )
+    oskar, llm = _conversation(studio)
+    llm.answer = "Joining costs 30 dollars."
+    said = _said(oskar, "What does it cost to join the studio as a member?")
+    assert "55 dollars" in said and "210" not in said, said
+
+
+def test_a_last_sentence_that_names_nothing_leaves_the_whole_question() -> None:
+    """The share of a question's words a fact holds is taken from its last sentence ("I live in
+    the next town. What would a card cost me?"), but not when that sentence names nothing:
+    "... we'll take one of your motor boats. You've got those, haven't you?" is about motor
+    boats, which one fact holds, not about nothing, which every fact would hold whole."""
+    from characters.conversation.facts import held_shares
+
+    facts = [
+        "Rowing boats and pedalos take up to 4 people each.",
+        "Heron Reach has no motor boats, and swimming from the boats is not allowed.",
+    ]
+    story = "My dad's shoulder is bad, so a motor boat for us. You've got those, haven't you?"
+    rowing, motor = held_shares(facts, story)
+    assert motor > rowing and rowing < 1.0, (rowing, motor)
+    assert held_shares(facts, "I live nearby. And the pedalos?")[0] == 1.0  # not "nearby"

@@ -74,6 +74,7 @@ from characters.knowledge.grounding import (
     claim_differs,
     is_yes_no,
     lacks_measure,
+    listed_verdict,
     names_people,
 )
 from characters.knowledge.groups import group_price, too_young
@@ -634,6 +635,10 @@ class Conversation:
             # "My daughter's eleven, so she can take a kayak out on her own, can't she?" and
             # "Kayaks are only for people aged 14 and over, ...".
             return f"No. {found[0]}"
+        if not near and (verdict := listed_verdict(user_text, found[0])):
+            # "My kids have a guinea pig, is that something your vets will look at?" and "The
+            # clinic treats cats, dogs, rabbits and guinea pigs, but not horses, ...".
+            return f"{verdict.capitalize()}. {found[0]}"
         if not near and claim_differs(user_text, found[0]) == "wrong":
             # "Membership is free, isn't it?": the price it gives says no; "My puppy's eight
             # weeks old, she can come in, can't she?": "... at least 12 weeks old ...".

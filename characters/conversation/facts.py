@@ -91,14 +91,21 @@ TOPICS: dict[str, frozenset[str]] = {
 """Word groups that make a question and a fact about the same thing without sharing a word."""
 
 
+_POINTS_BACK = re.compile(r"(?:These|Those|This|That|Such|Both)\b(?! is\b| was\b)")
+"""The opening of a sentence that says more of the one before it ("A tent pitch costs 22
+dollars a night. *These prices* are for up to 2 people; each extra person costs 6 dollars.")."""
+
+
 def persona_facts(personality: str | None) -> list[str]:
-    """The personality's sentences, in order (not cut after "Dr." or "a.m.")."""
+    """The personality's sentences, in order (not cut after "Dr." or "a.m."); a sentence that
+    points back ("These prices are for up to 2 people ...", :data:`_POINTS_BACK`) stays with
+    the one before it: it answers nothing alone."""
     text = " ".join((personality or "").split())
     if not text:
         return []
     facts: list[str] = []
     for piece in _SENTENCE.split(text):
-        if facts and _ABBREVIATION.search(facts[-1]):
+        if facts and (_ABBREVIATION.search(facts[-1]) or _POINTS_BACK.match(piece)):
             facts[-1] = f"{facts[-1]} {piece}"
         else:
             facts.append(piece)
@@ -234,9 +241,11 @@ def _asked(question: str) -> list[str]:
 
 
 def _last_sentence(text: str) -> str:
-    """The question proper of "I live in the next town. What would a card cost me?"."""
+    """The question proper of "I live in the next town. What would a card cost me?"; the
+    whole text when the last sentence names nothing (:func:`_asked`: "... we'll take one of
+    your motor boats. You've got those, haven't you?")."""
     pieces = [p for p in _SENTENCE.split(text.strip()) if re.search(r"\w", p)]
-    return pieces[-1] if pieces else text
+    return pieces[-1] if pieces and _asked(pieces[-1]) else text
 
 
 def _holder(text: str) -> set[str]:
@@ -312,7 +321,7 @@ def answering_facts(
     weighed by its rarity among the facts: a word no fact has ("How *deep* is the pool?")
     outweighs one most facts share ("pool"). Only the question's last sentence counts ("I live
     in the next town. What would a card cost me?"). Empty: no fact answers it."""
-    if not _asked(_last_sentence(question)):
+    if not _asked(question):
         return []
     stated = [f for f in facts if is_fact(f)]  # not "You are Tomas, the ticket clerk."
     found = relevant_facts(stated, question, context=context, limit=limit, best_first=True)

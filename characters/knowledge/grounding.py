@@ -42,7 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from characters.conversation.facts import unknown_words
+from characters.conversation.facts import unheld, unknown_words
 from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
 from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
@@ -89,7 +89,10 @@ _YES_NO = re.compile(
     r"\b(?:right|correct|ok|okay|yes|true)\W*$|"
     r"(?:\b(?:isn't|aren't|don't|doesn't|can't|won't|wasn't|weren't|didn't|haven't|hasn't|"
     r"shouldn't|wouldn't|couldn't)|,\s*(?:is|are|do|does|can|will|was|did|have|has))\s+"
-    r"(?:it|you|they|i|we|he|she|there|that|this)\W*$",
+    r"(?:it|you|they|i|we|he|she|there|that|this)\W*$|"
+    # "My kids have a guinea pig, is that something your vets will look at?"
+    r"^(?!.*\b(?:what|when|where|which|who|whom|whose|how|why)\b)"
+    r".*,\s*(?:is|are|do|does|can|could|will|would)\s+(?:it|you|they|i|we|there|that|this)\b",
     re.IGNORECASE,
 )
 _FIGURE = re.compile(
@@ -151,6 +154,17 @@ _MEASURES["when"] = re.compile(
     r"\b(?:morning|afternoon|evening|night|tonight|today|tomorrow)\b|" + _DURATION,
     re.IGNORECASE,
 )
+_MEASURES["year"] = re.compile(r"\b(?:1[5-9]|20)\d\d\b|\b(?:since|ago)\b", re.IGNORECASE)
+_SINCE_ASKED = re.compile(
+    r"\bwhen (?:did|was|were)\b(?: \w+){1,4} (?:open|opened|start|started|found|founded|"
+    r"establish|established|build|built|begin|began|set up|restore|restored|renovate|"
+    r"renovated|done up|do up|move|moved|get started|got started|come|came)\b|"
+    r"\b(?:what|which) year\b",
+    re.IGNORECASE,
+)
+"""A question about when something began or was done, in the past ("When did your company
+get started?", "When did it open?", "What year was it built?"): it asks for a year, not the
+opening hours."""
 _MEASURE_ASKED = re.compile(
     r"\bhow (" + "|".join(w for w in _MEASURES if w not in ("time", "when")) + r")\b|"
     r"\bwhat (time)s?\b|^\W*(?:(?:and|so|but|ok|okay|then)\W+)?(when)\b",
@@ -179,7 +193,8 @@ closed?")."""
 
 _MEASURES["price"] = re.compile(
     r"[$€£]\s*\d|\d[\d.,]*(?:-|\s*)(?:dollars?|cents?|euros?|pounds?|usd|eur|gbp|kr|[€£])(?!\w)|"
-    r"\bfree\b|\bno charge\b|\bno cost\b|\bincluded\b",
+    r"\bfree\b|\bno charge\b|\bno cost\b|\bincluded\b|\bcharged\b|"
+    r"\b(?:half|full) (?:the )?(?:price|fee|cost)\b",
     re.IGNORECASE,
 )
 _PRICE_ASKED = re.compile(
@@ -200,8 +215,11 @@ def _unit_measure(m: re.Match[str]) -> re.Pattern[str]:
 def asked_measure(question: str) -> re.Pattern[str] | None:
     """What a text answering ``question`` must state, for a question that asks for a measure
     ("How deep ...?": a length; "What time ...?": a time of day; "How much does ... cost?": a
-    price, or "free"): the pattern of it."""
+    price, or "free"; "When did it open?": a year, :data:`_SINCE_ASKED`): the pattern of
+    it."""
     last = _last_question(question)
+    if _SINCE_ASKED.search(last):
+        return _MEASURES["year"]
     m = _MEASURE_ASKED.search(last)
     if m is None:
         unit = _HOW_MANY_UNITS.search(last)
@@ -506,6 +524,35 @@ def _figures(text: str) -> set[tuple[str, str]]:
     if _FREE.search(text):
         out.add(("free", "dollar"))
     return out
+
+
+_EXCLUDED = re.compile(r",?\s*\b(?:but not|except(?: for)?|apart from|other than)\b", re.IGNORECASE)
+"""Where a list of what is included turns to what is not ("... rabbits and guinea pigs, but not
+horses, farm animals or reptiles")."""
+_LISTED = re.compile(r"\w,\s+\w.*\b(?:and|or)\s+\w", re.IGNORECASE)
+
+
+def listed_verdict(question: str, fact: str) -> str:
+    """What ``fact``, a sentence that lists what is included and then what is not ("The
+    clinic treats cats, dogs, rabbits and guinea pigs, but not horses, farm animals or
+    reptiles."), says to a yes/no question about something it lists: ``"yes"`` when what the
+    question is about is only in the included list ("My kids have a guinea pig, is that
+    something your vets will look at?"), ``"no"`` when it is only in the excluded one ("Do
+    you see horses?"), else ``""``."""
+    if not is_yes_no(question):
+        return ""
+    m = _EXCLUDED.search(fact)
+    if m is None or not _LISTED.search(fact[: m.start()]):
+        return ""
+    included, excluded = fact[: m.start()], fact[m.end() :]
+    asked = unknown_words((), question)
+    in_included = set(asked) - set(unheld(included, question))
+    in_excluded = set(asked) - set(unheld(excluded, question))
+    if in_included - in_excluded and not in_excluded - in_included:
+        return "yes"
+    if in_excluded - in_included and not in_included - in_excluded:
+        return "no"
+    return ""
 
 
 def claim_differs(question: str, fact: str) -> str:

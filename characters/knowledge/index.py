@@ -31,6 +31,7 @@ import numpy as np
 
 from characters.knowledge.chunking import sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, Vectors
+from characters.knowledge.grounding import asked_measure
 from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.weekdays import asks_about_days, days_fact, open_days
 
@@ -187,6 +188,17 @@ class KnowledgeIndex:
                 continue
             hits.append(Hit(source, score, float(similarity[i]), float(keywords[i])))
             used += len(source.text)
+        measured = self._measured_passage(query, scores, [h.source for h in hits])
+        if measured is not None:
+            # "I'd never noticed the makerspace before. When did it open?": the opening hours
+            # state no year; the passage that does ("It opened in 2021 ...") answers it. It
+            # takes the place of the passages after the first one if it does not fit beside
+            # them (beside the first one, it may go over max_chars).
+            s = self.sources[measured]
+            while len(hits) > 1 and used + len(s.text) > max_chars:
+                used -= len(hits.pop().source.text)
+            hits.append(Hit(s, float(scores[measured]), float(similarity[measured]), 0.0))
+            used += len(s.text)
         days = self._days_passage(query, scores)
         if days is not None and all(h.source is not self.sources[days] for h in hits):
             # "We were hoping to come up on a Monday afternoon. Is that possible?": the days
@@ -211,6 +223,21 @@ class KnowledgeIndex:
         for code in self._rare_codes(query):
             out[self._keywords.holding(code)] = 1.0
         return out
+
+    def _measured_passage(self, query: str, scores: Vectors, found: Sequence[Source]) -> int | None:
+        """For a question that asks for a measure (:func:`~characters.knowledge.grounding.
+        asked_measure`: a year, a price, a length ...) that none of the passages ``found``
+        states, the best scoring passage at least :data:`MIN_SCORE` that does; None
+        otherwise."""
+        measure = asked_measure(query)
+        if measure is None or not found or any(measure.search(s.text) for s in found):
+            return None
+        for i in np.argsort(-scores)[:16]:
+            if float(scores[i]) < MIN_SCORE:
+                return None
+            if measure.search(self.sources[i].text):
+                return int(i)
+        return None
 
     def _days_passage(self, query: str, scores: Vectors) -> int | None:
         """For a question about being open on a day ("Can I come on Monday?"), the best

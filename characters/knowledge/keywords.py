@@ -97,11 +97,21 @@ IRREGULAR = {
         ("woman", "women"),
         ("foot", "feet"),
         ("tooth", "teeth"),
+        # Derived forms that ask for the same thing ("join as a member" and "membership").
+        ("member", "membership memberships"),
+        ("work", "workplace workplaces"),
+        ("collect", "collection collections"),
+        ("deliver", "delivery deliveries"),
+        ("arrive", "arrival arrivals"),
+        ("depart", "departure departures"),
+        ("enter", "entry entries entrance entrances"),
+        ("admit", "admission admissions"),
     )
     for form in forms.split()
 }
 """Irregular forms and the word they are a form of ("paid" and "payment" are "pay", "built" is
-"build"): the stem of a regular form is made by cutting its ending, these are looked up."""
+"build"; "membership" is "member"): the stem of a regular form is made by cutting its ending,
+these are looked up."""
 
 
 def _stem(word: str) -> str:
