@@ -285,6 +285,14 @@ def test_a_question_about_an_open_day_finds_the_opening_days(embedder: Embedder)
     assert all(
         not t.startswith("Visitor centre") for t in index.search("How much is a show?").texts
     )
+    # Collecting something on a day asks about that day too.
+    from characters.knowledge.weekdays import asks_about_days, day_conflict
+
+    lost = "Items left on board go to the lost property desk, open 8 am to 4 pm on weekdays."
+    jacket = "I left my jacket on the ferry. Can I go and pick it up on Saturday?"
+    assert asks_about_days(jacket) and asks_about_days("Can I collect it on Sunday?")
+    assert day_conflict(jacket, lost) is True
+    assert not asks_about_days("Can I pick a colour on Saturday?")
 
 
 def test_search_at_the_avatar_limit_is_fast(embedder: Embedder) -> None:

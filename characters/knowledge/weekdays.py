@@ -120,7 +120,9 @@ _ASKS_CLOSED = re.compile(
     r"|\bwhen\s+(?:are|is)\s+(?:you|it|the\s+\w+)\s+(?:closed|shut)\b",
     re.IGNORECASE,
 )
-_ASKS_OPEN = re.compile(r"\b(?:open|closed|come|visit|drop by|pop in|pop by)\b", re.IGNORECASE)
+_ASKS_OPEN = re.compile(
+    r"\b(?:open|closed|come|visit|drop by|pop in|pop by|collect|pick (?:\w+ )?up)\b", re.IGNORECASE
+)
 
 
 def day_conflict(question: str, fact: str) -> bool | None:
