@@ -100,3 +100,13 @@ def test_what_a_question_is_about_leaves_out_how_it_is_said() -> None:
     # Cancelling a booking is about refunds.
     refunds = "Bookings cannot be refunded, but they can be moved to another date."
     assert unheld(refunds, "If we have to cancel, do we get a refund?") == []
+
+
+def test_parking_is_a_thing_not_any_place() -> None:
+    """ "parking" is not held by a sentence about where the place is ("... on the lower ground
+    floor ..."): the place topic holds the words that ask where, not the things there."""
+    from characters.conversation.facts import unheld
+
+    floor = "The makerspace is on the lower ground floor of Marrowby Public Library."
+    assert "parking" in unheld(floor, "Is there parking near the library?")
+    assert not unheld("Parking is free behind the building.", "Is there parking?")

@@ -54,8 +54,8 @@ TOPICS: dict[str, frozenset[str]] = {
         money afford rate rates nightly""".split()
     ),
     "place": frozenset(
-        """where address street road located location find floor building parking park near
-        nearby directions""".split()
+        """where address street road located location find floor building near nearby
+        directions""".split()
     ),
     "duration": frozenset(
         """long minutes minute hour hours day days weeks week months month keep takes take
