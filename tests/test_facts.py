@@ -110,3 +110,19 @@ def test_parking_is_a_thing_not_any_place() -> None:
     floor = "The makerspace is on the lower ground floor of Marrowby Public Library."
     assert "parking" in unheld(floor, "Is there parking near the library?")
     assert not unheld("Parking is free behind the building.", "Is there parking?")
+
+
+def test_cash_and_cards_are_held_by_their_own_words_only() -> None:
+    """A word of a topic that names a thing ("cash", "cards", "tickets") is held by its own
+    word, not by any sentence of its topic: "Do they take cash at the ticket office?" is not
+    answered by where tickets are booked, and "I'll bring cash for the boat" is about "Payment
+    is by card only; we do not take cash.", not about the boat's deposit."""
+    from characters.conversation.facts import held_shares, unheld
+
+    office = "Tickets can be booked online or at the ticket office in Terminal A."
+    assert "cash" in unheld(office, "Do they take cash at the ticket office?")
+    assert not unheld(office, "How much is a ticket at the office?")  # "much": a price asked
+    deposit = "Every boat needs a 50-dollar deposit, returned when the boat comes back."
+    payment = "Payment is by card only; Heron Reach does not take cash."
+    shares = held_shares([deposit, payment], "I'll bring cash. That's fine, isn't it?")
+    assert shares[1] > shares[0], shares

@@ -260,9 +260,16 @@ def _holds(holder: set[str], word: str) -> bool:
     """Whether a text (its :func:`_holder`) has ``word``, or a word of the same topic ("Saturday"
     is held by "closed at weekends")."""
     word = word.removesuffix("'s")
-    return _stem(word) in holder or any(
-        f"#{topic}" in holder and word in group for topic, group in TOPICS.items()
+    return _stem(word) in holder or (
+        word not in THINGS
+        and any(f"#{topic}" in holder and word in group for topic, group in TOPICS.items())
     )
+
+
+THINGS = frozenset("cash card cards ticket tickets money".split())
+"""Words of a topic that name a thing rather than ask about the topic: held by their own word
+only ("Do they take cash at the ticket office?" is not answered by "Tickets can be booked
+online or at the ticket office", though both are about paying)."""
 
 
 def coverage(sources: Sequence[str], question: str) -> float:
