@@ -297,6 +297,12 @@ def unheld(source: str, question: str, others: Sequence[str] = ()) -> list[str]:
     return missing
 
 
+def asked_words(question: str) -> list[str]:
+    """What ``question`` is about: its content words, without judgements, fillers and numbers
+    (:func:`_asked`)."""
+    return _asked(question)
+
+
 def unknown_words(known: Sequence[str], question: str) -> list[str]:
     """What the question is about (:func:`_asked`) that none of ``known`` holds, even through a
     topic: "spices" in "Can I grind spices in the K7?", but not "Wednesdays" beside "open

@@ -42,7 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from characters.conversation.facts import unheld, unknown_words
+from characters.conversation.facts import asked_words, unheld, unknown_words
 from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
 from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
@@ -545,7 +545,7 @@ def listed_verdict(question: str, fact: str) -> str:
     if m is None or not _LISTED.search(fact[: m.start()]):
         return ""
     included, excluded = fact[: m.start()], fact[m.end() :]
-    asked = unknown_words((), question)
+    asked = asked_words(question)
     in_included = set(asked) - set(unheld(included, question))
     in_excluded = set(asked) - set(unheld(excluded, question))
     if in_included - in_excluded and not in_excluded - in_included:
