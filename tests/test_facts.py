@@ -126,3 +126,22 @@ def test_cash_and_cards_are_held_by_their_own_words_only() -> None:
     payment = "Payment is by card only; Heron Reach does not take cash."
     shares = held_shares([deposit, payment], "I'll bring cash. That's fine, isn't it?")
     assert shares[1] > shares[0], shares
+
+
+def test_which_one_of_a_thing_nothing_known_names_cannot_be_answered() -> None:
+    """ "What make of car would I be learning in?" asks which make; when nothing known names
+    a make, no answer can (the model said "Automatic cars."): the question is declined."""
+    from characters.conversation.facts import unknown_thing
+
+    known = [
+        "Lessons are in manual cars; lessons in an automatic cost 5 dollars more.",
+        "The instructors are Carla, Dev and Sam.",
+        "The office is open Monday to Friday from 9 am to 5 pm.",
+    ]
+    assert unknown_thing(known, "What make of car would I be learning in?") == "make"
+    assert unknown_thing(known, "Which colours do the cars come in?") == "colours"
+    assert unknown_thing(known, "Which instructors are there?") is None  # named
+    assert unknown_thing(known, "What time do you open on Fridays?") is None  # a time topic
+    assert unknown_thing(known, "What kind of car is it?") is None  # "car" is known
+    assert unknown_thing(known, "What would I pay for ten lessons?") is None
+    assert unknown_thing(known, "Do you teach in a Toyota?") is None  # not a what/which one

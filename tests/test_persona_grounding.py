@@ -896,3 +896,16 @@ def test_a_last_sentence_that_names_nothing_leaves_the_whole_question() -> None:
     rowing, motor = held_shares(facts, story)
     assert motor > rowing and rowing < 1.0, (rowing, motor)
     assert held_shares(facts, "I live nearby. And the pedalos?")[0] == 1.0  # not "nearby"
+
+
+def test_a_question_for_a_make_nothing_known_names_is_not_answered() -> None:
+    """ "What make of car would I be learning in?" to a persona that names no make: the model
+    is not asked (it said "Automatic cars."), the character says it does not know, or the
+    nearest fact after the partial line."""
+    felix, llm = _conversation(DRIVING)
+    llm.answer = "Automatic cars."
+    said = _said(felix, "What make of car would I be learning in?")
+    assert said == LINE or said.startswith(load_settings().knowledge_partial_line), said
+    assert not llm.asked
+    llm.answer = "The instructors are Carla, Dev and Sam."
+    assert _said(felix, "Which instructors work at the school?") == llm.answer

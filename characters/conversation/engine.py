@@ -30,6 +30,7 @@ from characters.conversation.facts import (
     first_person,
     persona_facts,
     relevant_facts,
+    unknown_thing,
 )
 from characters.conversation.in_character import InCharacter
 from characters.conversation.listener import UNFINISHED_SILENCE_MS, Listener, ListenerConfig
@@ -453,8 +454,11 @@ class Conversation:
     def unmeasured(self, user_text: str, retrieved: Sequence[str] | None) -> bool:
         """Whether ``user_text`` asks for a measure ("How deep is the pool?": a length) that
         nothing the character knows states (:func:`~characters.knowledge.grounding.
-        lacks_measure`), when its answers are checked (:meth:`grounding`): it then says
-        ``knowledge_unknown_line`` rather than let the model read out a near fact's figure."""
+        lacks_measure`), or which one of a thing nothing it knows names ("What make of car
+        would I be learning in?": :func:`~characters.conversation.facts.unknown_thing`), when
+        its answers are checked (:meth:`grounding`): it then says ``knowledge_unknown_line``
+        (or a near sentence after ``knowledge_partial_line``) rather than let the model read
+        out a near fact's figure or name."""
         s = self.engines.settings
         if not s.knowledge_grounding or not s.knowledge_unknown_line:
             return False
@@ -464,7 +468,9 @@ class Conversation:
             known = self.known()
         else:
             return False
-        return asks_for_information(user_text) and lacks_measure(user_text, known)
+        return asks_for_information(user_text) and (
+            lacks_measure(user_text, known) or unknown_thing(known, user_text) is not None
+        )
 
     def known(self) -> list[str]:
         """What the character knows besides its documents: its personality's sentences, start

@@ -311,6 +311,26 @@ def unknown_words(known: Sequence[str], question: str) -> list[str]:
     return [w for w in _asked(question) if not any(_holds(h, w) for h in holders)]
 
 
+_ASKED_THING = re.compile(
+    r"\b(?:what|which)\s+(?:(?:kinds?|sorts?|types?)\s+of\s+)?([a-z][a-z'-]*)", re.IGNORECASE
+)
+"""The thing a question asks which one of: "What *make* of car ...?", "Which *colours* ...?"."""
+
+
+def unknown_thing(known: Sequence[str], question: str) -> str | None:
+    """The thing a what/which question asks which one of ("What make of car would I be
+    learning in?": "make"), when none of ``known`` holds it (:func:`unknown_words`): no answer
+    can name one. None for another question, or a thing something known holds ("Which bus
+    goes to the baths?" beside "Bus 14 stops at the door.")."""
+    m = _ASKED_THING.search(_last_sentence(question))
+    if m is None:
+        return None
+    word = m.group(1).lower()
+    if word not in _asked(question):
+        return None  # "What would I pay ...?", "Which day of the week ...?" ("day" is known)
+    return word if word in unknown_words(known, question) else None
+
+
 def modifiers_unheld(source: str, question: str) -> list[str]:
     """The words of :func:`unheld` that stand right before a word ``source`` holds: what may
     set the question's thing apart from the source's ("*part*-time" against "full-time",
