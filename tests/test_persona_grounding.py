@@ -909,3 +909,30 @@ def test_a_question_for_a_make_nothing_known_names_is_not_answered() -> None:
     assert not llm.asked
     llm.answer = "The instructors are Carla, Dev and Sam."
     assert _said(felix, "Which instructors work at the school?") == llm.answer
+
+
+def test_a_price_question_is_not_surely_answered_by_another_things_price() -> None:
+    """ "How much are the cinnamon buns?" and "It serves fish soup for 11 dollars, cinnamon buns
+    and hot drinks.": the 11 dollars are the soup's; the sentence is said after the partial
+    line, not as the answer."""
+    from characters.knowledge.grounding import prices_another
+
+    galley = "It serves fish soup for 11 dollars, cinnamon buns and hot drinks."
+    assert prices_another("How much are the cinnamon buns in the Gull's Galley?", galley)
+    assert not prices_another("How much is the fish soup?", galley)
+    assert not prices_another("Do you serve cinnamon buns?", galley)  # no price asked
+    from characters.conversation.persona import answers_surely
+
+    before = f"The Gull's Galley is the cafe on board. {galley}"
+    asked = "How much are the cinnamon buns in the Gull's Galley?"
+    assert not answers_surely(asked, galley, 0.9, context=before, others=[])
+    assert answers_surely("How much is the fish soup?", galley, 0.9, context=before, others=[])
+    ferry = (
+        "You are Tova, at the ticket office of Halvard Ferries. The Gull's Galley is the café "
+        "on board. It serves fish soup for 11 dollars, cinnamon buns and hot drinks. Dogs "
+        "travel free. The ticket office opens 45 minutes before the first sailing."
+    )
+    tova, llm = _conversation(ferry)
+    llm.answer = "The cinnamon buns are 1.30 dollars."
+    said = _said(tova, "How much are the cinnamon buns in the Gull's Galley?")
+    assert said == LINE or said.startswith(load_settings().knowledge_partial_line), said

@@ -39,6 +39,7 @@ from characters.knowledge.grounding import (
     claimed_measure,
     measured_units,
     names_people,
+    prices_another,
 )
 from characters.knowledge.groups import asked_group, group_price
 from characters.knowledge.index import CODE_BONUS, follows_up, last_sentence, rare_codes
@@ -120,7 +121,11 @@ def answers_surely(
     known) nor stands before a word it holds (:func:`~characters.conversation.facts.
     modifiers_unheld`: "part-time" against "full-time"), and it names people when the
     question asks who ("Who repairs the broken toys?" is not answered by "Toys must be
-    returned clean ...")."""
+    returned clean ..."). Never when the question asks the price of something the sentence
+    lists without one (:func:`~characters.knowledge.grounding.prices_another`)."""
+    if prices_another(question, sentence):
+        # "How much are the cinnamon buns?" and "... fish soup for 11 dollars, cinnamon buns".
+        return False
     if not unheld(context, question):
         return True
     if (

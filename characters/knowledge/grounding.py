@@ -532,6 +532,17 @@ horses, farm animals or reptiles")."""
 _LISTED = re.compile(r"\w,\s+\w.*\b(?:and|or)\s+\w", re.IGNORECASE)
 
 
+def prices_another(question: str, sentence: str) -> bool:
+    """Whether every price ``sentence`` states goes with something other than what a question
+    for a price names, which the sentence lists without one ("How much are the cinnamon buns
+    in the Gull's Galley?" and "It serves fish soup for 11 dollars, cinnamon buns and hot
+    drinks.": :func:`~characters.knowledge.groups.price_of_another`)."""
+    if asked_measure(question) is not _MEASURES["price"]:
+        return False
+    subject = set(terms(question)) - _GENERIC - FILLER
+    return price_of_another(subject, sentence, clauses_of([sentence]))
+
+
 def listed_verdict(question: str, fact: str) -> str:
     """What ``fact``, a sentence that lists what is included and then what is not ("The
     clinic treats cats, dogs, rabbits and guinea pigs, but not horses, farm animals or
