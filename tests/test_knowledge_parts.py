@@ -293,6 +293,13 @@ def test_a_question_about_an_open_day_finds_the_opening_days(embedder: Embedder)
     assert asks_about_days(jacket) and asks_about_days("Can I collect it on Sunday?")
     assert day_conflict(jacket, lost) is True
     assert not asks_about_days("Can I pick a colour on Saturday?")
+    # "Why" asks for a reason: the days the place opens do not answer it.
+    from characters.knowledge.weekdays import days_fact
+
+    hours = ["The makerspace is open from Wednesday to Sunday, from 12 noon to 8 pm."]
+    assert days_fact("Are you open on Mondays?", hours) == hours[0]
+    assert days_fact("How come you're shut on Mondays?", hours) is None
+    assert days_fact("Why are you closed on Mondays?", hours) is None
 
 
 def test_search_at_the_avatar_limit_is_fast(embedder: Embedder) -> None:

@@ -147,7 +147,12 @@ def days_fact(question: str, sentences: Sequence[str]) -> str | None:
     about being open on some days (:func:`day_conflict` can tell); None otherwise. It answers
     such a question whatever its similarity ("I'll come on Monday, you're open then, right?"
     and "The museum is open every day from 10 am to 5 pm, except Mondays.")."""
+    if _WHY.search(question):
+        return None  # "How come you're shut on Mondays?" asks for a reason, not the days
     return next((s for s in sentences if day_conflict(question, s) is not None), None)
+
+
+_WHY = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:why|how come)\b", re.IGNORECASE)
 
 
 def _read(text: str) -> tuple[frozenset[int], frozenset[int]]:
