@@ -921,6 +921,11 @@ def test_a_price_question_is_not_surely_answered_by_another_things_price() -> No
     assert prices_another("How much are the cinnamon buns in the Gull's Galley?", galley)
     assert not prices_another("How much is the fish soup?", galley)
     assert not prices_another("Do you serve cinnamon buns?", galley)  # no price asked
+    taster = (
+        "A 2-hour taster class on the pottery wheel costs 42 dollars for adults and 28 dollars "
+        "for children aged 8 to 15; children under 8 cannot join the classes."
+    )
+    assert not prices_another("How much is a taster class on the wheel?", taster)
     from characters.conversation.persona import answers_surely
 
     before = f"The Gull's Galley is the cafe on board. {galley}"

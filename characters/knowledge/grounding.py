@@ -540,7 +540,13 @@ def prices_another(question: str, sentence: str) -> bool:
     if asked_measure(question) is not _MEASURES["price"]:
         return False
     subject = set(terms(question)) - _GENERIC - FILLER
-    return price_of_another(subject, sentence, clauses_of([sentence]))
+    clauses = clauses_of([sentence])
+    prices = set(stated_prices(sentence)) - {"free"}
+    # Every one of them: "A taster class costs 42 dollars for adults and 28 dollars for
+    # children ...; children under 8 cannot join the classes." prices the class.
+    return bool(prices) and all(
+        price_of_another(subject, f"{price} dollars", clauses) for price in prices
+    )
 
 
 def listed_verdict(question: str, fact: str) -> str:
