@@ -240,6 +240,14 @@ def test_first_chunk_may_end_before_a_phrase(text: str, chunks: list[str]) -> No
         ("Materials are paid for: filament costs 5 cents.", {"costs"}, "What do I pay?", None),
         ("At 10:30 am.", {"at 10"}, "When?", None),
         ("E31: the burrs are jammed.", set(), "", None),
+        # The heading with other punctuation ("-" read as ","), as the model says it.
+        (
+            "MARROWBY PUBLIC LIBRARY, MAKERSPACE RULES: It opened in 2021.",
+            {"marrowby public library - makerspace rules"},
+            "When did it open?",
+            "It opened in 2021.",
+        ),
+        ("Yes, of course: it opened in 2021.", {"history"}, "When did it open?", None),
     ],
 )
 def test_a_copied_heading_is_not_said(

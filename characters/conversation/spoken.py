@@ -435,7 +435,7 @@ def parse_call(text: str) -> ToolCall | None:
     return ToolCall(name=name, arguments=dict(args))
 
 
-_LABEL = re.compile(r"([A-Z][\w'&-]*(?: [\w'&-]+){0,4}):(?: +|$)")
+_LABEL = re.compile(r"([A-Z][\w'&-]*(?:,? [\w'&-]+){0,6}):(?: +|$)")
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -452,8 +452,14 @@ def without_label(text: str, headings: Collection[str], asked: str = "") -> str:
     if m is None:
         return text
     label = m.group(1).lower()
+    words = _WORD.findall(label)
     stems = {w[:STEM] for w in _WORD.findall(asked.lower())}
-    if label in headings or (stems and {w[:STEM] for w in _WORD.findall(label)} <= stems):
+    if (
+        label in headings
+        # "MARROWBY PUBLIC LIBRARY, MAKERSPACE RULES:" for "... - MAKERSPACE RULES"
+        or any(_WORD.findall(h) == words for h in headings)
+        or (stems and {w[:STEM] for w in words} <= stems)
+    ):
         rest = text[m.end() :]
         return rest[:1].upper() + rest[1:]
     return text
