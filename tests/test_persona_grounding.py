@@ -76,6 +76,14 @@ def _said(conversation: Conversation, question: str) -> str:
 LINE = load_settings().knowledge_unknown_line
 
 
+def _said_when(personality: str, model_says: str, question: str) -> str:
+    """What a character with ``personality`` says to ``question`` when the model says
+    ``model_says``."""
+    conversation, llm = _conversation(personality)
+    llm.answer = model_says
+    return _said(conversation, question)
+
+
 def test_a_leading_yes_is_replaced_by_the_fact_that_answers_it() -> None:
     bella, llm = _conversation(DENTAL)
     llm.answer = "Yes, you can come in on Saturday morning."
@@ -875,9 +883,7 @@ def test_a_membership_is_what_a_member_asks_about() -> None:
         "at 7 pm and costs 210 dollars, or 180 dollars for studio members. Studio membership "
         "costs 55 dollars a month. The studio is closed on Mondays."
     )
-    oskar, llm = _conversation(studio)
-    llm.answer = "Joining costs 30 dollars."
-    said = _said(oskar, "What does it cost to join the studio as a member?")
+    said = _said_when(studio, "Joining costs 30 dollars.", "What does it cost to join as a member?")
     assert "55 dollars" in said and "210" not in said, said
 
 
@@ -937,7 +943,5 @@ def test_a_price_question_is_not_surely_answered_by_another_things_price() -> No
         "on board. It serves fish soup for 11 dollars, cinnamon buns and hot drinks. Dogs "
         "travel free. The ticket office opens 45 minutes before the first sailing."
     )
-    tova, llm = _conversation(ferry)
-    llm.answer = "The cinnamon buns are 1.30 dollars."
-    said = _said(tova, "How much are the cinnamon buns in the Gull's Galley?")
+    said = _said_when(ferry, "The cinnamon buns are 1.30 dollars.", asked)
     assert said == LINE or said.startswith(load_settings().knowledge_partial_line), said
