@@ -44,7 +44,12 @@ from collections.abc import Iterable
 
 from characters.conversation.facts import asked_words, unheld, unknown_words
 from characters.knowledge.chunking import sentences
-from characters.knowledge.groups import clauses_of, price_of_another, stated_prices
+from characters.knowledge.groups import (
+    clauses_of,
+    is_another_price,
+    price_of_another,
+    stated_prices,
+)
 from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
 from characters.knowledge.weekdays import (
     EVERY_DAY,
@@ -526,17 +531,11 @@ def _figures(text: str) -> set[tuple[str, str]]:
     return out
 
 
-_EXCLUDED = re.compile(r",?\s*\b(?:but not|except(?: for)?|apart from|other than)\b", re.IGNORECASE)
-"""Where a list of what is included turns to what is not ("... rabbits and guinea pigs, but not
-horses, farm animals or reptiles")."""
-_LISTED = re.compile(r"\w,\s+\w.*\b(?:and|or)\s+\w", re.IGNORECASE)
-
-
 def prices_another(question: str, sentence: str) -> bool:
     """Whether every price ``sentence`` states goes with something other than what a question
     for a price names, which the sentence lists without one ("How much are the cinnamon buns
     in the Gull's Galley?" and "It serves fish soup for 11 dollars, cinnamon buns and hot
-    drinks.": :func:`~characters.knowledge.groups.price_of_another`)."""
+    drinks.": :func:`~characters.knowledge.groups.is_another_price`)."""
     if asked_measure(question) is not _MEASURES["price"]:
         return False
     subject = set(terms(question)) - _GENERIC - FILLER
@@ -544,9 +543,13 @@ def prices_another(question: str, sentence: str) -> bool:
     prices = set(stated_prices(sentence)) - {"free"}
     # Every one of them: "A taster class costs 42 dollars for adults and 28 dollars for
     # children ...; children under 8 cannot join the classes." prices the class.
-    return bool(prices) and all(
-        price_of_another(subject, f"{price} dollars", clauses) for price in prices
-    )
+    return bool(prices) and all(is_another_price(subject, price, clauses) for price in prices)
+
+
+_EXCLUDED = re.compile(r",?\s*\b(?:but not|except(?: for)?|apart from|other than)\b", re.IGNORECASE)
+"""Where a list of what is included turns to what is not ("... rabbits and guinea pigs, but not
+horses, farm animals or reptiles")."""
+_LISTED = re.compile(r"\w,\s+\w.*\b(?:and|or)\s+\w", re.IGNORECASE)
 
 
 def listed_verdict(question: str, fact: str) -> str:

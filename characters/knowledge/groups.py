@@ -16,7 +16,7 @@ has no price.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from characters.knowledge.keywords import NUMBER_WORDS, STEM, terms
@@ -206,6 +206,16 @@ def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[list
     subject, or a subject said before its prices ("Tickets cost 17 dollars for adults and 9
     dollars for children"), lets the price through. ``sentences``: the known sentences, each
     as its clauses (:func:`clauses_of`)."""
+    subject, sentences = set(subject), list(sentences)
+    return any(
+        is_another_price(subject, price, sentences) for price in set(stated_prices(said)) - {"free"}
+    )
+
+
+def is_another_price(subject: Iterable[str], price: str, sentences: Sequence[list[str]]) -> bool:
+    """Whether ``price`` (a term: "3.50") is, in every one of ``sentences`` (each as its
+    clauses) that gives it, and in at least one, another thing's in a list that names
+    ``subject`` without a price (:func:`price_of_another`)."""
     stems = {t[:STEM] for t in subject}
     if not stems:
         return False
@@ -213,16 +223,9 @@ def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[list
     def names(clause: str) -> bool:
         return any(t[:STEM] in stems for t in terms(clause))
 
-    for price in set(stated_prices(said)) - {"free"}:
-        holding = [
-            clauses for clauses in sentences if any(price in stated_prices(c) for c in clauses)
-        ]
-        if not holding:
-            continue
-        if all(
-            not any(names(c) for c in clauses if price in stated_prices(c))
-            and any(names(c) and not stated_prices(c) for c in clauses)
-            for clauses in holding
-        ):
-            return True
-    return False
+    holding = [clauses for clauses in sentences if any(price in stated_prices(c) for c in clauses)]
+    return bool(holding) and all(
+        not any(names(c) for c in clauses if price in stated_prices(c))
+        and any(names(c) and not stated_prices(c) for c in clauses)
+        for clauses in holding
+    )
