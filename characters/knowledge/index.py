@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from characters.knowledge.chunking import sentences
 from characters.knowledge.embedder import DIMENSIONS, Embedder, Vectors
@@ -188,7 +189,7 @@ class KnowledgeIndex:
                 continue
             hits.append(Hit(source, score, float(similarity[i]), float(keywords[i])))
             used += len(source.text)
-        measured = self._measured_passage(query, scores, [h.source for h in hits])
+        measured = self._measured_passage(query, scores, order, [h.source for h in hits])
         if measured is not None:
             # "I'd never noticed the makerspace before. When did it open?": the opening hours
             # state no year; the passage that does ("It opened in 2021 ...") answers it. It
@@ -224,15 +225,17 @@ class KnowledgeIndex:
             out[self._keywords.holding(code)] = 1.0
         return out
 
-    def _measured_passage(self, query: str, scores: Vectors, found: Sequence[Source]) -> int | None:
+    def _measured_passage(
+        self, query: str, scores: Vectors, order: npt.NDArray[np.intp], found: Sequence[Source]
+    ) -> int | None:
         """For a question that asks for a measure (:func:`~characters.knowledge.grounding.
         asked_measure`: a year, a price, a length ...) that none of the passages ``found``
-        states, the best scoring passage at least :data:`MIN_SCORE` that does; None
-        otherwise."""
+        states, the best scoring passage at least :data:`MIN_SCORE` that does (``order``: the
+        passages best first, as :meth:`search` sorted them); None otherwise."""
         measure = asked_measure(query)
         if measure is None or not found or any(measure.search(s.text) for s in found):
             return None
-        for i in np.argsort(-scores)[:16]:
+        for i in order[:16]:
             if float(scores[i]) < MIN_SCORE:
                 return None
             if measure.search(self.sources[i].text):
