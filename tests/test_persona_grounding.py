@@ -945,3 +945,25 @@ def test_a_price_question_is_not_surely_answered_by_another_things_price() -> No
     )
     said = _said_when(ferry, "The cinnamon buns are 1.30 dollars.", asked)
     assert said == LINE or said.startswith(load_settings().knowledge_partial_line), said
+
+
+def test_a_day_that_is_open_does_not_hide_what_the_question_turns_on() -> None:
+    """ "I'll pop in for a perm on Friday without booking, that's fine, isn't it?": Friday is
+    open, so the opening days are not the answer; the sentence about the perm, which scores
+    far more, is. A closed day still gets "No." and
+    the days."""
+    from characters.conversation.persona import PersonaFacts
+
+    salon = (
+        "You are Wren, at the desk of Shear Bliss on Mill Lane. The salon is open Monday to "
+        "Friday from 10 am to 7 pm and closed at weekends. A perm costs 90 dollars and takes "
+        "3 hours, so it must be booked a week ahead. The stylists are Ola and Tam."
+    )
+    facts = PersonaFacts(persona_facts(salon), load_settings().resolved_models_dir)
+    asked = "I'll pop in for a perm on Friday without booking, that's fine, isn't it?"
+    perm = persona_facts(salon)[2]
+    assert facts.answering(asked, min_score=0.38) == [perm]
+    said = _said_when(salon, "Of course, see you Friday!", asked)
+    assert said.endswith(first_person(perm)) and "Monday" not in said, said
+    said = _said_when(salon, "Of course, see you Saturday!", asked.replace("Friday", "Saturday"))
+    assert said == f"No. {first_person(persona_facts(salon)[1])}", said

@@ -44,7 +44,7 @@ from characters.knowledge.grounding import (
 from characters.knowledge.groups import asked_group, group_price
 from characters.knowledge.index import CODE_BONUS, follows_up, last_sentence, rare_codes
 from characters.knowledge.keywords import terms
-from characters.knowledge.weekdays import days_fact
+from characters.knowledge.weekdays import day_conflict, days_fact
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,13 @@ claimed_measure`): "Late books are a dollar a day, right?" is answered by "Overd
 "The K7 grinds by time." (0.43 against 0.42 for "Noise: 68 dB at 1 metre."); 0.4, with
 "charged half the price" read as a price, changed no other answer of either benchmark's
 replay (2026-12-07)."""
+
+DAYS_GAP = 0.15
+"""How much more than the sentence that says the open days (when the asked day is open) a
+sentence must score to answer a question about coming on a day: "I'll just pop in
+for a colour on Saturday without booking, that's OK, isn't it?" turns on the colour's
+appointment (0.50), not on Saturday's hours (0.31); "I'd like to come in on Sunday and talk
+about a cake. What are your hours that day?" on the hours (0.72, against 0.78)."""
 
 
 SURE_SCORE = 0.75
@@ -184,7 +191,9 @@ class PersonaFacts:
         if self._embedder is None or self._vectors is None or not question.strip():
             found = answering_facts(self.facts, question, context=context, limit=limit)
         else:
-            found = _best(self.facts, self._scores(question, context), limit, min_score)
+            scores = self._scores(question, context)
+            found = _best(self.facts, scores, limit, min_score)
+            return _days_first(question, found, self.facts, limit, scores)
         return _days_first(question, found, self.facts, limit)
 
     def score_of(self, question: str, fact: str, *, context: str = "") -> float:
@@ -274,14 +283,29 @@ def answering_sentences(
         return []
     texts = [t for t, _ in scored]
     scores = combined(np.array([c for _, c in scored], np.float32), texts, question)
-    return _days_first(question, _best(texts, scores, limit, min_score), texts, limit)
+    return _days_first(question, _best(texts, scores, limit, min_score), texts, limit, scores)
 
 
-def _days_first(question: str, found: list[str], sentences: Sequence[str], limit: int) -> list[str]:
+def _days_first(
+    question: str,
+    found: list[str],
+    sentences: Sequence[str],
+    limit: int,
+    scores: npt.NDArray[np.float32] | None = None,
+) -> list[str]:
     """``found``, with the sentence that says which days the place is open first for a
-    question about being open on a day (:func:`~characters.knowledge.weekdays.days_fact`)."""
+    question about being open on a day (:func:`~characters.knowledge.weekdays.days_fact`),
+    unless that sentence agrees with the question (the day is open) and another sentence
+    scores :data:`DAYS_GAP` more (``scores``: each sentence's): then the day is not what the
+    question turns on."""
     days = days_fact(question, sentences)
     if days is None:
+        return found
+    if (
+        scores is not None
+        and not day_conflict(question, days)
+        and float(scores.max()) >= scores[sentences.index(days)] + DAYS_GAP
+    ):
         return found
     return [days, *(f for f in found if f != days)][:limit]
 
