@@ -97,6 +97,18 @@ def test_plain_text_and_pdf_headings_and_hyphens(embedder: Embedder) -> None:
     assert any("17 dollars" in p.text for p in chunk(pdf, embedder.count_tokens))
 
 
+def test_a_list_item_wrapped_over_lines_is_one_sentence(embedder: Embedder) -> None:
+    text = (
+        "## Rules\n\n- Do not use white torches outside. Red torches are lent free at the\n"
+        "  ticket desk\n- Only assistance dogs are allowed inside\n"
+    )
+    texts = [p.text for p in chunk(text, embedder.count_tokens)]
+    assert texts == [
+        "Rules: Do not use white torches outside. Red torches are lent free at the ticket "
+        "desk. Only assistance dogs are allowed inside."
+    ]
+
+
 def test_long_sentences_are_cut_and_sections_never_mix(embedder: Embedder) -> None:
     long = "The list goes on " + ", ".join(f"item {i}" for i in range(300)) + "."
     passages = chunk(f"# A\n\n{long}\n\n# B\n\nShort one.", embedder.count_tokens)

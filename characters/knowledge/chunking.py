@@ -84,13 +84,16 @@ def _units(text: str) -> Iterator[_Unit]:
     """Paragraphs and list items, in order, each with its heading."""
     heading = ""
     lines: list[str] = []
+    item = False  # the lines are a list item's (its first line and those wrapped under it)
 
     def flush() -> Iterator[_Unit]:
+        nonlocal item
         if lines:
             joined = _join_lines(lines)
             lines.clear()
             if joined:
-                yield _Unit(heading, joined)
+                yield _Unit(heading, _ended(joined) if item else joined)
+        item = False
 
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     in_code = False
@@ -115,7 +118,8 @@ def _units(text: str) -> Iterator[_Unit]:
             continue
         if _ITEM.match(line):
             yield from flush()
-            lines.append(_ended(_ITEM.sub("", line)))
+            lines.append(_ITEM.sub("", line))
+            item = True
             continue
         if line.lstrip().startswith("|"):
             yield from flush()
