@@ -576,6 +576,35 @@ def test_grounding_verdicts() -> None:
     assert verdict("Yes, use dish soap and a sponge.") is False  # words nothing has
 
 
+def test_a_price_of_another_thing_is_not_the_price_asked_for() -> None:
+    """A question for a price, also after what it supposes ("If I park for three hours, what
+    do I pay?"), that a known sentence answers with its prices: an answer with another price,
+    for a thing neither names ("7 dollars for bathrobes"), is not backed; one for a thing that
+    sentence names is left to the other checks, and so is one that gives its price."""
+    from characters.knowledge.grounding import _MEASURES, asked_measure
+
+    asked = "If I leave my car in your car park for three hours while I swim, what do I pay?"
+    assert asked_measure(asked) is _MEASURES["price"]
+    assert asked_measure("If it rains, what time do you close?") is not _MEASURES["price"]
+    parking = "Parking costs 2 dollars per hour, and the first 2 hours are free with a ticket."
+    known = [parking, "Towels can be rented for 4 dollars and bathrobes for 7 dollars."]
+
+    def verdict(said: str) -> bool | None:
+        g = Grounding(asked, known, answer=parking)
+        for piece in said.split("|"):
+            if g.add(piece) is not None:
+                return g.verdict
+        return g.finish()
+
+    assert verdict("You pay 7 dollars|for bathrobes.") is False
+    assert verdict("You pay 2 dollars|an hour after the first 2 hours.") is True
+    asked = "What would I pay for three hours?"
+    students = "Students pay 15 dollars for a 3-hour ticket."
+    g = Grounding(asked, [students, "A 3-hour ticket costs 19 dollars."], answer=students)
+    assert g.add("You would pay 19 dollars for a 3-hour ticket.") is None
+    assert g.finish() is True
+
+
 def test_a_figure_of_what_nothing_known_names_is_not_said() -> None:
     """A number said of what the question names and nothing known holds is not backed, even
     when the number is known; another form of a known word ("saved", "ferries") or a word

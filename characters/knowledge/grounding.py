@@ -203,13 +203,14 @@ _MEASURES["price"] = re.compile(
     re.IGNORECASE,
 )
 _PRICE_ASKED = re.compile(
-    r"^\W*(?:how much|what)\b.*\b(?:cost|costs|charge|charges|price|fee|fees|pay)\b|"
-    r"^\W*how much (?:is|are|was|were|would|will|'s)\b(?!.*\b(?:time|notice|space|room|"
+    r"(?:^|,)\W*(?:how much|what)\b.*\b(?:cost|costs|charge|charges|price|fee|fees|pay)\b|"
+    r"(?:^|,)\W*how much (?:is|are|was|were|would|will|'s)\b(?!.*\b(?:time|notice|space|room|"
     r"luggage|weight|left)\b)",
     re.IGNORECASE,
 )
 """A question for a price: "How much does a day pass cost?", "What would I pay for ...?", "How
-much is a ten-visit card?" (not "How much notice do you need?")."""
+much is a ten-visit card?" (not "How much notice do you need?"), also after what it supposes
+("If I leave my car in your car park for three hours, what do I pay?")."""
 
 
 def _unit_measure(m: re.Match[str]) -> re.Pattern[str]:
@@ -780,6 +781,8 @@ class Grounding:
         """What the question asks for, if a measure (:func:`asked_measure`)."""
         self._measures = asked_measures(question)
         """Every measure it asks for ("How much ..., and how long ...?")."""
+        self._answer_prices = set(stated_prices(answer or "")) - {"free"}
+        """The prices the sentence that answers the question states."""
         self._fact_measures = [m for m in self._measures if m.search(answer or "")]
         """Those the sentence that answers the question states: an answer must state each."""
         timed = self._measure in (_MEASURES["time"], _MEASURES["when"])
@@ -942,7 +945,7 @@ class Grounding:
         elif self._not_extreme(said):
             if final:  # "When does the last ferry leave?" → "At 9:15 am." (8 pm, of 4 times)
                 self.verdict = False
-        elif self._other_group(said):
+        elif self._other_group(said) or self._other_price(said, final=final):
             if final:  # "I'm a student. What would ... cost me?" → "It costs 19 dollars."
                 self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):
@@ -1057,6 +1060,25 @@ class Grounding:
             return False
         stated = set(stated_prices(said))
         return bool(stated) and stated.isdisjoint(self._group_price)
+
+    def _other_price(self, said: str, *, final: bool) -> bool:
+        """A question for a price that a known sentence answers with prices gets prices, none
+        of them that sentence's, for a thing neither names ("If I leave my car in your car park
+        for three hours, what do I pay?" → "You pay 7 dollars for bathrobes.", where "Parking
+        costs 2 dollars per hour ..." answers it). Until the answer ends, what the price is
+        for may still come."""
+        if self._measure is not _MEASURES["price"] or not self._answer_prices:
+            return False
+        stated = set(stated_prices(said)) - {"free"}
+        if not stated or not stated.isdisjoint(self._answer_prices):
+            return False
+        if not final:
+            return True  # what the price is for may still come
+        # Of a thing neither the question nor that sentence names ("bathrobes"): not "19
+        # dollars for a 3-hour ticket" to "What would I pay for three hours?", where "Students
+        # pay 15 dollars for a 3-hour ticket." came first.
+        named = set(terms(said)) - _GENERIC - FILLER - self._question - self._fact
+        return any(not _is_number(t) for t in named)
 
     def _other_days(self, said: str) -> bool:
         """A question for a figure on some days ("What time do you close on weekdays?") gets
