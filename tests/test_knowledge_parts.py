@@ -85,6 +85,35 @@ def test_passages_keep_their_heading_and_lose_markup(embedder: Embedder) -> None
     assert all(0 < p.tokens <= 160 for p in passages)
 
 
+def test_sentences_under_the_title_are_embedded_without_it(embedder: Embedder) -> None:
+    """A document's opening heading names the whole of it: its passages start with it, but
+    their sentences are embedded alone; a section's heading stays with its sentences."""
+    handbook = (
+        "# Quillon Botanical Labs - Staff Handbook (short version)\n\nWelcome to Quillon. "
+        "The full policies are on the intranet, called Greenhouse.\n\n## Leave\n\n"
+        "Staff get 27 days of leave. Sick leave is reported by 9:30 am.\n"
+    )
+    title, leave = chunk(handbook, embedder.count_tokens)
+    assert title.text.startswith("Quillon Botanical Labs - Staff Handbook (short version): ")
+    assert title.sentences == (
+        "Welcome to Quillon.",
+        "The full policies are on the intranet, called Greenhouse.",
+    )
+    assert leave.sentences[0] == "Leave: Staff get 27 days of leave."
+    plain = "Staff handbook\n\nWelcome. The intranet is called Greenhouse.\n"
+    assert chunk(plain, embedder.count_tokens)[0].sentences[0] == "Welcome."
+    section = chunk(f"## Intro\n\n{plain.split(chr(10), 2)[2]}", embedder.count_tokens)
+    assert section[0].sentences[0] == "Intro: Welcome.", "a section, not a title"
+    asked = embedder.embed(["What's our intranet called again?"])[0]
+    alone, titled = embedder.embed(
+        [
+            title.sentences[1],
+            f"Quillon Botanical Labs - Staff Handbook (short version): {title.sentences[1]}",
+        ]
+    )
+    assert asked @ alone > asked @ titled + 0.1
+
+
 def test_plain_text_and_pdf_headings_and_hyphens(embedder: Embedder) -> None:
     text = "OPENING HOURS\nWe open at 9 am every day except Sundays, when the whole ob-\nservatory is closed.\n\nPrices\nA night tour costs 17 dollars."
     texts = [p.text for p in chunk(text, embedder.count_tokens)]
@@ -209,6 +238,7 @@ def test_irregular_forms_are_the_word_they_are_a_form_of() -> None:
     assert terms("built in 1994, sold at the kiosk") == ["build", "1994", "sell", "kiosk"]
     keywords = Keywords(["Costs: Payment is by card only.", "The cafe sells soup."])
     assert keywords.scores("Can I pay in cash?").argmax() == 0
+    assert terms("How heavy is it? It weighs 3.9 kg.") == terms("weight weight 3.9 kg")
 
 
 def test_the_question_after_a_story_is_searched_alone_too(embedder: Embedder) -> None:

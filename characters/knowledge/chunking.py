@@ -51,6 +51,9 @@ class _Unit:
 
     heading: str
     text: str
+    under_title: bool = False
+    """The heading is the document's title: the line the document opens with, a top-level
+    heading in Markdown ("# Staff Handbook", not "## Boats")."""
 
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -92,10 +95,12 @@ def _units(text: str) -> Iterator[_Unit]:
             joined = _join_lines(lines)
             lines.clear()
             if joined:
-                yield _Unit(heading, _ended(joined) if item else joined)
+                yield _Unit(heading, _ended(joined) if item else joined, title)
         item = False
 
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    opening = next((i for i, line in enumerate(raw) if line.strip()), -1)
+    title = False  # the heading is the line the document opens with
     in_code = False
     for i, line in enumerate(raw):
         if _FENCE.match(line):
@@ -110,6 +115,7 @@ def _units(text: str) -> Iterator[_Unit]:
         if m or (line.strip() and not lines and _UNDERLINE.match(following)):
             yield from flush()
             heading = inline(m.group(2) if m else line).rstrip(":")[:MAX_HEADING_CHARS]
+            title = i == opening and (m is None or len(m.group(1)) == 1)  # not "## Boats"
             continue
         if _UNDERLINE.match(line) and not lines:
             continue  # the rule under a Setext heading
@@ -134,6 +140,7 @@ def _units(text: str) -> Iterator[_Unit]:
             continue
         if not lines and _looks_like_heading(line, following):
             heading = inline(line).rstrip(":")[:MAX_HEADING_CHARS]
+            title = i == opening
             continue
         lines.append(line)
     yield from flush()
@@ -253,18 +260,28 @@ def chunk(
             used += n
             previous = (heading, piece, n)
     close()
-    return [_passage(head, body, n + heading_sizes.get(head, 0)) for head, body, n in groups]
+    title = next((u.heading for u in units if u.under_title), None)
+    return [
+        _passage(head, body, n + heading_sizes.get(head, 0), under_title=head == title)
+        for head, body, n in groups
+    ]
 
 
 _LEANS_BACK = re.compile(r"(It|Its|They|Their|Them|This|These|That|Those|He|She|His|Her)\b")
 """A sentence opening like this refers to the one before it."""
 
 
-def _passage(heading: str, body: list[str], tokens: int) -> Passage:
+def _passage(heading: str, body: list[str], tokens: int, *, under_title: bool) -> Passage:
+    """A passage of ``body``'s sentences under ``heading``; its sentences are embedded with
+    the heading too, unless it is the document's title (``under_title``): a title names the
+    whole document, and a long one buries a sentence's meaning ("What's our intranet called?"
+    and "The full policies are on the intranet, called Greenhouse." 0.53 alone, 0.34 after
+    "Quillon Botanical Labs - Staff Handbook (short version):")."""
+
     def titled(text: str) -> str:
         return f"{heading}: {text}" if heading else text
 
-    each = tuple(titled(s) for s in body) if len(body) > 1 else ()
+    each = tuple(s if under_title else titled(s) for s in body) if len(body) > 1 else ()
     return Passage(titled(" ".join(body)), tokens, each)
 
 

@@ -106,6 +106,7 @@ IRREGULAR = {
         ("depart", "departure departures"),
         ("enter", "entry entries entrance entrances"),
         ("admit", "admission admissions"),
+        ("weight", "weigh weighs weighed weighing heavy heavier"),
     )
     for form in forms.split()
 }
