@@ -582,16 +582,20 @@ def test_grounding_can_be_turned_off(guide: tuple[Conversation, RecordingLLM]) -
     assert _done(conversation.respond("Can I bring my dog on the night tour?")).text == llm.answer
 
 
+def _verdict(grounding: Grounding, *chunks: str) -> bool | None:
+    """The verdict of ``grounding`` on an answer streamed as ``chunks``."""
+    for piece in chunks:
+        if grounding.add(piece) is not None:
+            return grounding.verdict
+    return grounding.finish()
+
+
 def test_grounding_verdicts() -> None:
     known = ["Care: Never wash the burrs with water; they rust. Brush them clean."]
     asked = "Can I wash the burrs with water?"
 
     def verdict(*chunks: str) -> bool | None:
-        g = Grounding(asked, known)
-        for piece in chunks:
-            if g.add(piece) is not None:
-                return g.verdict
-        return g.finish()
+        return _verdict(Grounding(asked, known), *chunks)
 
     # Echoes: against what the known sentence says, or that it says; nothing says the third
     # (nothing known names the hopper: a "Yes" to it is not backed).
@@ -619,15 +623,11 @@ def test_a_price_of_another_thing_is_not_the_price_asked_for() -> None:
     parking = "Parking costs 2 dollars per hour, and the first 2 hours are free with a ticket."
     known = [parking, "Towels can be rented for 4 dollars and bathrobes for 7 dollars."]
 
-    def verdict(said: str) -> bool | None:
-        g = Grounding(asked, known, answer=parking)
-        for piece in said.split("|"):
-            if g.add(piece) is not None:
-                return g.verdict
-        return g.finish()
+    def verdict(*chunks: str) -> bool | None:
+        return _verdict(Grounding(asked, known, answer=parking), *chunks)
 
-    assert verdict("You pay 7 dollars|for bathrobes.") is False
-    assert verdict("You pay 2 dollars|an hour after the first 2 hours.") is True
+    assert verdict("You pay 7 dollars", "for bathrobes.") is False
+    assert verdict("You pay 2 dollars", "an hour after the first 2 hours.") is True
     asked = "What would I pay for three hours?"
     students = "Students pay 15 dollars for a 3-hour ticket."
     g = Grounding(asked, [students, "A 3-hour ticket costs 19 dollars."], answer=students)
