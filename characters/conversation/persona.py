@@ -188,13 +188,13 @@ class PersonaFacts:
         embedding model the words alone decide
         (:func:`~characters.conversation.facts.answering_facts`)."""
         self.prepare()
+        scores = None
         if self._embedder is None or self._vectors is None or not question.strip():
             found = answering_facts(self.facts, question, context=context, limit=limit)
         else:
             scores = self._scores(question, context)
             found = _best(self.facts, scores, limit, min_score)
-            return _days_first(question, found, self.facts, limit, scores)
-        return _days_first(question, found, self.facts, limit)
+        return _days_first(question, found, self.facts, limit, scores)
 
     def score_of(self, question: str, fact: str, *, context: str = "") -> float:
         """``fact``'s score for ``question`` (as :meth:`answering` ranks it); 0.0 without the

@@ -47,6 +47,7 @@ from characters.knowledge.chunking import sentences
 from characters.knowledge.groups import (
     clauses_of,
     is_another_price,
+    paid_prices,
     price_of_another,
     stated_prices,
 )
@@ -541,7 +542,7 @@ def prices_another(question: str, sentence: str) -> bool:
         return False
     subject = set(terms(question)) - _GENERIC - FILLER
     clauses = clauses_of([sentence])
-    prices = set(stated_prices(sentence)) - {"free"}
+    prices = paid_prices(sentence)
     # Every one of them: "A taster class costs 42 dollars for adults and 28 dollars for
     # children ...; children under 8 cannot join the classes." prices the class.
     return bool(prices) and all(is_another_price(subject, price, clauses) for price in prices)
@@ -781,7 +782,7 @@ class Grounding:
         """What the question asks for, if a measure (:func:`asked_measure`)."""
         self._measures = asked_measures(question)
         """Every measure it asks for ("How much ..., and how long ...?")."""
-        self._answer_prices = set(stated_prices(answer or "")) - {"free"}
+        self._answer_prices = paid_prices(answer or "")
         """The prices the sentence that answers the question states."""
         self._fact_measures = [m for m in self._measures if m.search(answer or "")]
         """Those the sentence that answers the question states: an answer must state each."""
@@ -1069,7 +1070,7 @@ class Grounding:
         for may still come."""
         if self._measure is not _MEASURES["price"] or not self._answer_prices:
             return False
-        stated = set(stated_prices(said)) - {"free"}
+        stated = paid_prices(said)
         if not stated or not stated.isdisjoint(self._answer_prices):
             return False
         if not final:

@@ -145,6 +145,11 @@ def stated_prices(text: str) -> list[str]:
     return [t for m in _PRICE.finditer(text) for t in terms(next(g for g in m.groups() if g))]
 
 
+def paid_prices(text: str) -> set[str]:
+    """The prices ``text`` states that are paid: :func:`stated_prices` without "free"."""
+    return set(stated_prices(text)) - {"free"}
+
+
 def group_prices(fact: str) -> list[GroupPrice]:
     """The prices ``fact`` gives, each with the group it is for (``""``: none named): one per
     clause that states one price (:data:`_CLAUSES`)."""
@@ -207,9 +212,7 @@ def price_of_another(subject: Iterable[str], said: str, sentences: Iterable[list
     dollars for children"), lets the price through. ``sentences``: the known sentences, each
     as its clauses (:func:`clauses_of`)."""
     subject, sentences = set(subject), list(sentences)
-    return any(
-        is_another_price(subject, price, sentences) for price in set(stated_prices(said)) - {"free"}
-    )
+    return any(is_another_price(subject, price, sentences) for price in paid_prices(said))
 
 
 def is_another_price(subject: Iterable[str], price: str, sentences: Sequence[list[str]]) -> bool:
