@@ -27,8 +27,9 @@ Four parts, each printed and written to ``bench/results/knowledge-<model>.json``
   all see the same load): first token and first speakable text, p50/p95.
 * **retrieval at 50 000 tokens**: every question searched in one index holding all the
   documents plus generated look-alike documents (other venues' hours, prices, staff) up to
-  ``knowledge_max_tokens``: latency per search p50/p95 (target ≤ 30 ms) and whether the
-  passage with the answer is still found.
+  ``knowledge_max_tokens``: latency of each question's first search p50/p95 (the cost per
+  turn, embedding its words included; target ≤ 30 ms), of the same words searched again (the
+  index keeps the last query's vectors), and whether the passage with the answer is still found.
 * **ingestion**: a PDF of the documents and the generated text, extracted, cut, embedded and
   stored in a fresh SQLite database: pages and tokens per second.
 
@@ -2370,17 +2371,21 @@ def run_retrieval(
         started = time.perf_counter()
         model.embed([question.text])
         embedding.append(time.perf_counter() - started)
+    # A turn's first search embeds the words; the index keeps the last query's vectors, so
+    # searching the same words again (a partial transcript that turned out final) skips that.
+    # Both are timed, apart: the first is the cost per turn.
     latencies: list[float] = []
+    again: list[float] = []
     hits_small: list[bool] = []
     hits_large: list[bool] = []
     small = {c.persona.name: build_index(c.documents, settings) for c in CASTS.values()}
     for question in questions:
         context = question.before or ""
-        for _ in range(repeats):
+        for repeat in range(repeats):
             search = index.search(
                 question.text, context=context, max_chars=settings.knowledge_max_chars
             )
-            latencies.append(search.seconds)
+            (again if repeat else latencies).append(search.seconds)
         ok = found(question, search.texts)
         if ok is not None:
             hits_large.append(ok)
@@ -2402,6 +2407,7 @@ def run_retrieval(
             "p95": 1000 * pct(latencies, 95),
             "max": 1000 * max(latencies),
         },
+        "search_again_ms": {"p50": 1000 * pct(again, 50), "p95": 1000 * pct(again, 95)},
         "answer_found": {
             "own_documents": sum(hits_small) / len(hits_small),
             "among_50k_tokens": sum(hits_large) / len(hits_large),
@@ -2588,7 +2594,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"retrieval: {ret['passages']} passages ({ret['vectors']} vectors), {ret['tokens']:,} tokens "
             f"({ret['documents']} documents; index built in {ret['index_build_s'] * 1000:.0f} ms): "
             f"search p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms, max {ms['max']:.1f} ms "
-            f"(embedding the words alone p50 {ret['embed_question_ms']['p50']:.1f} ms); "
+            f"(embedding the words alone p50 {ret['embed_question_ms']['p50']:.1f} ms; the same "
+            f"words searched again p50 {ret['search_again_ms']['p50']:.1f} ms); "
             f"answer in the passages {found_['own_documents']:.0%} with the character's own "
             f"documents, {found_['among_50k_tokens']:.0%} among {ret['tokens']:,} tokens "
             f"({found_['n']} questions)"
