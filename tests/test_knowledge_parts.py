@@ -3,6 +3,8 @@ text of files, passages, keywords, hybrid retrieval, limits, the prompt's knowle
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,6 +33,7 @@ from characters.knowledge.grounding import Grounding, lacks_measure
 from characters.knowledge.index import KnowledgeIndex, Source, last_sentence
 from characters.knowledge.keywords import Keywords, terms
 from characters.knowledge.limits import check_avatar_tokens, check_document_tokens
+from characters.knowledge.store import INDEX_VERSION
 from tests.pdf import text_pdf
 
 GUIDE = """# Glimmerfen Observatory
@@ -136,6 +139,29 @@ def test_a_list_item_wrapped_over_lines_is_one_sentence(embedder: Embedder) -> N
         "Rules: Do not use white torches outside. Red torches are lent free at the ticket "
         "desk. Only assistance dogs are allowed inside."
     ]
+
+
+CHUNKED = {"all-minilm-l6-v2-int8/passages-3": "359817110957111f"}
+"""What :func:`chunk` makes of ``GUIDE`` and a plain-text document, per index version: the
+fingerprint of every text it embeds."""
+
+
+def test_a_change_to_what_is_embedded_changes_the_index_version(embedder: Embedder) -> None:
+    """Stored documents are indexed again only when their ``index_version`` differs from
+    :data:`INDEX_VERSION`: a change to the passages or to what is embedded for them, without a
+    new version, would leave every stored document with the old vectors."""
+    plain = (
+        "Fernhollow Ferry - Traveller Notes\n\nWe sail daily. Boarding closes 10 minutes before "
+        "departure.\n\nOPENING HOURS\nThe ticket desk opens at 7 am. It clo-\nses after the last "
+        "sailing.\n\n- Red torches are lent free of charge at the\n  ticket desk.\n- Dogs travel "
+        "free.\n\nPrices\nA single ticket costs 19 dollars. It includes a seat reservation.\n"
+    )
+    made = [p.embedded for doc in (GUIDE, plain) for p in chunk(doc, embedder.count_tokens)]
+    fingerprint = hashlib.sha256(json.dumps(made).encode()).hexdigest()[:16]
+    assert CHUNKED.get(INDEX_VERSION) == fingerprint, (
+        f"chunking now makes {fingerprint}: if that is meant, raise INDEX_VERSION in "
+        f"characters/knowledge/store.py and record the new fingerprint in CHUNKED"
+    )
 
 
 def test_long_sentences_are_cut_and_sections_never_mix(embedder: Embedder) -> None:

@@ -37,7 +37,7 @@ from characters.store.tables import AvatarDocument, Document, DocumentChunk
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = f"{MODEL_ID}/passages-2"
+INDEX_VERSION = f"{MODEL_ID}/passages-3"
 """Stored with each document's passages; change the suffix when chunking changes."""
 
 
