@@ -673,8 +673,7 @@ def test_a_figure_of_what_nothing_known_names_is_not_said() -> None:
     ]
 
     def verdict(asked: str, said: str) -> bool | None:
-        g = Grounding(asked, known)
-        return g.add(said) if g.add(said) is not None else g.finish()
+        return _verdict(Grounding(asked, known), said)
 
     asked = "What magnification does the Great Refractor have?"
     assert verdict(asked, "The Great Refractor has a magnification of 30 centimetres.") is False
@@ -691,9 +690,7 @@ def test_a_question_for_a_measure_is_answered_with_that_measure() -> None:
     ]
 
     def verdict(asked: str, answer: str) -> bool | None:
-        g = Grounding(asked, known)
-        said = g.add(answer)
-        return said if said is not None else g.finish()
+        return _verdict(Grounding(asked, known), answer)
 
     first = "What time is the first ferry to Brennoy?"
     assert verdict(first, "The first ferry leaves at 6:40 am.") is True
@@ -748,9 +745,7 @@ def test_a_count_in_words_goes_with_what_the_text_counts() -> None:
         ("We have 3 sewing machines.", False),
         ("We have two sewing machines.", True),
     ):
-        g = Grounding(asked, known)
-        said = g.add(answer)
-        assert (said if said is not None else g.finish()) is grounded, answer
+        assert _verdict(Grounding(asked, known), answer) is grounded, answer
 
 
 def test_words_that_go_with_an_action_are_not_replaced(
@@ -802,8 +797,7 @@ def test_a_price_said_of_what_a_list_leaves_unpriced_is_not_backed() -> None:
     g = Grounding(tea, [cafe])
     assert g.add("A cup of tea costs $3.50.") is False  # 3.50 is the hot chocolate's
     g = Grounding("How much is a hot chocolate?", [cafe])
-    verdict = g.add("A hot chocolate costs 3.50 dollars.")
-    assert (verdict if verdict is not None else g.finish()) is True
+    assert _verdict(g, "A hot chocolate costs 3.50 dollars.") is True
     # A subject said before its prices holds them all.
     tickets = ["Tickets cost 17 dollars for adults and 9 dollars for children."]
     assert not price_of_another({"ticket", "kid"}, "9 dollars for kids.", clauses_of(tickets))

@@ -946,7 +946,7 @@ class Grounding:
         elif self._not_extreme(said):
             if final:  # "When does the last ferry leave?" → "At 9:15 am." (8 pm, of 4 times)
                 self.verdict = False
-        elif self._other_group(said) or self._other_price(said, final=final):
+        elif self._other_group(said) or self._other_price(said, added, final=final):
             if final:  # "I'm a student. What would ... cost me?" → "It costs 19 dollars."
                 self.verdict = False
         elif len(added) >= MIN_TERMS or any(map(_is_number, added)) or (final and added):
@@ -1062,12 +1062,12 @@ class Grounding:
         stated = set(stated_prices(said))
         return bool(stated) and stated.isdisjoint(self._group_price)
 
-    def _other_price(self, said: str, *, final: bool) -> bool:
+    def _other_price(self, said: str, added: Iterable[str], *, final: bool) -> bool:
         """A question for a price that a known sentence answers with prices gets prices, none
         of them that sentence's, for a thing neither names ("If I leave my car in your car park
         for three hours, what do I pay?" → "You pay 7 dollars for bathrobes.", where "Parking
-        costs 2 dollars per hour ..." answers it). Until the answer ends, what the price is
-        for may still come."""
+        costs 2 dollars per hour ..." answers it). ``added``: the answer's terms the question
+        does not have. Until the answer ends, what the price is for may still come."""
         if self._measure is not _MEASURES["price"] or not self._answer_prices:
             return False
         stated = paid_prices(said)
@@ -1078,7 +1078,7 @@ class Grounding:
         # Of a thing neither the question nor that sentence names ("bathrobes"): not "19
         # dollars for a 3-hour ticket" to "What would I pay for three hours?", where "Students
         # pay 15 dollars for a 3-hour ticket." came first.
-        named = set(terms(said)) - _GENERIC - FILLER - self._question - self._fact
+        named = set(added) - _GENERIC - self._fact
         return any(not _is_number(t) for t in named)
 
     def _other_days(self, said: str) -> bool:
